@@ -1,0 +1,327 @@
+"""The feature contract: one declarative file per data set says what each column is.
+
+A feature spec (YAML or JSON, under ``schemas/<dataset>/feature_spec.yaml``) is
+the only thing a user writes to train GRec on their own data. It is shared by the
+data tools, Transform (``preprocessing_fn``) and the Trainer, and checked against
+the curated TFMD ``schema.pbtxt`` that ImportSchemaGen and ExampleValidator use.
+
+Example::
+
+    name: synthetic
+    columns:
+      task:      {role: task}                 # main task, string
+      flow:      {role: aux_task}             # auxiliary task descriptor
+      user_id:   {role: categorical}          # string ids
+      device:    {role: categorical, dtype: int}
+      price:     {role: numerical}
+      query:     {role: text}
+      hist_items: {role: history, max_length: 20}
+      image_emb: {role: image_embedding, dim: 16}
+      label:     {role: label}
+      ts:        {role: time}
+      oracle_p:  {role: ignore}               # never a feature
+    # Only for wide files (one row, several labels): label column -> task name.
+    wide_labels: {click: ctr, conversion: ctcvr}
+
+List-valued columns (history, image embedding) travel as one string of
+space-separated values in CSV and TFRecord alike, so the raw schema is the same
+for both formats and CsvExampleGen can read them.
+
+This module is pure Python (plus PyYAML and, for the schema check, the
+tensorflow-metadata protos): no TensorFlow import, so data tools stay light.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import yaml
+
+# Role name -> (allowed dtypes, default dtype).
+ROLES: dict[str, tuple[tuple[str, ...], str]] = {
+    "task": (("string",), "string"),
+    "aux_task": (("string", "int"), "string"),
+    "categorical": (("string", "int"), "string"),
+    "numerical": (("float",), "float"),
+    "text": (("string",), "string"),
+    "history": (("string",), "string"),
+    "image_embedding": (("string",), "string"),
+    "label": (("int",), "int"),
+    "weight": (("float",), "float"),
+    "time": (("int",), "int"),
+    "ignore": (("string", "int", "float"), "float"),
+}
+# Roles that may appear at most once.
+SINGLE_ROLES = ("task", "label", "weight", "time")
+# Keys each role accepts besides `role` and `dtype`.
+ROLE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "categorical": ("oov_buckets",),
+    "aux_task": ("oov_buckets",),
+    "task": ("oov_buckets",),
+    "text": ("max_tokens", "vocab_size"),
+    "history": ("max_length",),
+    "image_embedding": ("dim",),
+}
+# dtype -> the TFMD FeatureType name that must stand in schema.pbtxt.
+SCHEMA_TYPES = {"string": "BYTES", "int": "INT", "float": "FLOAT"}
+
+
+class FeatureSpecError(ValueError):
+    """A feature spec that cannot be used; the message names file, key and column."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One column of the raw data and the role it plays.
+
+    Attributes:
+        name: column name in the raw data.
+        role: one of ``ROLES``.
+        dtype: ``string``, ``int`` or ``float`` (raw type).
+        options: role-specific options (``max_length``, ``dim``, ...).
+    """
+
+    name: str
+    role: str
+    dtype: str
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureSpec:
+    """A parsed, validated feature spec.
+
+    Attributes:
+        name: data set name.
+        columns: columns in file order.
+        wide_labels: for wide files, label column -> task name (empty otherwise).
+        path: the file it was read from ('' when built in code).
+    """
+
+    name: str
+    columns: tuple[Column, ...]
+    wide_labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    path: str = ""
+
+    def by_role(self, role: str) -> list[Column]:
+        return [c for c in self.columns if c.role == role]
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.path or self.name}: no column named {name!r}")
+
+    def _single(self, role: str) -> Column | None:
+        found = self.by_role(role)
+        return found[0] if found else None
+
+    @property
+    def task_column(self) -> Column:
+        return self.by_role("task")[0]
+
+    @property
+    def task_columns(self) -> list[Column]:
+        """Main task first, then the auxiliary task descriptors: the task sentence."""
+        return [self.task_column, *self.by_role("aux_task")]
+
+    @property
+    def label_column(self) -> Column:
+        return self.by_role("label")[0]
+
+    @property
+    def weight_column(self) -> Column | None:
+        return self._single("weight")
+
+    @property
+    def time_column(self) -> Column | None:
+        return self._single("time")
+
+    @property
+    def feature_columns(self) -> list[Column]:
+        """Every column the model may read: no label, weight, time or ignored column."""
+        return [c for c in self.columns if c.role not in ("label", "weight", "time", "ignore")]
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def check_columns_present(self, header: Iterable[str], source: str) -> None:
+        """Raises FeatureSpecError naming every spec column missing from ``header``."""
+        present = set(header)
+        missing = [c.name for c in self.columns if c.name not in present]
+        if missing:
+            raise FeatureSpecError(
+                f"{self.path or self.name}: column(s) {missing} declared under `columns` "
+                f"are missing from the data in {source}"
+            )
+
+
+def _fail(path: str, key: str, message: str) -> None:
+    raise FeatureSpecError(f"{path}: `{key}`: {message}")
+
+
+def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureSpec:
+    """Validates a feature spec given as a mapping and returns it parsed.
+
+    Raises:
+        FeatureSpecError: naming the file, the key and the column at fault.
+    """
+    if not isinstance(raw, Mapping):
+        raise FeatureSpecError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
+    unknown_top = sorted(set(raw) - {"name", "columns", "wide_labels", "description"})
+    if unknown_top:
+        _fail(path, unknown_top[0], "unknown top-level key (allowed: name, columns, wide_labels, description)")
+    columns_raw = raw.get("columns")
+    if not isinstance(columns_raw, Mapping) or not columns_raw:
+        _fail(path, "columns", "must be a non-empty mapping of column name -> {role: ...}")
+
+    columns = []
+    for name, entry in columns_raw.items():
+        key = f"columns.{name}"
+        if isinstance(entry, str):
+            entry = {"role": entry}
+        if not isinstance(entry, Mapping) or "role" not in entry:
+            _fail(path, key, f"column {name!r} needs a `role` (one of {sorted(ROLES)})")
+        role = entry["role"]
+        if role not in ROLES:
+            _fail(path, f"{key}.role", f"unknown role {role!r} for column {name!r}; known roles: {sorted(ROLES)}")
+        allowed, default = ROLES[role]
+        dtype = entry.get("dtype", default)
+        if dtype not in allowed:
+            _fail(
+                path,
+                f"{key}.dtype",
+                f"column {name!r} with role {role!r} must have dtype in {list(allowed)}, got {dtype!r}",
+            )
+        options = {k: v for k, v in entry.items() if k not in ("role", "dtype")}
+        bad = sorted(set(options) - set(ROLE_OPTIONS.get(role, ())))
+        if bad:
+            _fail(
+                path,
+                f"{key}.{bad[0]}",
+                f"option not valid for role {role!r} of column {name!r} (allowed: {list(ROLE_OPTIONS.get(role, ()))})",
+            )
+        for opt, value in options.items():
+            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if opt == "oov_buckets" else 1):
+                _fail(path, f"{key}.{opt}", f"must be a positive integer for column {name!r}, got {value!r}")
+        if role == "image_embedding" and "dim" not in options:
+            _fail(path, f"{key}.dim", f"image embedding column {name!r} needs its vector length `dim`")
+        columns.append(Column(name=str(name), role=role, dtype=dtype, options=options))
+
+    for role in SINGLE_ROLES:
+        found = [c.name for c in columns if c.role == role]
+        if len(found) > 1:
+            _fail(path, "columns", f"role {role!r} may be used once, found on columns {found}")
+    for role in ("task", "label"):
+        if not any(c.role == role for c in columns):
+            _fail(path, "columns", f"no column has role {role!r}; one is required")
+
+    wide = raw.get("wide_labels") or {}
+    if not isinstance(wide, Mapping):
+        _fail(path, "wide_labels", "must map label column -> task name")
+    names = {c.name for c in columns}
+    for label_col, task in wide.items():
+        if label_col in names:
+            _fail(
+                path, f"wide_labels.{label_col}", f"label column {label_col!r} must not also be listed under `columns`"
+            )
+        if not isinstance(task, str) or not task:
+            _fail(path, f"wide_labels.{label_col}", f"task name for {label_col!r} must be a non-empty string")
+    return FeatureSpec(
+        name=str(raw.get("name", os.path.basename(os.path.dirname(path)) or "dataset")),
+        columns=tuple(columns),
+        wide_labels=dict(wide),
+        path=path,
+    )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate keys (plain YAML keeps the last one silently)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise FeatureSpecError(
+                f"{loader.name}: `{key}`: duplicate key (column) at line {key_node.start_mark.line + 1}"
+            )
+        seen[key] = loader.construct_object(value_node, deep=deep)
+    return seen
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_feature_spec(path: str) -> FeatureSpec:
+    """Reads and validates a feature spec file (.yaml, .yml or .json)."""
+    if not os.path.exists(path):
+        raise FeatureSpecError(f"{path}: feature spec file not found")
+    with open(path) as f:
+        text = f.read()
+    if path.endswith(".json"):
+
+        def no_dupes(pairs: Sequence[tuple[str, Any]]) -> dict:
+            keys = [k for k, _ in pairs]
+            dupes = sorted({k for k in keys if keys.count(k) > 1})
+            if dupes:
+                raise FeatureSpecError(f"{path}: `{dupes[0]}`: duplicate key (column)")
+            return dict(pairs)
+
+        try:
+            raw = json.loads(text, object_pairs_hook=no_dupes)
+        except json.JSONDecodeError as e:
+            raise FeatureSpecError(f"{path}: not valid JSON: {e}") from e
+    else:
+        loader = _UniqueKeyLoader(text)
+        loader.name = path
+        try:
+            raw = loader.get_single_data()
+        except yaml.YAMLError as e:
+            raise FeatureSpecError(f"{path}: not valid YAML: {e}") from e
+        finally:
+            loader.dispose()
+    return parse_feature_spec(raw, path)
+
+
+def check_against_schema(spec: FeatureSpec, schema_path: str) -> None:
+    """Checks the feature spec and the curated TFMD schema describe the same columns.
+
+    Raises:
+        FeatureSpecError: naming the column that differs and how.
+    """
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = schema_pb2.Schema()
+    with open(schema_path) as f:
+        text_format.Parse(f.read(), schema)
+    in_schema = {f.name: f for f in schema.feature}
+    problems = []
+    for c in spec.columns:
+        feature = in_schema.get(c.name)
+        if feature is None:
+            problems.append(f"column {c.name!r} is in the feature spec but not in the schema")
+            continue
+        want = SCHEMA_TYPES[c.dtype]
+        got = schema_pb2.FeatureType.Name(feature.type)
+        if got != want:
+            problems.append(
+                f"column {c.name!r}: feature spec dtype {c.dtype!r} needs schema type {want}, schema has {got}"
+            )
+    # The schema describes task examples (long format); wide label columns are
+    # consumed by the converter and never reach ExampleGen.
+    for name in in_schema:
+        if name not in spec.names:
+            problems.append(f"column {name!r} is in the schema but not in the feature spec")
+    if problems:
+        raise FeatureSpecError(f"{spec.path} and {schema_path} disagree:\n  - " + "\n  - ".join(problems))

@@ -1,0 +1,1 @@
+"""Data tools: the synthetic generator, the wide-to-task converter and file writers."""

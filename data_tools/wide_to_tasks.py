@@ -1,0 +1,208 @@
+"""Converts a wide file (one row, several label columns) into task examples.
+
+A wide row ``context..., click, conversion`` becomes one task example per label
+column named under ``wide_labels`` in the feature spec::
+
+    context..., task=ctr,   label=click
+    context..., task=ctcvr, label=conversion
+
+The output has the feature spec's columns in its order, so the same pipeline
+trains on it. The converter streams (one row in memory at a time), so a
+multi-GB file converts in constant memory.
+
+Bad rows (wrong column count, a numerical value that is not a number, a label
+outside the allowed values) are never dropped silently: each is counted,
+reported with its line number and reason, and written to
+``<output>.rejected.csv``; with ``strict=True`` the first one is fatal.
+
+    python -m data_tools.wide_to_tasks --spec schemas/aliexpress/feature_spec.yaml \
+        --input wide.csv --output tasks.csv --set country=NL
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import math
+import os
+import sys
+from collections.abc import Iterable, Mapping
+
+from components.feature_spec import FeatureSpec, FeatureSpecError, load_feature_spec
+
+MAX_REPORTED = 20  # bad rows listed in the report; all are counted and written
+
+
+class BadRowError(ValueError):
+    """A bad row under strict conversion; the message names file, line and column."""
+
+
+@dataclasses.dataclass
+class ConversionReport:
+    """What a conversion read, wrote and rejected."""
+
+    input_rows: int = 0
+    output_rows: int = 0
+    bad_rows: int = 0
+    bad_examples: list[str] = dataclasses.field(default_factory=list)
+    rejected_path: str = ""
+
+    def summary(self) -> str:
+        lines = [f"read {self.input_rows} rows, wrote {self.output_rows} task examples, rejected {self.bad_rows} rows"]
+        lines += [f"  {example}" for example in self.bad_examples]
+        if self.bad_rows > len(self.bad_examples):
+            lines.append(f"  ... and {self.bad_rows - len(self.bad_examples)} more")
+        if self.bad_rows:
+            lines.append(f"rejected rows (with line number and reason): {self.rejected_path}")
+        return "\n".join(lines)
+
+
+def _check_row(
+    row: list[str], header: list[str], line: int, path: str, numeric: set[str], labels: Iterable[str], allowed: set[str]
+) -> str | None:
+    """Returns why the row is bad, or None."""
+    if len(row) != len(header):
+        return f"{path}:{line}: expected {len(header)} columns, found {len(row)}"
+    values = dict(zip(header, row, strict=False))
+    for name in numeric:
+        value = values[name].strip()
+        if value == "":
+            continue  # missing; Transform fills it
+        try:
+            if math.isnan(float(value)):
+                continue
+        except ValueError:
+            return f"{path}:{line}: column {name!r}: {value!r} is not a number"
+    for name in labels:
+        if values[name].strip() not in allowed:
+            return f"{path}:{line}: label column {name!r}: {values[name]!r} is not one of {sorted(allowed)}"
+    return None
+
+
+def convert(
+    spec: FeatureSpec,
+    input_path: str,
+    output_path: str,
+    constants: Mapping[str, str] | None = None,
+    allowed_labels: Iterable[str] = ("0", "1"),
+    strict: bool = False,
+    rejected_path: str | None = None,
+) -> ConversionReport:
+    """Streams ``input_path`` (wide CSV) into ``output_path`` (task-example CSV).
+
+    Args:
+        spec: the feature spec of the task examples; ``spec.wide_labels`` maps
+            each label column of the wide file to its task name.
+        input_path: wide CSV with a header row.
+        output_path: where the task examples go (CSV with header).
+        constants: columns the wide file lacks, set for every row (the
+            AliExpress country, which is in the file name, not in the rows).
+        allowed_labels: label values accepted; a value > 0 is a positive.
+        strict: raise BadRowError at the first bad row instead of rejecting it.
+        rejected_path: where rejected rows go (default ``<output>.rejected.csv``);
+            keep it out of folders an ExampleGen reads.
+
+    Returns:
+        A ConversionReport.
+
+    Raises:
+        FeatureSpecError: the spec has no ``wide_labels``, or the input lacks a
+            column the spec needs (named).
+        BadRowError: with ``strict``, the first bad row (file, line, column).
+    """
+    constants = dict(constants or {})
+    if not spec.wide_labels:
+        raise FeatureSpecError(f"{spec.path}: `wide_labels`: needed to convert a wide file; none declared")
+    task_col, label_col = spec.task_column.name, spec.label_column.name
+    for name in constants:
+        if name not in spec.names:
+            raise FeatureSpecError(
+                f"{spec.path}: constant column {name!r} (from --set) is not declared under `columns`"
+            )
+    allowed = {str(v) for v in allowed_labels}
+    numeric = {c.name for c in spec.columns if c.dtype == "float" and c.name not in constants}
+    report = ConversionReport(rejected_path=rejected_path or output_path + ".rejected.csv")
+    os.makedirs(os.path.dirname(report.rejected_path) or ".", exist_ok=True)
+    with open(input_path, newline="") as src:
+        reader = csv.reader(src)
+        header = next(reader, None)
+        if header is None:
+            raise FeatureSpecError(f"{input_path}: empty file, expected a header row")
+        needed = [n for n in spec.names if n not in (task_col, label_col) and n not in constants] + list(
+            spec.wide_labels
+        )
+        missing = [n for n in needed if n not in header]
+        if missing:
+            raise FeatureSpecError(
+                f"{input_path}: column(s) {missing} needed by {spec.path} are missing from the header"
+            )
+        index = {name: header.index(name) for name in needed}
+        with open(output_path, "w", newline="") as dst, open(report.rejected_path, "w", newline="") as rej:
+            writer, rejected = csv.writer(dst), csv.writer(rej)
+            writer.writerow(spec.names)
+            rejected.writerow(["line", "reason", *header])
+            for line, row in enumerate(reader, start=2):
+                report.input_rows += 1
+                problem = _check_row(row, header, line, input_path, numeric, spec.wide_labels, allowed)
+                if problem:
+                    if strict:
+                        raise BadRowError(problem)
+                    report.bad_rows += 1
+                    if len(report.bad_examples) < MAX_REPORTED:
+                        report.bad_examples.append(problem)
+                    rejected.writerow([line, problem, *row])
+                    continue
+                for wide_label, task in spec.wide_labels.items():
+                    out = []
+                    for name in spec.names:
+                        if name == task_col:
+                            out.append(task)
+                        elif name == label_col:
+                            out.append("1" if float(row[index[wide_label]]) > 0 else "0")
+                        elif name in constants:
+                            out.append(constants[name])
+                        else:
+                            out.append(row[index[name]])
+                    writer.writerow(out)
+                    report.output_rows += 1
+    return report
+
+
+def parse_constants(pairs: Iterable[str]) -> dict[str, str]:
+    constants = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"--set takes COLUMN=VALUE. Received: `{pair}`")
+        name, value = pair.split("=", 1)
+        constants[name] = value
+    return constants
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spec", required=True, help="feature spec with wide_labels")
+    parser.add_argument("--input", required=True, help="wide CSV file")
+    parser.add_argument("--output", required=True, help="task-example CSV to write")
+    parser.add_argument("--set", action="append", default=[], metavar="COLUMN=VALUE", help="constant column value")
+    parser.add_argument("--allowed-labels", default="0,1", help="accepted label values (default: %(default)s)")
+    parser.add_argument("--strict", action="store_true", help="stop at the first bad row")
+    args = parser.parse_args(argv)
+    try:
+        report = convert(
+            load_feature_spec(args.spec),
+            args.input,
+            args.output,
+            parse_constants(args.set),
+            args.allowed_labels.split(","),
+            args.strict,
+        )
+    except (FeatureSpecError, BadRowError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

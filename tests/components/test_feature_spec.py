@@ -1,0 +1,106 @@
+import os
+
+import pytest
+
+from components.feature_spec import FeatureSpecError, check_against_schema, load_feature_spec, parse_feature_spec
+
+SCHEMAS = os.path.join(os.path.dirname(__file__), "..", "..", "schemas")
+MINIMAL = "columns:\n  task: {role: task}\n  label: {role: label}\n"
+
+
+def _write(tmp_path, text, name="spec.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("dataset", ["synthetic", "aliexpress"])
+def test_shipped_specs_agree_with_their_curated_schemas(dataset):
+    spec = load_feature_spec(os.path.join(SCHEMAS, dataset, "feature_spec.yaml"))
+    check_against_schema(spec, os.path.join(SCHEMAS, dataset, "schema.pbtxt"))
+
+
+def test_roles_of_the_synthetic_spec():
+    spec = load_feature_spec(os.path.join(SCHEMAS, "synthetic", "feature_spec.yaml"))
+    assert [c.name for c in spec.task_columns] == ["task", "flow", "surface"]
+    assert spec.label_column.name == "label" and spec.time_column.name == "ts"
+    assert spec.column("image_emb").option("dim") == 16
+    assert spec.column("hist_items").option("max_length") == 20
+    features = {c.name for c in spec.feature_columns}
+    assert not features & {"label", "ts", "oracle_p", "impression_id"}
+    assert {"user_id", "price", "query", "hist_items", "image_emb", "task", "flow"} <= features
+
+
+def test_aliexpress_spec_has_16_categorical_63_numerical_and_two_wide_labels():
+    spec = load_feature_spec(os.path.join(SCHEMAS, "aliexpress", "feature_spec.yaml"))
+    assert len(spec.by_role("categorical")) == 16 and len(spec.by_role("numerical")) == 63
+    assert dict(spec.wide_labels) == {"click": "ctr", "conversion": "ctcvr"}
+
+
+def test_json_spec_reads_like_yaml(tmp_path):
+    path = _write(tmp_path, '{"columns": {"task": {"role": "task"}, "label": "label"}}', "spec.json")
+    assert load_feature_spec(path).names == ["task", "label"]
+
+
+@pytest.mark.parametrize(
+    "text, fragments",
+    [
+        (MINIMAL + "  x: {role: color}\n", ["columns.x.role", "unknown role 'color'", "'x'"]),
+        (MINIMAL + "  x: {role: numerical, dtype: string}\n", ["columns.x.dtype", "'x'", "['float']"]),
+        (MINIMAL + "  x: {role: numerical}\n  x: {role: categorical}\n", ["`x`", "duplicate key", "line 5"]),
+        (MINIMAL + "  x: {role: history, max_length: 0}\n", ["columns.x.max_length", "positive integer"]),
+        (
+            MINIMAL + "  x: {role: numerical, max_length: 3}\n",
+            ["columns.x.max_length", "not valid for role 'numerical'"],
+        ),
+        (MINIMAL + "  x: {role: image_embedding}\n", ["columns.x.dim", "needs its vector length"]),
+        (MINIMAL + "  x: {dtype: int}\n", ["columns.x", "needs a `role`"]),
+        (MINIMAL + "  l2: {role: label}\n", ["`columns`", "role 'label' may be used once", "['label', 'l2']"]),
+        ("columns:\n  label: {role: label}\n", ["`columns`", "no column has role 'task'"]),
+        ("colums:\n  task: task\n", ["`colums`", "unknown top-level key"]),
+        (MINIMAL + "wide_labels: {label: ctr}\n", ["wide_labels.label", "must not also be listed"]),
+        ("columns: [a, b]\n", ["`columns`", "non-empty mapping"]),
+        ("columns: {task: task\n", ["not valid YAML"]),
+    ],
+)
+def test_every_spec_error_names_file_key_and_column(tmp_path, text, fragments):
+    path = _write(tmp_path, text)
+    with pytest.raises(FeatureSpecError) as err:
+        load_feature_spec(path)
+    message = str(err.value)
+    assert message.startswith(path)
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(FeatureSpecError, match="nope.yaml: feature spec file not found"):
+        load_feature_spec(str(tmp_path / "nope.yaml"))
+
+
+def test_duplicate_key_in_json_is_named(tmp_path):
+    path = _write(tmp_path, '{"columns": {"task": "task", "task": "label"}}', "spec.json")
+    with pytest.raises(FeatureSpecError, match="`task`: duplicate key"):
+        load_feature_spec(path)
+
+
+def test_column_missing_from_data_is_named():
+    spec = parse_feature_spec({"columns": {"task": "task", "label": "label", "price": "numerical"}}, "s.yaml")
+    with pytest.raises(FeatureSpecError, match=r"\['price'\].*missing from the data in data.csv"):
+        spec.check_columns_present(["task", "label"], "data.csv")
+
+
+def test_schema_disagreement_names_the_column(tmp_path):
+    spec_path = os.path.join(SCHEMAS, "synthetic", "feature_spec.yaml")
+    schema_text = open(os.path.join(SCHEMAS, "synthetic", "schema.pbtxt")).read()
+    # price declared FLOAT in the schema -> make it INT; drop the `surface` feature.
+    broken = schema_text.replace('name: "price"\n  type: FLOAT', 'name: "price"\n  type: INT')
+    start = broken.index('feature {\n  name: "surface"')
+    end = broken.index("feature {", start + 1)
+    broken = broken[:start] + broken[end:]
+    schema_path = _write(tmp_path, broken, "schema.pbtxt")
+    with pytest.raises(FeatureSpecError) as err:
+        check_against_schema(load_feature_spec(spec_path), schema_path)
+    message = str(err.value)
+    assert "column 'price': feature spec dtype 'float' needs schema type FLOAT, schema has INT" in message
+    assert "column 'surface' is in the feature spec but not in the schema" in message

@@ -1,0 +1,94 @@
+import csv
+import os
+
+import pytest
+
+from components.feature_spec import FeatureSpecError, load_feature_spec
+from data_tools import aliexpress, wide_to_tasks
+
+FIXTURE = os.path.join(os.path.dirname(__file__), "..", "fixtures", "aliexpress")
+SPEC = os.path.join(os.path.dirname(__file__), "..", "..", "schemas", "aliexpress", "feature_spec.yaml")
+
+
+def _read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_round_trip_task_examples_back_to_the_wide_rows(tmp_path):
+    reports = aliexpress.convert_tree(FIXTURE, str(tmp_path))
+    assert [r.bad_rows for _, r in reports] == [0, 0, 0]
+    wide = _read(os.path.join(FIXTURE, "AliExpress_NL", "train.csv"))
+    long = _read(tmp_path / "train" / "NL.csv")
+    assert len(long) == 2 * len(wide)
+    # Pivot back: (search_id, task) -> label, context columns identical per search_id.
+    by_id = {}
+    for row in long:
+        assert row["country"] == "NL"
+        entry = by_id.setdefault(row["search_id"], {"context": None, "labels": {}})
+        context = {k: v for k, v in row.items() if k not in ("task", "label")}
+        assert entry["context"] in (None, context)
+        entry["context"] = context
+        entry["labels"][row["task"]] = row["label"]
+    assert len(by_id) == len(wide)
+    for row in wide:
+        entry = by_id[row["search_id"]]
+        assert entry["labels"] == {"ctr": row["click"], "ctcvr": row["conversion"]}
+        for key, value in entry["context"].items():
+            if key != "country":
+                assert row[key] == value, key
+    assert len(_read(tmp_path / "eval" / "NL.csv")) == 24
+    assert {r["country"] for r in _read(tmp_path / "train" / "ES.csv")} == {"ES"}
+
+
+def test_bad_rows_are_counted_reported_with_line_numbers_and_kept(tmp_path):
+    ((path, report),) = aliexpress.convert_tree(os.path.join(FIXTURE, "bad"), str(tmp_path))
+    assert (report.input_rows, report.bad_rows, report.output_rows) == (6, 3, 6)
+    assert report.bad_examples[0].endswith("train.csv:3: expected 82 columns, found 79")
+    assert report.bad_examples[1].endswith("train.csv:4: column 'numerical_4': 'abc' is not a number")
+    assert report.bad_examples[2].endswith("train.csv:5: label column 'conversion': '3' is not one of ['0', '1', '2']")
+    rejected = list(csv.reader(open(report.rejected_path)))
+    assert [r[0] for r in rejected[1:]] == ["3", "4", "5"]
+    assert "rejected 3 rows" in report.summary()
+    # The rejected rows stay out of the split folder an ExampleGen reads.
+    assert sorted(os.listdir(tmp_path / "train")) == ["NL.csv"]
+
+
+def test_strict_makes_the_first_bad_row_fatal(tmp_path):
+    with pytest.raises(wide_to_tasks.BadRowError, match="train.csv:3: expected 82 columns"):
+        aliexpress.convert_tree(os.path.join(FIXTURE, "bad"), str(tmp_path), strict=True)
+
+
+def test_any_wide_csv_with_a_spec_converts(tmp_path):
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        "columns:\n  user: categorical\n  price: numerical\n  task: task\n  label: label\n"
+        "wide_labels: {clicked: click, bought: buy, returned: ret}\n"
+    )
+    wide = tmp_path / "wide.csv"
+    wide.write_text("user,price,clicked,bought,returned\nu1,3.5,1,0,0\nu2,,0,0,1\n")
+    report = wide_to_tasks.convert(load_feature_spec(str(spec_path)), str(wide), str(tmp_path / "out.csv"))
+    assert (report.output_rows, report.bad_rows) == (6, 0)
+    rows = _read(tmp_path / "out.csv")
+    assert [(r["user"], r["task"], r["label"], r["price"]) for r in rows] == [
+        ("u1", "click", "1", "3.5"),
+        ("u1", "buy", "0", "3.5"),
+        ("u1", "ret", "0", "3.5"),
+        ("u2", "click", "0", ""),
+        ("u2", "buy", "0", ""),
+        ("u2", "ret", "1", ""),
+    ]
+
+
+def test_missing_input_column_is_named(tmp_path):
+    wide = tmp_path / "wide.csv"
+    wide.write_text("search_id,click,conversion\n1,0,0\n")
+    with pytest.raises(FeatureSpecError, match=r"wide.csv: column\(s\) \['categorical_1'"):
+        wide_to_tasks.convert(load_feature_spec(SPEC), str(wide), str(tmp_path / "o.csv"), {"country": "NL"})
+
+
+def test_cli_reports_and_exit_codes(tmp_path, capsys):
+    assert aliexpress.main(["--input", os.path.join(FIXTURE, "bad"), "--out", str(tmp_path)]) == 0
+    assert "rejected 3 rows" in capsys.readouterr().out
+    assert aliexpress.main(["--input", str(tmp_path / "empty"), "--out", str(tmp_path)]) == 1
+    assert "no AliExpress_<CC>/train.csv" in capsys.readouterr().err
