@@ -1,0 +1,84 @@
+"""Dense experts mixed by per-task softmax gates: the building block of MMoE and PLE."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from models.validation import require_positive
+
+LEAKY_SLOPE = 0.2
+
+
+@keras.saving.register_keras_serializable(package="grec")
+class GatedExperts(keras.layers.Layer):
+    """Shared experts plus optional task-specific experts, mixed by the example's task gate.
+
+    MMoE (Ma et al. 2018): ``num_task_experts=0``; every task has a softmax gate
+    over the shared experts. PLE's extraction layer (CGC, Tang et al. 2020):
+    each task also owns ``num_task_experts`` experts, and its gate mixes the
+    shared ones with its own. Every expert runs on every example (and PLE's
+    task experts for every task), which is the cost profile of these models.
+
+    Args:
+        num_tasks: N.
+        num_shared_experts: experts shared by all tasks.
+        num_task_experts: experts owned by each task (0 for MMoE).
+        expert_dim: output width of each expert (one Dense + LeakyReLU).
+
+    Call args:
+        inputs: <float>[B, F_in]; task_ids: <int>[B].
+
+    Returns:
+        <float>[B, expert_dim].
+    """
+
+    def __init__(self, num_tasks, num_shared_experts=8, num_task_experts=0, expert_dim=256, **kwargs):
+        super().__init__(**kwargs)
+        require_positive(num_tasks=num_tasks, num_shared_experts=num_shared_experts, expert_dim=expert_dim)
+        self.num_tasks = num_tasks
+        self.num_shared_experts = num_shared_experts
+        self.num_task_experts = num_task_experts
+        self.expert_dim = expert_dim
+
+    def build(self, inputs_shape, task_ids_shape=None):
+        width = inputs_shape[-1]
+        n, es, et, h = self.num_tasks, self.num_shared_experts, self.num_task_experts, self.expert_dim
+        self.shared_w = self.add_weight(name="shared_w", shape=(es, width, h), initializer="glorot_uniform")
+        self.shared_b = self.add_weight(name="shared_b", shape=(es, h), initializer="zeros")
+        if et:
+            self.task_w = self.add_weight(name="task_w", shape=(n, et, width, h), initializer="glorot_uniform")
+            self.task_b = self.add_weight(name="task_b", shape=(n, et, h), initializer="zeros")
+        self.gate_w = self.add_weight(name="gate_w", shape=(width, n, es + et), initializer="glorot_uniform")
+        self.gate_b = self.add_weight(name="gate_b", shape=(n, es + et), initializer="zeros")
+
+    def call(self, inputs, task_ids):
+        task_ids = ops.cast(task_ids, "int32")
+        # Shape: [B, F_in] x [Es, F_in, h] -> [B, Es, h].
+        experts = ops.leaky_relu(ops.einsum("bi,eih->beh", inputs, self.shared_w) + self.shared_b, LEAKY_SLOPE)
+        if self.num_task_experts:
+            # Shape: [B, N, Et, h], every task's experts; keep the example's task: [B, Et, h].
+            own = ops.leaky_relu(ops.einsum("bi,nmih->bnmh", inputs, self.task_w) + self.task_b, LEAKY_SLOPE)
+            own = ops.sum(
+                own * ops.reshape(ops.one_hot(task_ids, self.num_tasks, dtype=own.dtype), (-1, self.num_tasks, 1, 1)),
+                axis=1,
+            )
+            experts = ops.concatenate([experts, own], axis=1)
+        # Shape: [B, N, Es + Et] all gates; keep the example's task's gate: [B, Es + Et].
+        gates = ops.einsum("bi,ine->bne", inputs, self.gate_w) + self.gate_b
+        gates = ops.sum(gates * ops.expand_dims(ops.one_hot(task_ids, self.num_tasks, dtype=gates.dtype), -1), axis=1)
+        gates = ops.softmax(gates, axis=-1)
+        return ops.einsum("beh,be->bh", experts, gates)
+
+    def compute_output_shape(self, inputs_shape, task_ids_shape=None):
+        return (inputs_shape[0], self.expert_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_tasks=self.num_tasks,
+            num_shared_experts=self.num_shared_experts,
+            num_task_experts=self.num_task_experts,
+            expert_dim=self.expert_dim,
+        )
+        return config

@@ -1,0 +1,39 @@
+"""Base class of GRec and the baselines: the task loss, the auxiliary losses, their metrics."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+class MultiTaskModel(keras.Model):
+    """A Keras model over task examples: ``features -> probability of the main task``.
+
+    The task (loss and metrics) is kept apart from the model wiring
+    (TensorFlow Recommenders' split): ``compute_loss`` is binary
+    cross-entropy of each example's main-task label, weighted by the sample
+    weight, plus the auxiliary losses layers add in training (``self.losses``,
+    e.g. the MoE load-balancing and z-losses). Keras reports the total as
+    ``loss`` and this class reports ``task_loss``; MoE layers report their own
+    ``load_balancing_loss`` and ``router_z_loss``.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.task_loss_tracker = keras.metrics.Mean(name="task_loss")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        y_true = ops.reshape(ops.cast(y, "float32"), (-1,))
+        y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1,))
+        per_example = keras.losses.binary_crossentropy(ops.expand_dims(y_true, -1), ops.expand_dims(y_pred, -1))
+        if sample_weight is not None:
+            weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+            task_loss = ops.sum(per_example * weights) / ops.maximum(ops.sum(weights), 1e-9)
+        else:
+            task_loss = ops.mean(per_example)
+        self.task_loss_tracker.update_state(task_loss)
+        total = task_loss
+        if training and self.losses:
+            # Keras 3: an overridden compute_loss must add the layers' losses itself.
+            total = total + ops.sum(ops.stack([ops.cast(loss, "float32") for loss in self.losses]))
+        return total
