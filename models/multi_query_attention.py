@@ -58,8 +58,12 @@ class MultiQueryAttention(keras.layers.Layer):
         self.query_dense = keras.layers.EinsumDense(
             "btd,dhk->bthk", (None, heads, key_dim), bias_axes="hk", name="query"
         )
-        self.key_dense = keras.layers.EinsumDense("btd,dk->btk", (None, key_dim), bias_axes="k", name="key")
-        self.value_dense = keras.layers.EinsumDense("btd,dk->btk", (None, key_dim), bias_axes="k", name="value")
+        self.key_dense = keras.layers.EinsumDense(
+            "btd,dk->btk", (None, key_dim), bias_axes="k", name="key", dtype=self.dtype_policy
+        )
+        self.value_dense = keras.layers.EinsumDense(
+            "btd,dk->btk", (None, key_dim), bias_axes="k", name="value", dtype=self.dtype_policy
+        )
         self.output_dense = keras.layers.EinsumDense(
             "bthk,hkd->btd", (None, dim), bias_axes="d", name="attention_output"
         )
@@ -67,7 +71,7 @@ class MultiQueryAttention(keras.layers.Layer):
             layer.build(input_shape)
         self.output_dense.build((input_shape[0], input_shape[1], heads, key_dim))
         self.rotary = keras_hub.layers.RotaryEmbedding(dtype=self.dtype_policy) if self.use_rotary else None
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def call(self, inputs, padding_mask=None, training=None):
         # Shape: [B, T, H, k] queries; [B, T, k] the one key and value head.

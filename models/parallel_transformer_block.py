@@ -56,7 +56,7 @@ class ParallelTransformerBlock(keras.layers.Layer):
         self.gate = keras.layers.Dense(hidden, use_bias=False, name="mlp_gate", dtype=self.dtype_policy)
         self.up = keras.layers.Dense(hidden, use_bias=False, name="mlp_up", dtype=self.dtype_policy)
         self.down = keras.layers.Dense(dim, use_bias=False, name="mlp_down", dtype=self.dtype_policy)
-        self.dropout_layer = keras.layers.Dropout(self.dropout)
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
         self.norm.build(input_shape)
         self.attention.build(input_shape)
         self.gate.build(input_shape)

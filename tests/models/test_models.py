@@ -1,0 +1,147 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import MODEL_NAMES, build_model
+from models.grec import GRec
+from models.input_config import InputConfig
+from tests.models import fixtures
+from tests.models.harness import assert_config_complete
+
+
+def _model(name, config=fixtures.FULL, **overrides):
+    model = build_model(name, config, **{**fixtures.small_kwargs(name), **overrides})
+    model.build_from_config_inputs()
+    return model
+
+
+def _labels(batch, seed=0):
+    return np.random.default_rng(seed).integers(0, 2, size=batch)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_config_complete_and_round_trip(name):
+    model = _model(name)
+    assert_config_complete(model, fixtures.small_kwargs(name))
+    x = fixtures.inputs()
+    clone = type(model).from_config(model.get_config())
+    clone.build_from_config_inputs()
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(np.array(clone(x)), np.array(model(x)), atol=1e-6)
+    assert clone.get_config() == model.get_config()
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_keras_file_and_savedmodel_export_reload_with_equal_predictions(name, tmp_path):
+    model = _model(name)
+    x = fixtures.inputs(batch=8)
+    expected = np.array(model(x))
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(np.array(reloaded(x)), expected, atol=1e-6)
+    model.export(str(tmp_path / "saved"), verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "saved"))
+    np.testing.assert_allclose(np.array(served.serve(x)), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_one_fit_step_with_xla_and_finite_scores(name):
+    model = _model(name)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
+    history = model.fit(fixtures.inputs(batch=32), _labels(32), batch_size=16, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert np.isfinite(history.history["task_loss"][0])
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("name", ["grec", "ple"])
+def test_mixed_precision_runs(name, policy):
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = _model(name)
+        model.compile(optimizer="adam")
+        history = model.fit(fixtures.inputs(batch=16), _labels(16), batch_size=16, epochs=1, verbose=0)
+        scores = np.array(model(fixtures.inputs(batch=8)))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(history.history["loss"][0])
+    assert scores.dtype == np.float32 and np.all((scores > 0) & (scores < 1))
+
+
+def test_a_dataset_without_text_history_or_image_works():
+    for name in MODEL_NAMES:
+        model = _model(name, fixtures.MINIMAL)
+        scores = np.array(model(fixtures.inputs(fixtures.MINIMAL, batch=5)))
+        assert scores.shape == (5,)
+    assert fixtures.MINIMAL.num_tokens == 2 and fixtures.FULL.num_tokens == 7
+
+
+def test_auxiliary_losses_reach_the_optimised_total():
+    model = _model("grec", load_balance_coef=0.5, z_loss_coef=0.25, jitter=0.0)
+    model.compile(optimizer=keras.optimizers.SGD(0.0))  # lr 0: one step, nothing moves
+    x, y = fixtures.inputs(batch=16), _labels(16)
+    logs = model.fit(x, y, batch_size=16, epochs=1, verbose=0).history
+    expected = logs["task_loss"][0] + 0.5 * logs["load_balancing_loss"][0] + 0.25 * logs["router_z_loss"][0]
+    assert logs["loss"][0] == pytest.approx(expected, rel=1e-5)
+    assert logs["loss"][0] > logs["task_loss"][0] + 0.4  # load balancing >= 1 by construction
+    # ...and they carry gradient to the router.
+    with tf.GradientTape() as tape:
+        scores = model(x, training=True)
+        total = model.compute_loss(x, y, scores, training=True)
+    assert np.abs(np.array(tape.gradient(total, model.moe.router.kernel))).sum() > 0
+
+
+def test_metrics_are_reported_separately_with_expert_utilization():
+    model = _model("grec")
+    model.compile(optimizer="adam")
+    logs = model.fit(fixtures.inputs(batch=32), _labels(32), batch_size=16, epochs=1, verbose=0).history
+    for key in ("loss", "task_loss", "load_balancing_loss", "router_z_loss", "busiest_expert_share", "expert_3_share"):
+        assert key in logs, key
+    assert sum(logs[f"expert_{e}_share"][0] for e in range(4)) == pytest.approx(1.0, rel=1e-5)
+    by_task = model.moe.utilization.shares_by_task()
+    assert by_task.shape == (5, 4)
+    np.testing.assert_allclose(by_task.sum(1)[by_task.sum(1) > 0], 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("routing", ["task", "task_sentence"])
+def test_specialised_model_gives_identical_scores_for_its_task_sentence(routing):
+    model = _model("grec", routing=routing, num_experts=8, top_k=2)
+    model.compile(optimizer="adam")
+    x = fixtures.inputs(batch=64, seed=3)
+    model.fit(x, _labels(64), batch_size=32, epochs=1, verbose=0)
+    sentence = [int(x["task"][0]), int(x["flow"][0]), int(x["surface"][0])]
+    special = model.specialize(sentence)
+    rows = (x["task"] == sentence[0]) & (x["flow"] == sentence[1]) & (x["surface"] == sentence[2])
+    if routing == "task":
+        rows = x["task"] == sentence[0]
+    assert rows.sum() >= 1
+    np.testing.assert_allclose(np.array(special(x))[rows], np.array(model(x))[rows], atol=1e-5)
+    assert special.moe.w_in.shape[0] == 2 and special.moe.router is None
+    assert special.count_params() < model.count_params()
+
+
+def test_dense_grec_has_one_expert_of_equal_active_width():
+    dense = _model("dense_grec")
+    sparse = _model("grec")
+    assert dense.moe.num_experts == 1 and dense.moe.w_in.shape[-1] == 2 * sparse.moe.w_in.shape[-1]
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(top_k=9, num_experts=8), "Received: `top_k=9`, `num_experts=8`"),
+        (dict(dim=30, num_heads=4), "Received: `dim=30`, `num_heads=4`"),
+        (dict(routing="random"), "Received: `routing='random'`"),
+    ],
+)
+def test_bad_model_configuration_fails_at_construction(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GRec(fixtures.FULL.to_dict(), **kwargs)
+
+
+def test_empty_task_list_and_unknown_model_are_named():
+    with pytest.raises(ValueError, match="task list must not be empty"):
+        InputConfig(task_columns=[])
+    with pytest.raises(ValueError, match="Received: `name='xgboost'`"):
+        build_model("xgboost", fixtures.FULL)
