@@ -34,7 +34,11 @@ def write_csv(columns: Mapping[str, np.ndarray], path: str) -> None:
 
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     table = pa.table({name: _arrow_column(np.asarray(v)) for name, v in columns.items()})
-    pa_csv.write_csv(table, path)
+    # CsvExampleGen reads the header line without unquoting it, so it is written
+    # plain; pyarrow quotes the string fields of the body (standard CSV).
+    with open(path, "wb") as f:
+        f.write((",".join(columns) + "\n").encode())
+        pa_csv.write_csv(table, f, pa_csv.WriteOptions(include_header=False))
 
 
 def _list_array(values: np.ndarray):

@@ -1,0 +1,176 @@
+"""Shared training and evaluation harness for the benchmarks: same data, same budget for every model.
+
+Data: the synthetic generator, split by time (train: first 90 days, eval: the
+week after), preprocessed in memory by ``data_tools.numpy_features``. Every
+model sees the same examples in the same order (seeded), with the same
+optimizer, batch size and number of steps. ``single_task`` trains one model per
+task, splitting the same total number of steps across tasks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+
+from components.feature_spec import load_feature_spec
+from data_tools import synthetic
+from data_tools.numpy_features import NumpyPreprocessor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SPEC_PATH = os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml")
+SMALL_ENCODER = dict(text_hidden_dim=32, history_hidden_dim=32)
+
+
+@dataclasses.dataclass
+class Data:
+    """Preprocessed train and eval splits of the synthetic data."""
+
+    input_config: object
+    train_x: dict
+    train_y: np.ndarray
+    eval_x: dict
+    eval_y: np.ndarray
+    eval_tasks: np.ndarray  # 'metric/flow' per eval row
+    eval_oracle: np.ndarray
+    train_tasks: np.ndarray
+
+
+def prepare_data(num_rows=60_000, num_tasks=8, seed=0) -> Data:
+    config = synthetic.SyntheticConfig(num_rows=num_rows, num_tasks=num_tasks, seed=seed)
+    columns = synthetic.generate(config)
+    is_eval = columns["ts"] >= config.eval_start_ts
+    train = {k: v[~is_eval] for k, v in columns.items()}
+    evals = {k: v[is_eval] for k, v in columns.items()}
+    pre = NumpyPreprocessor(load_feature_spec(SPEC_PATH)).fit(train)
+    return Data(
+        input_config=pre.input_config(),
+        train_x=pre.transform(train),
+        train_y=train["label"],
+        eval_x=pre.transform(evals),
+        eval_y=evals["label"],
+        eval_tasks=synthetic.task_names(evals),
+        eval_oracle=evals["oracle_p"],
+        train_tasks=synthetic.task_names(train),
+    )
+
+
+def default_hyperparameters(name: str, dim: int = 64) -> dict:
+    """Equal-width settings: GRec's active expert width K*F equals the baselines' expert width."""
+    if "grec" in name:
+        return dict(dim=dim, num_heads=4, num_experts=8, top_k=4, expert_hidden_dim=dim, tower_hidden_dim=64,
+                    tower_dim=32, encoder_options=SMALL_ENCODER)  # fmt: skip
+    return dict(dim=dim, expert_dim=4 * dim if name == "single_task" else 2 * dim, tower_hidden_dim=64, tower_dim=32,
+                encoder_options=SMALL_ENCODER)  # fmt: skip
+
+
+def _dataset(x, y, batch_size, seed):
+    import tensorflow as tf
+
+    return (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(min(len(y), 200_000), seed=seed)
+        .repeat()
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(2)
+    )
+
+
+def _subset(x, rows):
+    return {k: v[rows] for k, v in x.items()}
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """A trained model (or, for single_task, one per task) and how training went.
+
+    Attributes:
+        models: task key -> model for single_task; {"*": model} otherwise.
+        loss_curve: mean task loss of each ``log_every`` steps (single_task: averaged over tasks).
+        seconds: wall time in ``fit``.
+        examples_per_second: training throughput.
+    """
+
+    models: dict
+    loss_curve: list
+    seconds: float
+    examples_per_second: float
+
+    def predict(self, x, tasks):
+        """Scores rows ``x`` whose task keys are ``tasks``."""
+        if "*" in self.models:
+            return np.asarray(self.models["*"].predict(x, batch_size=4096, verbose=0), dtype="float64")
+        scores = np.zeros(len(tasks), dtype="float64")
+        for task, model in self.models.items():
+            rows = tasks == task
+            if rows.any():
+                scores[rows] = np.asarray(model.predict(_subset(x, rows), batch_size=4096, verbose=0))
+        return scores
+
+
+def _fit(name, params, x, y, steps, batch_size, learning_rate, seed, log_every):
+    import keras
+
+    from models import build_model
+
+    model = build_model(name, params.pop("input_config"), **params)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    start = time.perf_counter()
+    history = model.fit(_dataset(x, y, batch_size, seed), epochs=max(1, steps // log_every), steps_per_epoch=log_every,
+                        verbose=0)  # fmt: skip
+    return model, list(history.history["task_loss"]), time.perf_counter() - start
+
+
+def train_model(name, data: Data, steps=300, batch_size=256, learning_rate=2e-3, seed=0, hyperparameters=None,
+                log_every=50) -> TrainResult:  # fmt: skip
+    """Trains model ``name`` for ``steps`` steps of ``batch_size`` on the training split."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    params = dict(hyperparameters or default_hyperparameters(name), input_config=data.input_config)
+    if name != "single_task":
+        model, curve, seconds = _fit(name, params, data.train_x, data.train_y, steps, batch_size, learning_rate, seed,
+                                     log_every)  # fmt: skip
+        return TrainResult({"*": model}, curve, seconds, steps * batch_size / seconds)
+    # Single-task: one model per task, the same total number of steps split across tasks.
+    tasks = sorted(set(data.train_tasks))
+    per_task = max(2, steps // len(tasks))
+    window = max(1, min(log_every, per_task // 2))  # at least two loss windows per task
+    per_task = per_task // window * window
+    models, curves, seconds = {}, [], 0.0
+    for task in tasks:
+        rows = data.train_tasks == task
+        model, curve, spent = _fit(name, dict(params), _subset(data.train_x, rows), data.train_y[rows], per_task,
+                                   batch_size, learning_rate, seed, window)  # fmt: skip
+        models[task], seconds = model, seconds + spent
+        curves.append(curve)
+    return TrainResult(models, list(np.mean(curves, axis=0)), seconds, len(tasks) * per_task * batch_size / seconds)
+
+
+def evaluate(result: TrainResult, data: Data) -> dict:
+    """Per-task AP, AUC and log loss on the eval split, with the oracle's AP beside them."""
+    from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+
+    scores = result.predict(data.eval_x, data.eval_tasks)
+    per_task = {}
+    for task in sorted(set(data.eval_tasks)):
+        rows = data.eval_tasks == task
+        y = data.eval_y[rows]
+        if y.min() == y.max():
+            continue  # AP and AUC need both classes
+        per_task[task] = {
+            "rows": int(rows.sum()),
+            "positive_rate": float(y.mean()),
+            "ap": float(average_precision_score(y, scores[rows])),
+            "auc": float(roc_auc_score(y, scores[rows])),
+            "log_loss": float(log_loss(y, np.clip(scores[rows], 1e-7, 1 - 1e-7))),
+            "oracle_ap": float(average_precision_score(y, data.eval_oracle[rows])),
+        }
+    mean = {
+        k: float(np.mean([t[k] for t in per_task.values()]))
+        for k in ("ap", "auc", "log_loss", "oracle_ap", "positive_rate")
+    }
+    mean["ap_over_oracle"] = float(np.mean([t["ap"] / t["oracle_ap"] for t in per_task.values()]))
+    return {"per_task": per_task, "mean": mean}

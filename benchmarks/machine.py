@@ -1,0 +1,31 @@
+"""A description of the machine a benchmark ran on, committed with its results."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+
+
+def describe() -> dict:
+    info = {"python": platform.python_version(), "platform": platform.platform(), "cores": os.cpu_count()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+        with open("/proc/meminfo") as f:
+            info["memory_gb"] = round(int(f.readline().split()[1]) / 1024 / 1024, 1)
+    except (OSError, StopIteration):
+        pass
+    try:
+        import tensorflow as tf
+
+        info["tensorflow"] = tf.__version__
+        info["gpus"] = len(tf.config.list_physical_devices("GPU"))
+    except ImportError:
+        pass
+    try:
+        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                        check=False).stdout.strip()  # fmt: skip
+    except OSError:
+        pass
+    return info

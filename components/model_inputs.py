@@ -1,0 +1,36 @@
+"""The model's ``InputConfig`` from the feature spec and the Transform output (vocabulary sizes)."""
+
+from __future__ import annotations
+
+from components.feature_spec import FeatureSpec
+from components.preprocessing import (
+    DEFAULT_HISTORY_LENGTH,
+    DEFAULT_TEXT_TOKENS,
+    oov_buckets,
+    vocabulary_name,
+)
+from models.input_config import InputConfig
+
+
+def input_config_from_transform(spec: FeatureSpec, tf_transform_output) -> InputConfig:
+    """Id ranges: vocabulary + OOV buckets; token ids: vocabulary + padding + OOV."""
+
+    def size(column):
+        return tf_transform_output.vocabulary_size_by_name(vocabulary_name(column.name)) + oov_buckets(column)
+
+    def token_range(column):
+        return tf_transform_output.vocabulary_size_by_name(vocabulary_name(column.name)) + 2
+
+    text = next(iter(spec.by_role("text")), None)
+    history = next(iter(spec.by_role("history")), None)
+    image = next(iter(spec.by_role("image_embedding")), None)
+    return InputConfig(
+        task_columns=[(c.name, size(c)) for c in spec.task_columns],
+        categorical=[(c.name, size(c)) for c in spec.by_role("categorical")],
+        numerical=[c.name for c in spec.by_role("numerical")],
+        text=(text.name, token_range(text), text.option("max_tokens", DEFAULT_TEXT_TOKENS)) if text else None,
+        history=(history.name, token_range(history), history.option("max_length", DEFAULT_HISTORY_LENGTH))
+        if history
+        else None,
+        image=(image.name, image.option("dim")) if image else None,
+    )

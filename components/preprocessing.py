@@ -1,0 +1,118 @@
+"""Transform's ``preprocessing_fn``, driven by the feature spec.
+
+Transformed features (the contract of ``models/input_config.py``), one per
+spec column, every scalar as a rank-1 tensor:
+
+* task, auxiliary-task, categorical: ``tft.compute_and_apply_vocabulary`` with
+  ``max(1, oov_buckets)`` OOV buckets: ids in [0, vocab + oov); an unseen
+  value (an unseen task too) maps to an OOV id, never an error;
+* numerical: z-score with ``tft.mean`` / ``tft.var`` over present, non-NaN
+  values; missing and NaN values become 0 (the mean);
+* text: lower-cased whitespace tokens, a vocabulary of the ``vocab_size - 2``
+  most frequent, ids shifted by 1 (0 = padding, last id = OOV), padded or
+  truncated to ``max_tokens``;
+* history: the same over space-separated ids, ``max_length`` long;
+* image embedding: the space-separated floats parsed to [B, dim];
+* label (int) and weight (float) pass through; time and ignored columns
+  (the oracle) are dropped.
+
+The spec travels in ``custom_config["feature_spec"]`` (the parsed file as a
+dict), so remote Beam workers need no access to the spec file.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components.feature_spec import FeatureSpec, parse_feature_spec
+
+HISTORY_VOCAB = 50_000  # rationale: bounds the item table; the tail maps to OOV
+DEFAULT_TEXT_VOCAB = 1_000
+DEFAULT_TEXT_TOKENS = 16
+DEFAULT_HISTORY_LENGTH = 20
+
+
+def spec_from_config(custom_config) -> FeatureSpec:
+    return parse_feature_spec(custom_config["feature_spec"], custom_config.get("feature_spec_path", "<custom_config>"))
+
+
+def oov_buckets(column) -> int:
+    return max(1, column.option("oov_buckets", 1))
+
+
+def vocabulary_name(column_name: str) -> str:
+    return f"vocab_{column_name}"
+
+
+def _dense(x, default):
+    """<T>[B] from a dense [B, 1] or a sparse/ragged [B, <=1] feature."""
+    if isinstance(x, tf.SparseTensor):
+        x = tf.sparse.to_dense(tf.sparse.reset_shape(x, [tf.shape(x, out_type=tf.int64)[0], 1]), default_value=default)
+    elif isinstance(x, tf.RaggedTensor):
+        x = x.to_tensor(default_value=default, shape=[None, 1])
+    return tf.reshape(x, [-1])
+
+
+def _to_float(x):
+    if isinstance(x, tf.SparseTensor):
+        return tf.sparse.map_values(tf.cast, x, tf.float32)
+    return tf.cast(x, tf.float32)
+
+
+def _numerical(x):
+    values = _dense(_to_float(x), float("nan"))
+    present = tf.math.is_finite(values)
+    # Statistics over present values only: a ragged view with the missing ones left out.
+    kept = tf.RaggedTensor.from_row_lengths(tf.boolean_mask(values, present), tf.cast(present, tf.int64))
+    mean = tft.mean(kept)
+    std = tf.sqrt(tft.var(kept))
+    z = (values - mean) / tf.where(std > 0, std, 1.0)
+    return tf.where(present, z, 0.0)
+
+
+def _tokens(x, column, length, vocab_size, lower):
+    text = _dense(x, "")
+    if lower:
+        text = tf.strings.lower(text)
+    tokens = tf.strings.split(text)  # ragged [B, None]
+    ids = tft.compute_and_apply_vocabulary(
+        tokens, top_k=vocab_size, num_oov_buckets=1, vocab_filename=vocabulary_name(column.name)
+    )
+    # Shape: [B, length]; 0 = padding, so vocabulary ids move up by one.
+    return (ids + 1).to_tensor(default_value=0, shape=[None, length])
+
+
+def _image(x, dim):
+    parts = tf.strings.split(_dense(x, ""))
+    return tf.strings.to_number(parts, tf.float32).to_tensor(default_value=0.0, shape=[None, dim])
+
+
+def preprocessing_fn(inputs, custom_config):
+    """TFX Transform entry point: raw features -> transformed features (module docstring)."""
+    spec = spec_from_config(custom_config)
+    outputs = {}
+    for column in spec.columns:
+        x = inputs[column.name]
+        if column.role in ("task", "aux_task", "categorical"):
+            values = _dense(x, "" if column.dtype == "string" else -1)
+            if column.dtype != "string":
+                values = tf.strings.as_string(values)
+            outputs[column.name] = tft.compute_and_apply_vocabulary(
+                values, num_oov_buckets=oov_buckets(column), vocab_filename=vocabulary_name(column.name)
+            )
+        elif column.role == "numerical":
+            outputs[column.name] = _numerical(x)
+        elif column.role == "text":
+            size = column.option("vocab_size", DEFAULT_TEXT_VOCAB) - 2
+            outputs[column.name] = _tokens(x, column, column.option("max_tokens", DEFAULT_TEXT_TOKENS), size, True)
+        elif column.role == "history":
+            length = column.option("max_length", DEFAULT_HISTORY_LENGTH)
+            outputs[column.name] = _tokens(x, column, length, HISTORY_VOCAB, False)
+        elif column.role == "image_embedding":
+            outputs[column.name] = _image(x, column.option("dim"))
+        elif column.role == "label":
+            outputs[column.name] = tf.cast(_dense(x, 0), tf.int64)
+        elif column.role == "weight":
+            outputs[column.name] = _dense(_to_float(x), 1.0)
+    return outputs

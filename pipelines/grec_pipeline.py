@@ -1,0 +1,162 @@
+"""The GRec TFX pipeline: ExampleGen -> ... -> Pusher.
+
+``create_pipeline`` is the pure constructor; runners live in their own files
+(``local_runner.py``). Run as a script, this file runs the local runner, which
+is what the TFX CLI expects of ``--pipeline_path``::
+
+    tfx pipeline create --engine=local --pipeline_path=$PWD/pipelines/grec_pipeline.py
+    tfx run create --engine=local --pipeline_name=grec
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import yaml
+from tfx import v1 as tfx
+from tfx.proto import example_gen_pb2
+
+if __package__ in (None, ""):  # run as a script by the TFX CLI: make the repository importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from components.anomaly_gate import AnomalyGate  # noqa: E402
+from components.evaluation import eval_config  # noqa: E402
+from components.feature_spec import load_feature_spec  # noqa: E402
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data_root: str,
+    feature_spec_path: str,
+    schema_path: str,
+    serving_model_dir: str,
+    metadata_connection_config=None,
+    trainer_config: dict | None = None,
+    train_steps: int = 400,
+    eval_steps: int = 20,
+    min_auc: float = 0.6,
+    data_format: str = "csv",
+    beam_pipeline_args: list[str] | None = None,
+    enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """Builds the GRec pipeline.
+
+    Args:
+        pipeline_name: name in the metadata store (and the TFX CLI).
+        pipeline_root: where artifacts go.
+        data_root: folder with ``train/`` and ``eval/`` subfolders (split by
+            time, as ``data_tools`` writes them) of CSV or TFRecord files.
+        feature_spec_path: the data set's feature spec.
+        schema_path: the curated raw schema (``schema.pbtxt``).
+        serving_model_dir: TF Serving model base path ``<root>/<model_name>``;
+            blessed models are pushed to ``<serving_model_dir>/<version>/``.
+        metadata_connection_config: ML Metadata connection (runner's choice).
+        trainer_config: Trainer ``custom_config`` additions (model, hyperparameters...).
+        train_steps, eval_steps: Trainer steps.
+        min_auc: the Evaluator's value threshold on overall AUC.
+        data_format: ``csv`` or ``tfrecord``.
+        beam_pipeline_args: see ``pipelines/beam.py``.
+        enable_cache: reuse executions whose inputs did not change.
+    """
+    spec = load_feature_spec(feature_spec_path)
+    with open(feature_spec_path) as f:
+        spec_dict = yaml.safe_load(f) if not feature_spec_path.endswith(".json") else __import__("json").load(f)
+    custom_config = {"feature_spec": spec_dict, "feature_spec_path": feature_spec_path}
+
+    # Train and eval splits come from folders already split by time.
+    splits = example_gen_pb2.Input(
+        splits=[
+            example_gen_pb2.Input.Split(name="train", pattern="train/*"),
+            example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
+        ]
+    )
+    if data_format == "csv":
+        example_gen = tfx.components.CsvExampleGen(input_base=data_root, input_config=splits)
+    else:
+        example_gen = tfx.components.ImportExampleGen(input_base=data_root, input_config=splits)
+
+    # Statistics of every split.
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+
+    # The curated schema (not an inferred one).
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+
+    # Anomalies of every split against the schema...
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+
+    # ...stop the run here, naming feature and anomaly.
+    gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"])
+
+    # Vocabularies, scaling, tokenisation from the feature spec.
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn="components.preprocessing.preprocessing_fn",
+        custom_config=custom_config,
+    )
+    transform.add_upstream_node(gate)
+
+    # GRec (or a baseline) on the transformed examples.
+    trainer = tfx.components.Trainer(
+        run_fn="components.trainer.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
+        custom_config={**custom_config, **(trainer_config or {})},
+    )
+
+    # The latest blessed model, the baseline of the change threshold.
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+
+    # AP and AUC per task slice on the raw eval split; blessing by thresholds.
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        eval_config=eval_config(spec, min_auc=min_auc),
+    )
+
+    # Only a blessed model reaches the TF Serving model base path.
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)
+        ),
+    )
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[
+            example_gen,
+            statistics_gen,
+            schema_gen,
+            example_validator,
+            gate,
+            transform,
+            trainer,
+            model_resolver,
+            evaluator,
+            pusher,
+        ],  # fmt: skip
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args or [],
+    )
+
+
+if __name__ == "__main__":
+    from pipelines import local_runner
+
+    local_runner.run()

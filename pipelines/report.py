@@ -1,0 +1,87 @@
+"""Reads the Evaluator's output back: the per-task AP/AUC table and why a model was (not) blessed.
+
+python -m pipelines.report [--pipeline-root pipeline_root/grec]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+
+import tensorflow_model_analysis as tfma
+
+METRICS = ("example_count", "average_precision", "auc", "calibration", "mean_label", "mean_prediction")
+
+
+def latest_evaluation(pipeline_root: str) -> str:
+    runs = sorted(
+        glob.glob(os.path.join(pipeline_root, "Evaluator", "evaluation", "*")), key=lambda p: int(os.path.basename(p))
+    )
+    if not runs:
+        raise FileNotFoundError(f"{pipeline_root}: no Evaluator output yet (run the pipeline first)")
+    return runs[-1]
+
+
+def _value(metric) -> float:
+    """A TFMA metric value as a float (NaN when TFMA reports none, e.g. AUC of a one-class slice)."""
+    for key in ("doubleValue", "boundedValue"):
+        if key in metric:
+            value = metric[key] if key == "doubleValue" else metric[key].get("value")
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return float("nan")
+    return float("nan")
+
+
+def slice_table(evaluation_dir: str) -> list[dict]:
+    """One row per slice: {'slice': 'task=ctr', metric: value, ...}."""
+    result = tfma.load_eval_result(evaluation_dir)
+    rows = []
+    for slice_key, metrics in result.slicing_metrics:
+        name = ", ".join(f"{k}={v.decode() if isinstance(v, bytes) else v}" for k, v in slice_key) or "overall"
+        values = next(iter(next(iter(metrics.values())).values()))  # output '' -> sub key ''
+        rows.append({"slice": name, **{m: _value(values[m]) for m in METRICS if m in values}})
+    rows.sort(key=lambda r: (r["slice"] != "overall", r["slice"].count(","), r["slice"]))
+    return rows
+
+
+def validation(evaluation_dir: str) -> tuple[bool, list[str]]:
+    """(blessed, reasons it is not)."""
+    result = tfma.load_validation_result(evaluation_dir)
+    reasons = []
+    for failure in result.metric_validations_per_slice:
+        for f in failure.failures:
+            reasons.append(f"{f.metric_key.name}: {f.message}")
+    return result.validation_ok, reasons
+
+
+def format_table(rows: list[dict]) -> str:
+    header = f"{'slice':<36}{'examples':>10}{'AP':>9}{'AUC':>9}{'calibration':>13}{'mean label':>12}"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        if r.get("mean_label", 0.0) in (0.0, 1.0):  # one class only: AP and AUC are undefined
+            r = {**r, "average_precision": float("nan"), "auc": float("nan")}
+        lines.append(
+            f"{r['slice']:<36}{r.get('example_count', float('nan')):>10.0f}{r.get('average_precision', float('nan')):>9.4f}"
+            f"{r.get('auc', float('nan')):>9.4f}{r.get('calibration', float('nan')):>13.3f}{r.get('mean_label', float('nan')):>12.4f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pipeline-root", default=os.path.join("pipeline_root", "grec"))
+    args = parser.parse_args(argv)
+    evaluation = latest_evaluation(args.pipeline_root)
+    print(f"Evaluator output: {evaluation}\n")
+    print(format_table(slice_table(evaluation)))
+    ok, reasons = validation(evaluation)
+    print("\nblessed: yes" if ok else "\nblessed: NO\n  " + "\n  ".join(reasons))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
