@@ -23,6 +23,7 @@ if __package__ in (None, ""):  # run as a script by the TFX CLI: make the reposi
 from components.anomaly_gate import AnomalyGate  # noqa: E402
 from components.evaluation import eval_config  # noqa: E402
 from components.feature_spec import load_feature_spec  # noqa: E402
+from components.pusher import idempotent_pusher  # noqa: E402
 
 
 def create_pipeline(
@@ -126,8 +127,8 @@ def create_pipeline(
         eval_config=eval_config(spec, min_auc=min_auc),
     )
 
-    # Only a blessed model reaches the TF Serving model base path.
-    pusher = tfx.components.Pusher(
+    # Only a blessed model reaches the TF Serving model base path, and only once.
+    pusher = idempotent_pusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(

@@ -1,0 +1,78 @@
+"""Golden-schema Transform test: preprocessing_fn under Beam on checked-in examples."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from components.feature_spec import load_feature_spec
+from components.model_inputs import input_config_from_transform
+from components.transform_check import run_transform
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+SAMPLE = os.path.join(ROOT, "tests", "fixtures", "synthetic_sample.csv")
+SPEC = os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml")
+SCHEMA = os.path.join(ROOT, "schemas", "synthetic", "schema.pbtxt")
+GOLDEN = os.path.join(ROOT, "schemas", "synthetic", "transformed_schema.pbtxt")
+
+
+@pytest.fixture(scope="module")
+def transform_output(tmp_path_factory):
+    return run_transform(SAMPLE, SPEC, SCHEMA, str(tmp_path_factory.mktemp("tft")))
+
+
+def test_transformed_schema_matches_the_golden_one(transform_output):
+    with open(GOLDEN) as f:
+        golden = text_format.Parse(f.read(), schema_pb2.Schema())
+    got = transform_output.transformed_metadata.schema
+    assert {f.name for f in got.feature} == {f.name for f in golden.feature}
+    assert text_format.MessageToString(got) == text_format.MessageToString(golden)
+    assert "oracle_p" not in {f.name for f in got.feature} and "ts" not in {f.name for f in got.feature}
+
+
+def _raw_examples(rows):
+    """Serialized raw tf.Examples as a client would send them (no label, no oracle)."""
+    out = []
+    for row in rows:
+        feature = {}
+        for key, value in row.items():
+            if value is None:
+                continue
+            if isinstance(value, str):
+                feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
+            elif isinstance(value, int):
+                feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+            else:
+                feature[key] = tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+        out.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    return out
+
+
+ROW = dict(task="ctr", flow="upgrade", surface="app", user_id="u1", item_id="i2", region="r3", device=2, price=50.0,
+           tenure_days=400.0, data_gb=10.0, discount=0.1, query="c1x2 deal w3", hist_items="i5 i7",
+           image_emb=" ".join(["0.1"] * 16))  # fmt: skip
+
+
+def test_transform_values_follow_the_model_contract(transform_output):
+    spec = load_feature_spec(SPEC)
+    config = input_config_from_transform(spec, transform_output)
+    raw_spec = transform_output.raw_feature_spec()
+    request = {k: v for k, v in raw_spec.items() if k in ROW}
+    unseen = dict(ROW, task="brand_new_task", user_id="u_never", tenure_days=None, query="zzz unknownword")
+    parsed = tf.io.parse_example(_raw_examples([ROW, unseen]), request)
+    out = transform_output.transform_features_layer()(parsed)
+    for name, size in (*config.task_columns, *config.categorical):
+        values = out[name].numpy()
+        assert values.shape == (2,) and values.min() >= 0 and values.max() < size, name
+    # An unseen task maps to the OOV id (== vocabulary size), never an error.
+    assert out["task"].numpy()[1] == config.task_columns[0][1] - 1
+    assert out["tenure_days"].numpy()[1] == 0.0  # missing -> the mean -> 0 after z-scoring
+    assert np.all(np.isfinite(out["price"].numpy()))
+    query = out["query"].numpy()
+    assert query.shape == (2, 8) and (query[0] > 0).sum() == 3 and (query[0, 3:] == 0).all()
+    assert (query[1, :2] == config.text[1] - 1).all()  # unknown words -> the OOV token id
+    assert out["hist_items"].numpy().shape == (2, 20) and (out["hist_items"].numpy()[0] > 0).sum() == 2
+    np.testing.assert_allclose(out["image_emb"].numpy()[0], [0.1] * 16, rtol=1e-6)
