@@ -12,6 +12,9 @@ Label, weight, time and ignored columns (the oracle) are never inputs.
 
 from __future__ import annotations
 
+import json
+import os
+
 import tensorflow as tf
 
 from components.feature_spec import FeatureSpec
@@ -78,3 +81,19 @@ def export_serving_model(model, tf_transform_output, spec: FeatureSpec, feature_
         "serve_raw": module.raw_signature().get_concrete_function(),
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
+    write_feature_manifest(module, export_dir)
+
+
+FEATURE_MANIFEST = os.path.join("assets.extra", "grec_features.json")
+
+
+def write_feature_manifest(module: ServingModule, export_dir: str) -> None:
+    """Records each request feature's dtype and nullability beside the model (TF Serving ignores
+    ``assets.extra``); the project's model server validates requests with it."""
+    features = {
+        c.name: {"dtype": c.dtype, "nullable": not isinstance(module._request_spec[c.name], tf.io.FixedLenFeature)}
+        for c in module._columns
+    }
+    os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
+    with open(os.path.join(export_dir, FEATURE_MANIFEST), "w") as f:
+        json.dump(features, f, indent=2)

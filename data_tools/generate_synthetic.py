@@ -24,6 +24,9 @@ import numpy as np
 
 from data_tools import synthetic, writers
 
+# Bumped whenever the bytes written for a config change (v2: unquoted CSV header).
+LAYOUT_VERSION = 2
+
 
 def task_stats(columns: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     """Rows, positive rate and oracle AP per task key ('metric/flow')."""
@@ -59,6 +62,7 @@ def write_dataset(
             {k: v[rows] for k, v in columns.items()}, os.path.join(out_dir, split, f"data.{suffix}"), file_format
         )
     manifest = {
+        "layout_version": LAYOUT_VERSION,
         "config": dataclasses.asdict(config),
         "format": file_format,
         "eval_start_ts": config.eval_start_ts,

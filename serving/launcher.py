@@ -1,0 +1,71 @@
+"""Starts a model server for a model base path: the official binary when present, else the project's.
+
+``tensorflow_model_server`` is used when it is on the PATH or named by
+``GREC_MODEL_SERVER``; otherwise ``python -m serving.model_server`` with the
+same flags.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import grpc
+import portpicker
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def official_binary() -> str | None:
+    return os.environ.get("GREC_MODEL_SERVER") or shutil.which("tensorflow_model_server")
+
+
+class ServerProcess:
+    """A model server in a child process; a context manager that stops it with SIGTERM."""
+
+    def __init__(self, model_base_path: str, model_name: str = "grec", poll_seconds: float = 1.0, extra_args=()):
+        self.port = portpicker.pick_unused_port()
+        self.target = f"127.0.0.1:{self.port}"
+        binary = official_binary()
+        flags = [f"--port={self.port}", f"--model_name={model_name}", f"--model_base_path={os.path.abspath(model_base_path)}",
+                 f"--file_system_poll_wait_seconds={int(max(1, poll_seconds))}", *extra_args]  # fmt: skip
+        if binary:
+            self.kind, command = "tensorflow_model_server", [binary, *flags]
+        else:
+            self.kind, command = "serving.model_server", [sys.executable, "-m", "serving.model_server", *flags]
+        env = dict(
+            os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="2"
+        )
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.kind} exited with {self.process.returncode}:\n{self.process.stdout.read()}")
+            try:
+                grpc.channel_ready_future(grpc.insecure_channel(self.target)).result(timeout=1)
+                return
+            except grpc.FutureTimeoutError:
+                continue
+        raise TimeoutError(f"{self.kind} not ready on {self.target} after {timeout} s")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        return self.process.wait()
+
+    def __enter__(self):
+        self.wait_ready()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()

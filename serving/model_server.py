@@ -1,0 +1,348 @@
+"""A TF Serving-compatible gRPC server for the pushed model, for machines without ``tensorflow_model_server``.
+
+The production server is the official ``tensorflow_model_server`` (see the
+README). Where it cannot be installed (no binary on the package registries,
+no Docker here), this server speaks the same gRPC API over the same model
+base path, as a thin adapter over ``tf.saved_model.load`` and grpcio:
+
+* ``PredictionService.Predict`` and ``GetModelMetadata``; ``ModelService.GetModelStatus``;
+* serves the highest numeric version under ``<model_base_path>``, polls for
+  new versions and swaps them in without a restart; requests in flight finish
+  on the version they started with; ``model_spec.version`` picks an older one
+  still loaded;
+* bad requests (unknown model, version or signature, wrong dtype, missing
+  input, malformed ``tf.Example``, missing feature, NaN, empty or oversized
+  batch) get INVALID_ARGUMENT or NOT_FOUND and the server keeps serving;
+* a bounded thread pool and request queue; graceful shutdown on SIGTERM.
+
+    python -m serving.model_server --port=8500 --model_name=grec --model_base_path=$PWD/serving_models/grec
+
+(the flags are ``tensorflow_model_server``'s.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import signal
+import threading
+from concurrent import futures
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+log = logging.getLogger("grec.model_server")
+DTYPES = {"string": tf.string, "int": tf.int64, "float": tf.float32}
+DEFAULT_SIGNATURE = "serving_default"
+EXAMPLES_INPUT = "examples"
+
+
+class RequestError(Exception):
+    """A request that cannot be served; carries the gRPC status code."""
+
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+class LoadedVersion:
+    """One loaded SavedModel version: its signatures and their input specs."""
+
+    def __init__(self, path: str, version: int):
+        self.path = path
+        self.version = version
+        self.model = tf.saved_model.load(path)
+        self.signatures = dict(self.model.signatures)
+        self.signature_defs = self._signature_defs(path)
+        # Request features: dtype and whether they may be missing (written at export).
+        self.features = {}
+        manifest = os.path.join(path, "assets.extra", "grec_features.json")
+        if os.path.exists(manifest):
+            with open(manifest) as f:
+                self.features = {k: (DTYPES[v["dtype"]], v["nullable"]) for k, v in json.load(f).items()}
+
+    @staticmethod
+    def _signature_defs(path):
+        proto = saved_model_pb2.SavedModel()
+        with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+            proto.ParseFromString(f.read())
+        return dict(proto.meta_graphs[0].signature_def)
+
+
+class ModelRegistry:
+    """Loads the versions under a model base path; the highest is served by default."""
+
+    def __init__(self, model_name: str, base_path: str, poll_seconds: float = 2.0, keep_versions: int = 2):
+        self.model_name = model_name
+        self.base_path = base_path
+        self.poll_seconds = poll_seconds
+        self.keep_versions = keep_versions
+        self._versions: dict[int, LoadedVersion] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._failed: set[int] = set()
+        self.refresh()
+        self._thread = threading.Thread(target=self._poll, name="version-poller", daemon=True)
+        self._thread.start()
+
+    def _on_disk(self) -> list[int]:
+        if not os.path.isdir(self.base_path):
+            return []
+        versions = []
+        for name in os.listdir(self.base_path):
+            if name.isdigit() and os.path.exists(os.path.join(self.base_path, name, "saved_model.pb")):
+                versions.append(int(name))
+        return sorted(versions)
+
+    def refresh(self) -> None:
+        """Loads the newest versions not loaded yet; unloads ones beyond ``keep_versions``."""
+        wanted = self._on_disk()[-self.keep_versions :]
+        for version in wanted:
+            if version in self._versions or version in self._failed:
+                continue
+            try:
+                loaded = LoadedVersion(os.path.join(self.base_path, str(version)), version)
+            except Exception:  # a half-written or broken version must not stop serving
+                log.exception("could not load version %s of %s", version, self.model_name)
+                self._failed.add(version)
+                continue
+            with self._lock:
+                self._versions[version] = loaded
+            log.info("serving %s version %s", self.model_name, version)
+        with self._lock:
+            for version in [v for v in self._versions if v not in wanted]:
+                del self._versions[version]  # requests holding it finish on their reference
+
+    def _poll(self):
+        while not self._stop.wait(self.poll_seconds):
+            self.refresh()
+
+    def stop(self):
+        self._stop.set()
+
+    def versions(self) -> list[int]:
+        with self._lock:
+            return sorted(self._versions)
+
+    def get(self, model_spec) -> LoadedVersion:
+        if model_spec.name != self.model_name:
+            raise RequestError(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({model_spec.name})")
+        with self._lock:
+            if not self._versions:
+                raise RequestError(grpc.StatusCode.UNAVAILABLE, f"No versions of servable {self.model_name} loaded")
+            if model_spec.HasField("version"):
+                version = model_spec.version.value
+                if version not in self._versions:
+                    raise RequestError(
+                        grpc.StatusCode.NOT_FOUND,
+                        f"Servable not found for request: Specific({self.model_name}, {version})",
+                    )
+                return self._versions[version]
+            return self._versions[max(self._versions)]
+
+
+def _check_examples(serialized: np.ndarray, features: dict) -> None:
+    """Validates serialized tf.Examples: parseable, required features present, typed, no NaN."""
+    kinds = {tf.string: "bytes_list", tf.int64: "int64_list", tf.float32: "float_list"}
+    for row, blob in enumerate(serialized):
+        try:
+            example = tf.train.Example.FromString(bytes(blob))
+        except Exception as e:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"examples[{row}]: not a serialized tf.Example ({e})")
+        present = example.features.feature
+        for name, (dtype, nullable) in features.items():
+            if name not in present or present[name].WhichOneof("kind") is None:
+                if not nullable:
+                    raise RequestError(
+                        grpc.StatusCode.INVALID_ARGUMENT, f"examples[{row}]: required feature {name!r} is missing"
+                    )
+                continue
+            kind = present[name].WhichOneof("kind")
+            if kind is not None and kind != kinds[dtype]:
+                raise RequestError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"examples[{row}]: feature {name!r} is a {kind}, expected a {kinds[dtype]}",
+                )
+            if kind == "float_list" and any(math.isnan(v) for v in present[name].float_list.value):
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"examples[{row}]: feature {name!r} is NaN")
+
+
+class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+    def __init__(self, registry: ModelRegistry, max_batch_size: int = 4096):
+        self.registry = registry
+        self.max_batch_size = max_batch_size
+
+    def _abort(self, context, error: RequestError):
+        context.abort(error.code, str(error))
+
+    def Predict(self, request, context):
+        try:
+            return self._predict(request)
+        except RequestError as e:
+            self._abort(context, e)
+        except tf.errors.InvalidArgumentError as e:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, e.message.split("\n")[0])
+
+    def _predict(self, request):
+        loaded = self.registry.get(request.model_spec)
+        name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        signature = loaded.signatures.get(name)
+        if signature is None:
+            raise RequestError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f'Serving signature key "{name}" not found. Available: {sorted(loaded.signatures)}',
+            )
+        specs = signature.structured_input_signature[1]
+        missing = sorted(set(specs) - set(request.inputs))
+        if missing:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Missing input(s) {missing} for signature {name!r}")
+        unknown = sorted(set(request.inputs) - set(specs))
+        if unknown:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Unknown input(s) {unknown} for signature {name!r}")
+        inputs, batch = {}, None
+        for key, spec in specs.items():
+            proto = request.inputs[key]
+            if proto.dtype != spec.dtype.as_datatype_enum:
+                raise RequestError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"Input {key!r}: expects dtype {spec.dtype.name}, got {tf.dtypes.as_dtype(proto.dtype).name}",
+                )
+            try:
+                value = tf.make_ndarray(proto)
+            except Exception as e:
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Input {key!r}: malformed tensor ({e})")
+            if value.ndim != 1:
+                raise RequestError(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"Input {key!r}: expects shape [batch], got {list(value.shape)}"
+                )
+            if batch is not None and len(value) != batch:
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Input {key!r}: batch {len(value)} != {batch}")
+            batch = len(value)
+            nullable = loaded.features.get(key, (None, True))[1]
+            if spec.dtype == tf.float32 and not nullable and np.isnan(value).any():
+                raise RequestError(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"Input {key!r} holds NaN; it is a required feature"
+                )
+            inputs[key] = tf.constant(value, dtype=spec.dtype)
+        if not batch:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "Empty batch: send at least one row")
+        if batch > self.max_batch_size:
+            raise RequestError(
+                grpc.StatusCode.INVALID_ARGUMENT, f"Batch of {batch} rows exceeds the limit of {self.max_batch_size}"
+            )
+        if EXAMPLES_INPUT in inputs and specs[EXAMPLES_INPUT].dtype == tf.string:
+            _check_examples(inputs[EXAMPLES_INPUT].numpy(), loaded.features)
+        outputs = signature(**inputs)
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = self.registry.model_name
+        response.model_spec.version.value = loaded.version
+        response.model_spec.signature_name = name
+        for key, value in outputs.items():
+            if request.output_filter and key not in request.output_filter:
+                continue
+            response.outputs[key].CopyFrom(tf.make_tensor_proto(value.numpy()))
+        return response
+
+    def GetModelMetadata(self, request, context):
+        try:
+            loaded = self.registry.get(request.model_spec)
+        except RequestError as e:
+            return self._abort(context, e)
+        if list(request.metadata_field) not in ([], ["signature_def"]):
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"Unsupported metadata field(s) {list(request.metadata_field)}"
+            )
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        for key, value in loaded.signature_defs.items():
+            signature_map.signature_def[key].CopyFrom(value)
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response.model_spec.name = self.registry.model_name
+        response.model_spec.version.value = loaded.version
+        response.metadata["signature_def"].Pack(signature_map)
+        return response
+
+
+class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
+    def __init__(self, registry: ModelRegistry):
+        self.registry = registry
+
+    def GetModelStatus(self, request, context):
+        if request.model_spec.name != self.registry.model_name:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {request.model_spec.name}")
+        versions = self.registry.versions()
+        if request.model_spec.HasField("version"):
+            wanted = request.model_spec.version.value
+            if wanted not in versions:
+                context.abort(
+                    grpc.StatusCode.NOT_FOUND, f"Could not find version {wanted} of model {self.registry.model_name}"
+                )
+            versions = [wanted]
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for version in versions:
+            status = response.model_version_status.add()
+            status.version = version
+            status.state = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+        return response
+
+
+def build_server(model_name: str, base_path: str, port: int, max_workers: int = 4, max_queue: int = 64,
+                 max_batch_size: int = 4096, poll_seconds: float = 2.0):  # fmt: skip
+    """Returns (grpc server, registry, bound port); call server.start()."""
+    registry = ModelRegistry(model_name, base_path, poll_seconds)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers),
+        maximum_concurrent_rpcs=max_queue,  # beyond this, RESOURCE_EXHAUSTED rather than unbounded queueing
+        options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+    )
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        PredictionServicer(registry, max_batch_size), server
+    )
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(registry), server)
+    bound = server.add_insecure_port(f"127.0.0.1:{port}" if port else "127.0.0.1:0")
+    return server, registry, bound
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8500)
+    parser.add_argument("--model_name", default="grec")
+    parser.add_argument("--model_base_path", required=True)
+    parser.add_argument("--max_batch_size", type=int, default=4096)
+    parser.add_argument("--file_system_poll_wait_seconds", type=float, default=2.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    server, registry, port = build_server(
+        args.model_name, os.path.abspath(args.model_base_path), args.port, max_batch_size=args.max_batch_size,
+        poll_seconds=args.file_system_poll_wait_seconds,
+    )  # fmt: skip
+    server.start()
+    log.info("listening on 127.0.0.1:%s, versions %s", port, registry.versions())
+    print(f"READY port={port}", flush=True)
+    stopped = threading.Event()
+
+    def shutdown(signum, frame):
+        log.info("signal %s: finishing requests in flight", signum)
+        registry.stop()
+        server.stop(grace=10).wait()
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    stopped.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,143 @@
+"""The serving tests: same client, same assertions against tensorflow_model_server when it is on the PATH
+(or named by GREC_MODEL_SERVER), against serving.model_server otherwise."""
+
+import os
+import shutil
+import time
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2
+
+from serving import client as client_lib
+from serving.client import GRecClient, serialize_rows
+from serving.launcher import ServerProcess
+
+ROW = dict(task="ctr", flow="upgrade", surface="app", user_id="u0", item_id="i0", region="r1", device=2, price=52.4,
+           tenure_days=535.6, data_gb=17.2, discount=0.3, query="c0x2 c0x3 w102", hist_items="i2096 i1351",
+           image_emb=" ".join(["0.1"] * 16))  # fmt: skip
+TASKS = ("ctr", "atc", "cvr", "churn")
+
+
+@pytest.fixture(scope="module")
+def server(exported, tmp_path_factory):
+    base = tmp_path_factory.mktemp("served") / "grec"
+    shutil.copytree(os.path.join(exported.base_path, "1"), base / "1")
+    with ServerProcess(str(base), extra_args=["--max_batch_size=64"]) as process:
+        yield process, str(base)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    c = GRecClient(server[0].target)
+    yield c
+    c.close()
+
+
+def _rows():
+    rows = [dict(ROW, task=t) for t in TASKS]
+    rows.append(dict(ROW, task="brand_new_task", user_id="u_never_seen", item_id="i_never_seen", query="zzz"))
+    rows.append({k: v for k, v in ROW.items() if k not in ("tenure_days", "data_gb", "query")})  # nullable ones missing
+    return rows
+
+
+def test_status_and_metadata(client):
+    assert client.status() == [(1, "AVAILABLE")]
+    signatures = client.signature_defs()
+    assert {"serving_default", "serve_raw"} <= set(signatures)
+    assert list(signatures["serving_default"].inputs) == ["examples"]
+    assert "probability" in signatures["serving_default"].outputs
+
+
+def test_grpc_scores_equal_in_process_scores_for_every_task(client, exported):
+    rows = _rows()
+    scores = client.predict(rows)
+    np.testing.assert_allclose(scores, exported.in_process(rows), atol=1e-5)
+    assert len(set(np.round(scores[:4], 6))) == 4  # the tasks get different scores
+    assert np.all(np.isfinite(scores))
+
+
+def _predict_raw(client, inputs, signature="serving_default", model=None, version=None):
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model or client.model_name
+    request.model_spec.signature_name = signature
+    if version is not None:
+        request.model_spec.version.value = version
+    for key, value in inputs.items():
+        request.inputs[key].CopyFrom(value)
+    return client.predictions.Predict(request, timeout=30)
+
+
+def _bad_requests(client):
+    dtypes = client.feature_dtypes()
+    good = serialize_rows([ROW], dtypes)
+    missing_price = serialize_rows([{k: v for k, v in ROW.items() if k != "price"}], dtypes)
+    nan_price = tf.train.Example.FromString(good[0])
+    nan_price.features.feature["price"].float_list.value[0] = float("nan")
+    as_int = tf.train.Example.FromString(good[0])
+    del as_int.features.feature["price"].float_list.value[:]
+    as_int.features.feature["price"].int64_list.value.append(3)
+    return {
+        "unknown model": (dict(examples=tf.make_tensor_proto(good)), dict(model="nope"), grpc.StatusCode.NOT_FOUND, "nope"),
+        "unknown version": (dict(examples=tf.make_tensor_proto(good)), dict(version=99), grpc.StatusCode.NOT_FOUND, "99"),
+        "unknown signature": (dict(examples=tf.make_tensor_proto(good)), dict(signature="nope"), grpc.StatusCode.INVALID_ARGUMENT, "nope"),
+        "wrong dtype": (dict(examples=tf.make_tensor_proto([1, 2])), {}, grpc.StatusCode.INVALID_ARGUMENT, "dtype"),
+        "missing input": ({}, {}, grpc.StatusCode.INVALID_ARGUMENT, "examples"),
+        "missing feature": (dict(examples=tf.make_tensor_proto(missing_price)), {}, grpc.StatusCode.INVALID_ARGUMENT, "price"),
+        "feature of the wrong type": (dict(examples=tf.make_tensor_proto([as_int.SerializeToString()])), {}, grpc.StatusCode.INVALID_ARGUMENT, "price"),
+        "malformed proto": (dict(examples=tf.make_tensor_proto([b"\x08\x96\x01garbage"])), {}, grpc.StatusCode.INVALID_ARGUMENT, "examples[0]"),
+        "empty batch": (dict(examples=tf.make_tensor_proto(np.array([], dtype=object), dtype=tf.string)), {}, grpc.StatusCode.INVALID_ARGUMENT, "Empty"),
+        "oversized batch": (dict(examples=tf.make_tensor_proto(good * 65)), {}, grpc.StatusCode.INVALID_ARGUMENT, "64"),
+        "NaN": (dict(examples=tf.make_tensor_proto([nan_price.SerializeToString()])), {}, grpc.StatusCode.INVALID_ARGUMENT, "NaN"),
+        "raw NaN in a required feature": (
+            {k: tf.make_tensor_proto(np.array([v], dtype=np.float32 if isinstance(v, float) else None)) for k, v in dict(ROW, price=float("nan")).items()},
+            dict(signature="serve_raw"), grpc.StatusCode.INVALID_ARGUMENT, "price"),
+    }  # fmt: skip
+
+
+def test_bad_requests_get_a_clear_status_and_the_server_keeps_serving(client):
+    expected = client.predict([ROW])
+    for name, (inputs, spec, code, fragment) in _bad_requests(client).items():
+        with pytest.raises(grpc.RpcError) as err:
+            _predict_raw(client, inputs, **spec)
+        assert err.value.code() == code, (name, err.value.code(), err.value.details())
+        assert fragment in err.value.details(), (name, err.value.details())
+        np.testing.assert_allclose(client.predict([ROW]), expected, atol=1e-6)  # still serving, same answer
+
+
+def test_raw_tensor_signature_gives_the_same_scores(client):
+    rows = _rows()[:4]
+    dtypes = client.feature_dtypes()
+    inputs = {}
+    for name, dtype in dtypes.items():
+        values = [row.get(name) for row in rows]
+        inputs[name] = tf.make_tensor_proto(
+            np.array(values, dtype=dtype.as_numpy_dtype if dtype != tf.string else object), dtype=dtype
+        )
+    response = _predict_raw(client, inputs, signature="serve_raw")
+    np.testing.assert_allclose(tf.make_ndarray(response.outputs["probability"]), client.predict(rows), atol=1e-5)
+
+
+def test_new_version_is_picked_up_without_restart(server, client, exported):
+    _, base = server
+    before = client.predict([ROW])
+    shutil.copytree(os.path.join(base, "1"), os.path.join(base, "2"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and 2 not in [v for v, _ in client.status()]:
+        time.sleep(0.5)
+    assert [v for v, _ in client.status()][-1] == 2
+    scores, version = client.predict_serialized(serialize_rows([ROW], client.feature_dtypes()))
+    assert version == 2
+    np.testing.assert_allclose(scores, before, atol=1e-6)
+    assert client.predict_serialized(serialize_rows([ROW], client.feature_dtypes()), version=1)[1] == 1
+
+
+def test_command_line_scores_one_context_for_several_tasks(server, capsys):
+    row = ",".join(f"{k}={v}" for k, v in ROW.items() if k != "task")
+    assert client_lib.main(["--target", server[0].target, "--row", row, "--tasks", "ctr,cvr"]) == 0
+    out = capsys.readouterr().out
+    assert "probability" in out and "ctr" in out and "cvr" in out
+    assert client_lib.main(["--target", server[0].target, "--row", "colour=red", "--tasks", "ctr"]) == 2
+    assert "unknown feature 'colour'" in capsys.readouterr().err
