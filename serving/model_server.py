@@ -160,7 +160,7 @@ def _check_examples(serialized: np.ndarray, features: dict) -> None:
         try:
             example = tf.train.Example.FromString(bytes(blob))
         except Exception as e:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"examples[{row}]: not a serialized tf.Example ({e})")
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"examples[{row}]: not a serialized tf.Example ({e})") from e
         present = example.features.feature
         for name, (dtype, nullable) in features.items():
             if name not in present or present[name].WhichOneof("kind") is None:
@@ -222,7 +222,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             try:
                 value = tf.make_ndarray(proto)
             except Exception as e:
-                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Input {key!r}: malformed tensor ({e})")
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Input {key!r}: malformed tensor ({e})") from e
             if value.ndim != 1:
                 raise RequestError(
                     grpc.StatusCode.INVALID_ARGUMENT, f"Input {key!r}: expects shape [batch], got {list(value.shape)}"
