@@ -19,13 +19,23 @@ from pipelines.grec_pipeline import create_pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = "grec"
+# CPU-sized GRec for a run of minutes on a laptop (the paper's width 256 is the library default).
+DEFAULT_TRAINER_CONFIG = {
+    "model": "grec",
+    "hyperparameters": {"dim": 64, "num_heads": 4, "num_experts": 8, "top_k": 4, "expert_hidden_dim": 64,
+                        "tower_hidden_dim": 64, "tower_dim": 32,
+                        "encoder_options": {"text_hidden_dim": 32, "history_hidden_dim": 32}},
+}  # fmt: skip
 
 
-def default_paths(root: str = ROOT, dataset: str = "synthetic") -> dict:
+def default_paths(root: str | None = None, dataset: str = "synthetic") -> dict:
+    """Paths of a local run. Data, artifacts and served models go under ``$GREC_HOME``
+    (default: the repository); the feature spec and schema are the repository's."""
+    root = root or os.environ.get("GREC_HOME", ROOT)
     return {
         "data_root": os.path.join(root, "data", dataset),
-        "feature_spec_path": os.path.join(root, "schemas", dataset, "feature_spec.yaml"),
-        "schema_path": os.path.join(root, "schemas", dataset, "schema.pbtxt"),
+        "feature_spec_path": os.path.join(ROOT, "schemas", dataset, "feature_spec.yaml"),
+        "schema_path": os.path.join(ROOT, "schemas", dataset, "schema.pbtxt"),
         "pipeline_root": os.path.join(root, "pipeline_root", PIPELINE_NAME),
         "serving_model_dir": os.path.join(root, "serving_models", PIPELINE_NAME),
         "metadata_path": os.path.join(root, "pipeline_root", PIPELINE_NAME, "metadata.sqlite"),
@@ -35,6 +45,7 @@ def default_paths(root: str = ROOT, dataset: str = "synthetic") -> dict:
 def build(paths: dict | None = None, **kwargs) -> tfx.dsl.Pipeline:
     paths = {**default_paths(), **(paths or {})}
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata_path"])
+    kwargs.setdefault("trainer_config", DEFAULT_TRAINER_CONFIG)
     return create_pipeline(
         pipeline_name=kwargs.pop("pipeline_name", PIPELINE_NAME),
         pipeline_root=paths["pipeline_root"],
@@ -57,7 +68,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default=default_paths()["data_root"])
     parser.add_argument("--model", default="grec")
-    parser.add_argument("--hyperparameters", default="{}", help="JSON of model keyword arguments")
+    parser.add_argument(
+        "--hyperparameters",
+        default=json.dumps(DEFAULT_TRAINER_CONFIG["hyperparameters"]),
+        help="JSON of model keyword arguments (default: the CPU-sized GRec)",
+    )
     parser.add_argument("--train-steps", type=int, default=400)
     parser.add_argument("--beam-runner", default="direct")
     args = parser.parse_args(argv)

@@ -21,14 +21,6 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-# CPU-sized model for a run of a few minutes (the paper's width 256 is the library default).
-MAIN_MODEL = {
-    "model": "grec",
-    "hyperparameters": {"dim": 64, "num_heads": 4, "num_experts": 8, "top_k": 4, "expert_hidden_dim": 64,
-                        "tower_hidden_dim": 64, "tower_dim": 32,
-                        "encoder_options": {"text_hidden_dim": 32, "history_hidden_dim": 32}},
-}  # fmt: skip
-
 
 def _step(title):
     print(f"\n=== {title}", flush=True)
@@ -67,7 +59,7 @@ def main(argv=None) -> int:
     timings["data"] = time.perf_counter() - start
 
     start = _step("2/4 TFX pipeline (LocalDagRunner): ExampleGen -> ... -> Pusher")
-    local_runner.run(trainer_config=MAIN_MODEL, train_steps=args.train_steps)
+    local_runner.run(train_steps=args.train_steps)
     timings["pipeline"] = time.perf_counter() - start
 
     start = _step("3/4 Evaluator output: AP and AUC per task slice")

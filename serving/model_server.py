@@ -160,7 +160,9 @@ def _check_examples(serialized: np.ndarray, features: dict) -> None:
         try:
             example = tf.train.Example.FromString(bytes(blob))
         except Exception as e:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"examples[{row}]: not a serialized tf.Example ({e})") from e
+            raise RequestError(
+                grpc.StatusCode.INVALID_ARGUMENT, f"examples[{row}]: not a serialized tf.Example ({e})"
+            ) from e
         present = example.features.feature
         for name, (dtype, nullable) in features.items():
             if name not in present or present[name].WhichOneof("kind") is None:

@@ -1,0 +1,70 @@
+"""The other ways to run the pipeline: the TFX CLI (local engine), Kubeflow compilation, Beam multi-process."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from data_tools import generate_synthetic, synthetic
+from pipelines import beam
+from pipelines.kubeflow_runner import compile_pipeline
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate", "Transform",
+              "Trainer", "Evaluator", "Pusher"}  # fmt: skip
+
+
+def test_kubeflow_pipeline_json_has_every_component_and_parameter(tmp_path):
+    path = compile_pipeline(str(tmp_path / "grec.json"), "grec:test", "gs://bucket/root", "gs://bucket/data",
+                            "gs://bucket/serving/grec", trainer_config={"model": "mmoe"})  # fmt: skip
+    document = json.loads(open(path).read())
+    tasks = set(document["pipelineSpec"]["root"]["dag"]["tasks"])
+    assert COMPONENTS <= tasks and any(t.startswith("latest_blessed_model_resolver") for t in tasks)
+    text = json.dumps(document)
+    for fragment in ("components.trainer.run_fn", "components.preprocessing.preprocessing_fn", "gs://bucket/data",
+                     "gs://bucket/serving/grec", "grec:test", "mmoe", "average_precision", "--runner=DataflowRunner"):  # fmt: skip
+        assert fragment in text, fragment
+
+
+def test_beam_args_for_every_runner():
+    assert beam.beam_pipeline_args("direct-multiprocess", workers=2) == [
+        "--direct_running_mode=multi_processing",
+        "--direct_num_workers=2",
+    ]
+    assert "--runner=FlinkRunner" in beam.beam_pipeline_args("flink", flink_master="host:8081")
+    assert "--flink_master=host:8081" in beam.beam_pipeline_args("flink", flink_master="host:8081")
+    assert beam.beam_pipeline_args("spark")[0] == "--runner=SparkRunner"
+    with pytest.raises(ValueError, match="runner='storm'"):
+        beam.beam_pipeline_args("storm")
+
+
+@pytest.mark.e2e
+def test_transform_runs_on_the_multiprocess_direct_runner(tmp_path):
+    from components.transform_check import run_transform
+
+    sample = os.path.join(ROOT, "tests", "fixtures", "synthetic_sample.csv")
+    output = run_transform(sample, os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml"),
+                           os.path.join(ROOT, "schemas", "synthetic", "schema.pbtxt"), str(tmp_path / "tft"),
+                           beam.beam_pipeline_args("direct-multiprocess", workers=2))  # fmt: skip
+    assert output.vocabulary_size_by_name("vocab_task") == 4
+
+
+@pytest.mark.e2e
+def test_tfx_cli_local_engine_creates_and_runs_the_pipeline(tmp_path):
+    home = tmp_path / "grec_home"
+    generate_synthetic.write_dataset(
+        synthetic.SyntheticConfig(num_rows=6_000, seed=8), str(home / "data" / "synthetic")
+    )
+    env = dict(os.environ, GREC_HOME=str(home), LOCAL_HOME=str(tmp_path / "tfx_local"), TF_CPP_MIN_LOG_LEVEL="2")
+    tfx_cli = os.path.join(os.path.dirname(sys.executable), "tfx")
+    pipeline_path = os.path.join(ROOT, "pipelines", "grec_pipeline.py")
+    create = subprocess.run([tfx_cli, "pipeline", "create", "--engine=local", f"--pipeline_path={pipeline_path}"],
+                            env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert create.returncode == 0, create.stdout[-3000:] + create.stderr[-3000:]
+    run = subprocess.run([tfx_cli, "run", "create", "--engine=local", "--pipeline_name=grec"], env=env,
+                         capture_output=True, text=True, timeout=1200)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    versions = os.listdir(home / "serving_models" / "grec")
+    assert len(versions) == 1 and (home / "serving_models" / "grec" / versions[0] / "saved_model.pb").exists()
