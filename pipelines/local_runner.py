@@ -42,6 +42,31 @@ def default_paths(root: str | None = None, dataset: str = "synthetic") -> dict:
     }
 
 
+class DataRootError(FileNotFoundError):
+    """The data folder cannot feed the pipeline; the message names the folder or file."""
+
+
+def check_data_root(data_root: str, data_format: str = "csv") -> None:
+    """Fails fast, naming what is wrong, before any component runs: a missing split
+    folder, a split without files, or a split whose files hold no rows."""
+    for split in ("train", "eval"):
+        folder = os.path.join(data_root, split)
+        if not os.path.isdir(folder):
+            raise DataRootError(f"{folder}: missing; the pipeline reads {data_root}/train/* and {data_root}/eval/*")
+        files = sorted(f for f in os.listdir(folder) if not f.startswith("."))
+        if not files:
+            raise DataRootError(f"{folder}: no files in the {split!r} split")
+        if data_format == "csv":
+            rows = 0
+            for name in files:
+                with open(os.path.join(folder, name)) as f:
+                    rows += sum(1 for _ in zip(range(2), f, strict=False))  # header + at least one row is enough
+            if rows < 2:
+                raise DataRootError(f"{folder}: the {split!r} split is empty (a header and no rows)")
+        elif all(os.path.getsize(os.path.join(folder, name)) == 0 for name in files):
+            raise DataRootError(f"{folder}: the {split!r} split is empty")
+
+
 def build(paths: dict | None = None, **kwargs) -> tfx.dsl.Pipeline:
     paths = {**default_paths(), **(paths or {})}
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata_path"])
@@ -60,7 +85,9 @@ def build(paths: dict | None = None, **kwargs) -> tfx.dsl.Pipeline:
 
 
 def run(paths: dict | None = None, **kwargs):
-    """Builds and runs the pipeline with LocalDagRunner."""
+    """Checks the data folder, then builds and runs the pipeline with LocalDagRunner."""
+    data_root = {**default_paths(), **(paths or {})}["data_root"]
+    check_data_root(data_root, kwargs.get("data_format", "csv"))
     return tfx.orchestration.LocalDagRunner().run(build(paths, **kwargs))
 
 

@@ -28,7 +28,8 @@ def test_every_model_learns(tmp_path):
     assert set(results) == {"grec", "dense_grec", "single_task", "shared_bottom", "mmoe", "ple"}
 
 
-def test_single_task_trains_one_model_per_task(data):
+def test_single_task_trains_one_model_per_task():
+    data = harness.prepare_data(num_rows=4_000, num_tasks=2, seed=2)  # two tasks: two models to build
     trained = harness.train_model("single_task", data, steps=16, batch_size=64, log_every=50)
     assert set(trained.models) == set(data.train_tasks)
     assert len(trained.loss_curve) == 2
@@ -51,11 +52,21 @@ def test_analytic_flops_by_hand():
     from models.input_config import InputConfig
 
     config = InputConfig(task_columns=[("task", 3)], numerical=["x"])  # T = 2 tokens
-    # No blocks; experts: 2 * K * T * 2 * D * F = 2*2*2*2*4*8 = 256; router 2*D*E = 32;
+    # No blocks; experts: 2 * K * T * 2 * D * F = 2*2*2*2*4*8 = 512; router 2*D*E = 32;
     # towers 2 * (T*D*h + h*t + t) = 2 * (8*4 + 4*2 + 2) = 84.
     flops = grec_flops(config, dim=4, num_heads=1, num_blocks=0, num_experts=4, top_k=2, expert_hidden_dim=8,
                        tower_hidden_dim=4, tower_dim=2)  # fmt: skip
-    assert flops == 256 + 32 + 84
+    assert flops == 512 + 32 + 84
     token = grec_flops(config, dim=4, num_heads=1, num_blocks=0, num_experts=4, top_k=2, expert_hidden_dim=8,
                        routing="token", tower_hidden_dim=4, tower_dim=2)  # fmt: skip
     assert token - flops == 32  # one more router call for the second token
+
+
+def test_serving_load_quick_mode_reports_zero_errors(tmp_path, exported):
+    from benchmarks import serving_load
+
+    assert serving_load.main(["--quick", "--model-base-path", exported.base_path, "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "serving_load.json").read_text())
+    assert [(r["batch"], r["concurrency"]) for r in result["grpc"]] == [(1, 1), (1, 8), (32, 1), (32, 8)]
+    assert all(r["errors"] == 0 and r["requests"] == 40 for r in result["grpc"])
+    assert result["memory"]["requests"] == 200 and "p99" in (tmp_path / "serving_load.md").read_text()

@@ -68,3 +68,20 @@ def test_tfx_cli_local_engine_creates_and_runs_the_pipeline(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     versions = os.listdir(home / "serving_models" / "grec")
     assert len(versions) == 1 and (home / "serving_models" / "grec" / versions[0] / "saved_model.pb").exists()
+
+
+def test_missing_or_empty_splits_are_named_before_anything_runs(tmp_path):
+    from pipelines.local_runner import DataRootError, check_data_root, run
+
+    with pytest.raises(DataRootError, match=r"data/train: missing"):
+        run({"data_root": str(tmp_path / "data"), "pipeline_root": str(tmp_path / "p"),
+             "metadata_path": str(tmp_path / "p" / "m.sqlite"), "serving_model_dir": str(tmp_path / "s")})  # fmt: skip
+    (tmp_path / "data" / "train").mkdir(parents=True)
+    (tmp_path / "data" / "eval").mkdir()
+    (tmp_path / "data" / "train" / "data.csv").write_text("task,label\nctr,1\n")
+    with pytest.raises(DataRootError, match=r"eval: no files in the 'eval' split"):
+        check_data_root(str(tmp_path / "data"))
+    (tmp_path / "data" / "eval" / "data.csv").write_text("task,label\n")
+    with pytest.raises(DataRootError, match=r"the 'eval' split is empty \(a header and no rows\)"):
+        check_data_root(str(tmp_path / "data"))
+    assert not (tmp_path / "p").exists()  # nothing ran

@@ -141,3 +141,20 @@ def test_command_line_scores_one_context_for_several_tasks(server, capsys):
     assert "probability" in out and "ctr" in out and "cvr" in out
     assert client_lib.main(["--target", server[0].target, "--row", "colour=red", "--tasks", "ctr"]) == 2
     assert "unknown feature 'colour'" in capsys.readouterr().err
+
+
+def test_task_specialised_export_serves_the_same_scores_under_its_own_name(exported, tmp_path):
+    from components.signatures import export_serving_model
+
+    rows = [dict(ROW, user_id=f"u{i}", price=10.0 * (i + 1)) for i in range(5)]  # one task sentence, 5 contexts
+    features = exported.transformed(rows[:1])
+    sentence = [int(features[name].numpy()[0]) for name, _ in exported.input_config.task_columns]
+    special = exported.model.specialize(sentence)
+    name = "grec_ctr_upgrade_app"
+    export_serving_model(special, exported.transform_output, exported.spec, exported.input_config.feature_names(),
+                         str(tmp_path / name / "1"))  # fmt: skip
+    with ServerProcess(str(tmp_path / name), model_name=name) as process:
+        special_client = GRecClient(process.target, name)
+        np.testing.assert_allclose(special_client.predict(rows), exported.in_process(rows), atol=1e-5)
+        special_client.close()
+    assert special.moe.w_in.shape[0] == exported.model.top_k
