@@ -16,8 +16,6 @@ Writes results/forward_cost.json and results/forward_cost.md.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
 import time
@@ -154,13 +152,7 @@ def main(argv=None):
     print("dispatch:", flush=True)
     dispatch = dispatch_costs(args.batch, args.dim, args.repeats, (8, 16) if args.quick else (8, 16, 32, 64))
     result = {"args": vars(args), "machine": machine.describe(), "models": models, "dispatch": dispatch}
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "forward_cost.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    report = markdown(result)
-    with open(os.path.join(args.out, "forward_cost.md"), "w") as f:
-        f.write(report)
-    print(report)
+    machine.write_results(args.out, "forward_cost", result, markdown(result))
     return 0
 
 

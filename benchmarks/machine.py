@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -29,3 +30,13 @@ def describe() -> dict:
     except OSError:
         pass
     return info
+
+
+def write_results(out_dir: str, name: str, result: dict, report: str) -> None:
+    """Writes ``<name>.json`` (machine-readable) and ``<name>.md`` (the report) and prints the report."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    with open(os.path.join(out_dir, f"{name}.md"), "w") as f:
+        f.write(report)
+    print(report)

@@ -18,7 +18,6 @@ Writes results/serving_load.json and results/serving_load.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -183,13 +182,7 @@ def main(argv=None) -> int:
     result.update(
         machine=machine.describe(), model=model, command_args=" ".join(argv if argv is not None else sys.argv[1:])
     )
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "serving_load.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    report = markdown(result)
-    with open(os.path.join(args.out, "serving_load.md"), "w") as f:
-        f.write(report)
-    print(report)
+    machine.write_results(args.out, "serving_load", result, markdown(result))
     errors = sum(r["errors"] for r in result["grpc"]) + result["memory"]["errors"]
     return 1 if errors else 0
 

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import keras
 
-from models.flat_baseline import FlatBaseline, mlp
+from models.shared_bottom import SharedBottom
 
 
 @keras.saving.register_keras_serializable(package="grec")
-class SingleTask(FlatBaseline):
-    """Shared encoders -> MLP -> tower. Nothing is shared across tasks at training time,
-    because the harness gives each task its own model; the tower index is then constant.
+class SingleTask(SharedBottom):
+    """The Shared-Bottom network trained on one task's examples only.
 
-    Args:
-        hidden_layers: number of Dense + LeakyReLU layers of width ``expert_dim``.
-        (others: see ``FlatBaseline``)
+    The architecture is Shared-Bottom's (encoders -> MLP -> tower); what makes it
+    single-task is the harness, which gives each task its own model
+    (``benchmarks/harness.py``), so nothing is shared across tasks and the
+    tower index is constant.
     """
-
-    def __init__(self, input_config, hidden_layers=2, **kwargs):
-        super().__init__(input_config, **kwargs)
-        self.hidden_layers = hidden_layers
-        self.trunk = mlp([self.expert_dim] * hidden_layers, name="trunk")
-
-    def body(self, flat, task_ids, training=None):
-        return self.trunk(flat, training=training)
-
-    def get_config(self):
-        return {**super().get_config(), "hidden_layers": self.hidden_layers}
