@@ -118,7 +118,7 @@ def _fit(name, params, x, y, steps, batch_size, learning_rate, seed, log_every):
     model = build_model(name, params.pop("input_config"), **params)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     start = time.perf_counter()
-    history = model.fit(_dataset(x, y, batch_size, seed), epochs=max(1, steps // log_every), steps_per_epoch=log_every,
+    history = model.fit(_dataset(x, y, batch_size, seed), epochs=max(1, steps // log_every), steps_per_epoch=min(log_every, steps),
                         verbose=0)  # fmt: skip
     return model, list(history.history["task_loss"]), time.perf_counter() - start
 

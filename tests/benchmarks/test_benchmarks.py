@@ -70,3 +70,24 @@ def test_serving_load_quick_mode_reports_zero_errors(tmp_path, exported):
     assert [(r["batch"], r["concurrency"]) for r in result["grpc"]] == [(1, 1), (1, 8), (32, 1), (32, 8)]
     assert all(r["errors"] == 0 and r["requests"] == 40 for r in result["grpc"])
     assert result["memory"]["requests"] == 200 and "p99" in (tmp_path / "serving_load.md").read_text()
+
+
+def test_paper_claims_smallest_configuration_runs_and_reports(tmp_path):
+    from benchmarks import paper_claims
+
+    assert paper_claims.main(["--smallest", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "paper_claims.json").read_text())
+    assert set(result["quality"]) == set(paper_claims.QUALITY_MODELS)
+    assert set(result["routing"]) == set(paper_claims.ROUTING_MODES)
+    assert [r["num_tasks"] for r in result["task_scaling"]] == [2, 4]
+    # GRec's analytic cost does not depend on N; MMoE's gates and PLE's task experts do.
+    first, last = result["task_scaling"]
+    assert last["grec_flops"] - first["grec_flops"] == 0
+    assert last["ple_flops"] > first["ple_flops"] and last["mmoe_flops"] > first["mmoe_flops"]
+    for name in (
+        "paper_claims.md",
+        "paper_claims_quality.png",
+        "paper_claims_expert_sweep.png",
+        "paper_claims_task_scaling.png",
+    ):
+        assert (tmp_path / name).exists(), name
