@@ -28,10 +28,9 @@ import time
 import numpy as np
 
 from benchmarks import machine
+from serving.sample_model import SAMPLE_ROW
 
-ROW = dict(task="ctr", flow="upgrade", surface="app", user_id="u0", item_id="i0", region="r1", device=2, price=52.4,
-           tenure_days=535.6, data_gb=17.2, discount=0.3, query="c0x2 c0x3 w102", hist_items="i2096 i1351",
-           image_emb=" ".join(["0.1"] * 16))  # fmt: skip
+ROW = SAMPLE_ROW
 TASKS = ("ctr", "atc", "cvr", "churn")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from models.input_config import InputConfig, example_inputs
+from models.input_config import InputConfig
 from models.input_encoder import InputEncoder
 from models.multitask_model import MultiTaskModel
 from models.task_towers import TaskTowers
@@ -79,11 +79,6 @@ class FlatBaseline(MultiTaskModel):
         flat = ops.reshape(tokens, (-1, tokens.shape[1] * tokens.shape[2]))
         return self.towers(self.body(flat, task_ids, training=training), task_ids)
 
-    def build_from_config_inputs(self, batch_size=2):
-        inputs = example_inputs(InputConfig.from_dict(self.input_config), batch_size)
-        self(inputs)
-        return inputs
-
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -98,7 +93,3 @@ class FlatBaseline(MultiTaskModel):
             encoder_options=self.encoder_options,
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from models.input_config import InputConfig, example_inputs
+from models.input_config import InputConfig
 from models.input_encoder import InputEncoder
 from models.multitask_model import MultiTaskModel
 from models.parallel_transformer_block import ParallelTransformerBlock
@@ -129,12 +129,6 @@ class GRec(MultiTaskModel):
         flat = ops.reshape(tokens, (-1, tokens.shape[1] * tokens.shape[2]))
         return self.towers(flat, task_ids)
 
-    def build_from_config_inputs(self, batch_size=2):
-        """Builds the weights by calling on random inputs; returns those inputs."""
-        inputs = example_inputs(InputConfig.from_dict(self.input_config), batch_size)
-        self(inputs)
-        return inputs
-
     def route(self, descriptor_ids):
         """The experts and weights a task sentence is routed to (``task``/``task_sentence`` modes).
 
@@ -200,7 +194,3 @@ class GRec(MultiTaskModel):
             encoder_options=self.encoder_options,
         )
         return config
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

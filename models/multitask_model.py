@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from models.input_config import InputConfig, example_inputs
+
 
 class MultiTaskModel(keras.Model):
     """A Keras model over task examples: ``features -> probability of the main task``.
@@ -17,6 +19,16 @@ class MultiTaskModel(keras.Model):
     ``loss`` and this class reports ``task_loss``; MoE layers report their own
     ``load_balancing_loss`` and ``router_z_loss``.
     """
+
+    def build_from_config_inputs(self, batch_size=2):
+        """Builds the weights by calling on random inputs (from ``self.input_config``); returns them."""
+        inputs = example_inputs(InputConfig.from_dict(self.input_config), batch_size)
+        self(inputs)
+        return inputs
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

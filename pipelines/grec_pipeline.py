@@ -10,6 +10,7 @@ is what the TFX CLI expects of ``--pipeline_path``::
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -63,7 +64,7 @@ def create_pipeline(
     """
     spec = load_feature_spec(feature_spec_path)
     with open(feature_spec_path) as f:
-        spec_dict = yaml.safe_load(f) if not feature_spec_path.endswith(".json") else __import__("json").load(f)
+        spec_dict = json.load(f) if feature_spec_path.endswith(".json") else yaml.safe_load(f)
     custom_config = {"feature_spec": spec_dict, "feature_spec_path": feature_spec_path}
 
     # Train and eval splits come from folders already split by time.

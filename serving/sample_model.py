@@ -18,6 +18,12 @@ SMALL = dict(dim=16, num_heads=2, num_experts=4, top_k=2, expert_hidden_dim=16, 
              block_size=4, encoder_options=dict(text_hidden_dim=8, history_hidden_dim=8))  # fmt: skip
 
 
+# One raw request row of the synthetic data set (task examples), for tests and benchmarks.
+SAMPLE_ROW = dict(task="ctr", flow="upgrade", surface="app", user_id="u0", item_id="i0", region="r1", device=2,
+                  price=52.4, tenure_days=535.6, data_gb=17.2, discount=0.3, query="c0x2 c0x3 w102",
+                  hist_items="i2096 i1351", image_emb=" ".join(["0.1"] * 16))  # fmt: skip
+
+
 @dataclasses.dataclass
 class SampleModel:
     """The model base path and what produced it."""

@@ -14,10 +14,9 @@ from tensorflow_serving.apis import predict_pb2
 from serving import client as client_lib
 from serving.client import GRecClient, serialize_rows
 from serving.launcher import ServerProcess
+from serving.sample_model import SAMPLE_ROW
 
-ROW = dict(task="ctr", flow="upgrade", surface="app", user_id="u0", item_id="i0", region="r1", device=2, price=52.4,
-           tenure_days=535.6, data_gb=17.2, discount=0.3, query="c0x2 c0x3 w102", hist_items="i2096 i1351",
-           image_emb=" ".join(["0.1"] * 16))  # fmt: skip
+ROW = SAMPLE_ROW
 TASKS = ("ctr", "atc", "cvr", "churn")
 
 
