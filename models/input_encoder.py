@@ -54,7 +54,8 @@ class InputEncoder(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         require_positive(dim=dim, embedding_dim=embedding_dim)
-        self.input_config = InputConfig.from_dict(dict(input_config)).to_dict()
+        config = self.config = InputConfig.from_dict(dict(input_config))
+        self.input_config = config.to_dict()
         self.dim = dim
         self.embedding_dim = embedding_dim
         self.use_cross = use_cross
@@ -65,7 +66,6 @@ class InputEncoder(keras.layers.Layer):
         self.history_hidden_dim = history_hidden_dim
         self.history_blocks = history_blocks
         self.history_heads = history_heads
-        config = self.config = InputConfig.from_dict(self.input_config)
         policy = self.dtype_policy
         self.context = WideDeepHead(
             [size for _, size in config.categorical], len(config.numerical), embedding_dim, dim, use_cross,

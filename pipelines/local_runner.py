@@ -86,8 +86,8 @@ def build(paths: dict | None = None, **kwargs) -> tfx.dsl.Pipeline:
 
 def run(paths: dict | None = None, **kwargs):
     """Checks the data folder, then builds and runs the pipeline with LocalDagRunner."""
-    data_root = {**default_paths(), **(paths or {})}["data_root"]
-    check_data_root(data_root, kwargs.get("data_format", "csv"))
+    paths = {**default_paths(), **(paths or {})}
+    check_data_root(paths["data_root"], kwargs.get("data_format", "csv"))
     return tfx.orchestration.LocalDagRunner().run(build(paths, **kwargs))
 
 
