@@ -1,7 +1,10 @@
 """Shared training and evaluation harness for the benchmarks: same data, same budget for every model.
 
-Data: the synthetic generator, split by time (train: first 90 days, eval: the
-week after), preprocessed in memory by ``data_tools.numpy_features``. Every
+Data: the synthetic generator, split by time: train (the first 90 days less the
+validation days), validation (the last ``validation_days`` of the training
+period, for choosing hyperparameters), eval (the week after; only for
+reporting), preprocessed in memory by ``data_tools.numpy_features`` fitted on
+the train split. Every
 model sees the same examples in the same order (seeded), with the same
 optimizer, batch size and number of steps. ``single_task`` trains one model per
 task, splitting the same total number of steps across tasks.
@@ -26,7 +29,7 @@ SMALL_ENCODER = dict(text_hidden_dim=32, history_hidden_dim=32)
 
 @dataclasses.dataclass
 class Data:
-    """Preprocessed train and eval splits of the synthetic data."""
+    """Preprocessed train, validation and eval splits of the synthetic data."""
 
     input_config: object
     train_x: dict
@@ -36,16 +39,33 @@ class Data:
     eval_tasks: np.ndarray  # 'metric/flow' per eval row
     eval_oracle: np.ndarray
     train_tasks: np.ndarray
+    valid_x: dict | None = None
+    valid_y: np.ndarray | None = None
+    valid_tasks: np.ndarray | None = None
+    valid_oracle: np.ndarray | None = None
+
+    def split(self, name: str):
+        """(x, y, task keys, oracle probabilities) of split ``eval`` or ``valid``."""
+        if name not in ("eval", "valid"):
+            raise ValueError(f"split must be 'eval' or 'valid', got {name!r}")
+        if name == "valid" and self.valid_x is None:
+            raise ValueError("this Data has no validation split: prepare_data(validation_days=0)")
+        return tuple(getattr(self, f"{name}_{part}") for part in ("x", "y", "tasks", "oracle"))
 
 
-def prepare_data(num_rows=60_000, num_tasks=8, seed=0) -> Data:
+def prepare_data(num_rows=60_000, num_tasks=8, seed=0, validation_days=0) -> Data:
+    """Generates and preprocesses the synthetic data; ``validation_days`` > 0 carves a validation split."""
     config = synthetic.SyntheticConfig(num_rows=num_rows, num_tasks=num_tasks, seed=seed)
+    if not 0 <= validation_days < config.train_days:
+        raise ValueError(f"validation_days must be in [0, {config.train_days}), got {validation_days}")
     columns = synthetic.generate(config)
+    valid_start = config.eval_start_ts - validation_days * synthetic.DAY
     is_eval = columns["ts"] >= config.eval_start_ts
-    train = {k: v[~is_eval] for k, v in columns.items()}
-    evals = {k: v[is_eval] for k, v in columns.items()}
+    is_valid = (columns["ts"] >= valid_start) & ~is_eval
+    is_train = ~is_eval & ~is_valid
+    train, evals, valid = ({k: v[rows] for k, v in columns.items()} for rows in (is_train, is_eval, is_valid))
     pre = NumpyPreprocessor(load_feature_spec(SPEC_PATH)).fit(train)
-    return Data(
+    data = Data(
         input_config=pre.input_config(),
         train_x=pre.transform(train),
         train_y=train["label"],
@@ -55,6 +75,10 @@ def prepare_data(num_rows=60_000, num_tasks=8, seed=0) -> Data:
         eval_oracle=evals["oracle_p"],
         train_tasks=synthetic.task_names(train),
     )
+    if validation_days:
+        data.valid_x, data.valid_y = pre.transform(valid), valid["label"]
+        data.valid_tasks, data.valid_oracle = synthetic.task_names(valid), valid["oracle_p"]
+    return data
 
 
 def default_hyperparameters(name: str, dim: int = 64) -> dict:
@@ -149,15 +173,16 @@ def train_model(name, data: Data, steps=300, batch_size=256, learning_rate=2e-3,
     return TrainResult(models, list(np.mean(curves, axis=0)), seconds, len(tasks) * per_task * batch_size / seconds)
 
 
-def evaluate(result: TrainResult, data: Data) -> dict:
-    """Per-task AP, AUC and log loss on the eval split, with the oracle's AP beside them."""
+def evaluate(result: TrainResult, data: Data, split: str = "eval") -> dict:
+    """Per-task AP, AUC and log loss on ``split`` (eval or valid), with the oracle's AP beside them."""
     from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
 
-    scores = result.predict(data.eval_x, data.eval_tasks)
+    x, labels, task_keys, oracle = data.split(split)
+    scores = result.predict(x, task_keys)
     per_task = {}
-    for task in sorted(set(data.eval_tasks)):
-        rows = data.eval_tasks == task
-        y = data.eval_y[rows]
+    for task in sorted(set(task_keys)):
+        rows = task_keys == task
+        y = labels[rows]
         if y.min() == y.max():
             continue  # AP and AUC need both classes
         per_task[task] = {
@@ -166,7 +191,7 @@ def evaluate(result: TrainResult, data: Data) -> dict:
             "ap": float(average_precision_score(y, scores[rows])),
             "auc": float(roc_auc_score(y, scores[rows])),
             "log_loss": float(log_loss(y, np.clip(scores[rows], 1e-7, 1 - 1e-7))),
-            "oracle_ap": float(average_precision_score(y, data.eval_oracle[rows])),
+            "oracle_ap": float(average_precision_score(y, oracle[rows])),
         }
     mean = {
         k: float(np.mean([t[k] for t in per_task.values()]))
