@@ -8,6 +8,11 @@
 * ``batch_size`` (default 256), ``learning_rate`` (2e-3), ``epochs`` (number
   of validation rounds the ``train_args.num_steps`` are split into, default 4),
   ``early_stopping_patience`` (2 rounds).
+
+TensorBoard (``model_run_dir``): Keras' loss, task loss, AP and AUC over all
+rows, the MoE's load-balancing and z-losses and each expert's share; under
+``per_task/`` the AP, AUC and row count of every main task on the eval batches,
+and each task's expert shares (``components/training_callbacks.py``).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from absl import logging
 from tfx_bsl.public import tfxio
 
 from components.model_inputs import input_config_from_transform
-from components.preprocessing import spec_from_config
+from components.preprocessing import spec_from_config, vocabulary_name
 from components.signatures import export_serving_model
+from components.training_callbacks import PerTaskMetrics
 from models import build_model
 
 DEFAULTS = dict(
@@ -31,14 +37,88 @@ DEFAULTS = dict(
 )
 
 
+def _tf_config():
+    return json.loads(os.environ.get("TF_CONFIG", "{}"))
+
+
 def choose_strategy():
     """MultiWorkerMirrored from TF_CONFIG, Mirrored on GPUs, the default strategy otherwise."""
-    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
-    if len(tf_config.get("cluster", {}).get("worker", [])) > 1:
+    cluster = _tf_config().get("cluster", {})
+    if len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
     if tf.config.list_physical_devices("GPU"):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def is_chief() -> bool:
+    """The process that writes the model: no cluster, the ``chief`` task, or worker 0 when there is no chief."""
+    tf_config = _tf_config()
+    task = tf_config.get("task", {})
+    if not task:
+        return True
+    if task.get("type") == "chief":
+        return True
+    return task.get("type") == "worker" and task.get("index", 0) == 0 and "chief" not in tf_config.get("cluster", {})
+
+
+def _worker_dir(path: str) -> str:
+    """Every multi-worker replica must save (saving is collective); only the chief saves to ``path``."""
+    if is_chief():
+        return path
+    task = _tf_config()["task"]
+    return os.path.join(os.path.dirname(path.rstrip("/")), "workers", f"{task['type']}_{task['index']}",
+                        os.path.basename(path.rstrip("/")))  # fmt: skip
+
+
+def _patch_keras_for_multi_worker(model, strategy):
+    """Lets ``model.fit`` run under MultiWorkerMirroredStrategy; Keras 3 (3.12 here) fails twice there.
+
+    Multi-worker training with Keras 3 is an open Keras issue
+    (keras-team/keras#20585, tensorflow/tensorflow#72388); these are the two
+    smallest mends that make this model train, both applied only under that
+    strategy and checked by tests/pipelines/test_multi_worker.py:
+
+    1. Before training, Keras builds the model from one batch that it averages
+       across replicas with ``strategy.reduce`` -- which takes one tensor, not a
+       dict of features ("Attempt to convert a value ({'...': PerReplica...})").
+       Building needs shapes and dtypes only: hand it the first local replica's batch.
+    2. Each step, Keras averages the scalar logs (loss, metrics) across workers
+       with ``strategy.reduce("MEAN", v, axis=0)``, which fails on a scalar
+       ("Invalid reduction dimension 0 for input with 0 dimensions"): reduce
+       scalars with ``axis=None``, everything else as Keras does.
+    """
+    from keras.src.backend.tensorflow import trainer as keras_tf_trainer
+
+    def first_replica(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    original_build = model._maybe_symbolic_build
+
+    def build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = keras.tree.map_structure(first_replica, next(batches))
+                break
+        return original_build(iterator=None, data_batch=data_batch)
+
+    model._maybe_symbolic_build = build
+
+    original_reduce = getattr(keras_tf_trainer.reduce_per_replica, "grec_original", keras_tf_trainer.reduce_per_replica)
+
+    def reduce_per_replica(values, strategy_, reduction):
+        def reduce(value):
+            if reduction in ("auto", "mean") and isinstance(strategy_, tf.distribute.MultiWorkerMirroredStrategy):
+                if first_replica(value).shape.rank == 0:
+                    return strategy_.reduce("MEAN", value, axis=None)
+            return original_reduce(value, strategy_, reduction)
+
+        return keras.tree.map_structure(reduce, values)
+
+    reduce_per_replica.grec_original = original_reduce
+    keras_tf_trainer.reduce_per_replica = reduce_per_replica
 
 
 def _dataset(file_pattern, data_accessor, tf_transform_output, spec, batch_size):
@@ -50,11 +130,22 @@ def _dataset(file_pattern, data_accessor, tf_transform_output, spec, batch_size)
     weight = spec.weight_column
     if weight is not None:
         dataset = dataset.map(lambda x, y: (x, y, x[weight.name]))
-    return dataset.repeat()
+    # Multi-worker: shard by element, not by file. Transform often writes fewer files than there are
+    # workers, and FILE sharding then fails ("Could not apply FILE based sharding").
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options).repeat()
 
 
 def run_fn(fn_args):
-    """Trains and exports; see the module docstring for ``custom_config``."""
+    """Trains and exports; see the module docstring for ``custom_config``. Returns the trained model.
+
+    Under MultiWorkerMirroredStrategy (TF_CONFIG), every worker runs this; the
+    chief writes the model, TensorBoard logs and the export where TFX expects
+    them, the other workers to ``workers/<type>_<index>/`` beside them.
+    """
+    # First: MultiWorkerMirroredStrategy configures collective ops, which must happen before any op runs.
+    strategy = choose_strategy()
     config = {**DEFAULTS, **(fn_args.custom_config or {})}
     spec = spec_from_config(config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -65,13 +156,21 @@ def run_fn(fn_args):
     train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, spec, batch_size)
     evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, spec, batch_size)
     epochs = max(1, min(int(config["epochs"]), fn_args.train_steps))
-    strategy = choose_strategy()
     with strategy.scope():
         model = build_model(config["model"], input_config, **config["hyperparameters"])
+        # Every variable now, in the strategy's scope, not lazily inside a replicated train step.
+        model.build_from_config_inputs()
         model.compile(
             optimizer=keras.optimizers.Adam(float(config["learning_rate"])),
             metrics=[keras.metrics.AUC(curve="PR", name="ap"), keras.metrics.AUC(name="auc")],
         )
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _patch_keras_for_multi_worker(model, strategy)
+    log_dir = _worker_dir(fn_args.model_run_dir)
+    task_column = spec.task_column.name
+    per_task = PerTaskMetrics(evaluation, task_column,
+                              tf_transform_output.vocabulary_by_name(vocabulary_name(task_column)), log_dir,
+                              num_batches=max(1, fn_args.eval_steps))  # fmt: skip
     model.fit(
         train,
         epochs=epochs,
@@ -79,12 +178,15 @@ def run_fn(fn_args):
         validation_data=evaluation,
         validation_steps=max(1, fn_args.eval_steps),
         callbacks=[
-            keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+            per_task,  # before TensorBoard: its val_ap/<task> entries reach the epoch logs
+            keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
             keras.callbacks.EarlyStopping(
                 monitor="val_loss", patience=int(config["early_stopping_patience"]), restore_best_weights=True
             ),
         ],
         verbose=2,
     )
-    model.save(os.path.join(fn_args.model_run_dir, "model.keras"))
-    export_serving_model(model, tf_transform_output, spec, input_config.feature_names(), fn_args.serving_model_dir)
+    model.save(os.path.join(log_dir, "model.keras"))
+    export_serving_model(model, tf_transform_output, spec, input_config.feature_names(),
+                         _worker_dir(fn_args.serving_model_dir))  # fmt: skip
+    return model

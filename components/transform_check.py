@@ -3,7 +3,8 @@
     python -m components.transform_check --csv tests/fixtures/synthetic_sample.csv \
         --spec schemas/synthetic/feature_spec.yaml --schema schemas/synthetic/schema.pbtxt --out /tmp/tft
 
-Writes the transform graph to ``--out`` and prints the transformed schema.
+Writes the transform graph to ``--out`` (and with ``--transformed-out DIR`` the
+transformed rows) and prints the transformed schema.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import sys
 import yaml
 
 
-def run_transform(csv_path: str, spec_path: str, schema_path: str, out_dir: str, beam_args: list[str] | None = None):
-    """Analyzes and transforms ``csv_path``; returns the ``TFTransformOutput``."""
+def run_transform(csv_path: str, spec_path: str, schema_path: str, out_dir: str, beam_args: list[str] | None = None,
+                  transformed_dir: str | None = None):  # fmt: skip
+    """Analyzes ``csv_path`` and returns the ``TFTransformOutput``; with ``transformed_dir``, also writes the
+    transformed rows there as uncompressed TFRecord files of tf.Examples (what the Trainer reads)."""
     import apache_beam as beam
     import tensorflow_transform as tft
     import tensorflow_transform.beam as tft_beam
@@ -42,6 +45,15 @@ def run_transform(csv_path: str, spec_path: str, schema_path: str, out_dir: str,
                 lambda inputs: preprocessing_fn(inputs, config)
             )
             _ = transform_fn | tft_beam.WriteTransformFn(out_dir)
+            if transformed_dir:
+                rows, metadata = ((raw, source.TensorAdapterConfig()), transform_fn) | tft_beam.TransformDataset(
+                    output_record_batches=False
+                )
+                _ = (
+                    rows
+                    | beam.Map(tft.coders.ExampleProtoCoder(metadata.dataset_metadata.schema).encode)
+                    | beam.io.WriteToTFRecord(os.path.join(transformed_dir, "part"), file_name_suffix=".tfrecord")
+                )
     # The raw schema beside it, as TFX's Transform writes it (serving needs raw_feature_spec()).
     metadata_io.write_metadata(
         dataset_metadata.DatasetMetadata(schema), os.path.join(out_dir, tft.TFTransformOutput.RAW_METADATA_DIR)
@@ -57,8 +69,9 @@ def main(argv=None) -> int:
     parser.add_argument("--spec", required=True)
     parser.add_argument("--schema", required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--transformed-out", help="also write the transformed rows (TFRecord of tf.Examples) here")
     args = parser.parse_args(argv)
-    output = run_transform(args.csv, args.spec, args.schema, args.out)
+    output = run_transform(args.csv, args.spec, args.schema, args.out, transformed_dir=args.transformed_out)
     print(text_format.MessageToString(output.transformed_metadata.schema), end="")
     return 0
 

@@ -33,19 +33,25 @@ class MultiTaskModel(keras.Model):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.task_loss_tracker = keras.metrics.Mean(name="task_loss")
+        # The loss to optimise goes through Keras' own reduction, which also divides it by the number of
+        # replicas under a tf.distribute strategy (whose gradients are summed across replicas).
+        self._task_loss_fn = keras.losses.BinaryCrossentropy(reduction="mean_with_sample_weight")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        y_true = ops.reshape(ops.cast(y, "float32"), (-1,))
-        y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1,))
-        per_example = keras.losses.binary_crossentropy(ops.expand_dims(y_true, -1), ops.expand_dims(y_pred, -1))
-        if sample_weight is not None:
-            weights = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+        y_true = ops.reshape(ops.cast(y, "float32"), (-1, 1))
+        y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1, 1))
+        weights = None if sample_weight is None else ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+        # The task loss as reported (per replica, never scaled)...
+        per_example = keras.losses.binary_crossentropy(y_true, y_pred)
+        if weights is not None:
             task_loss = ops.sum(per_example * weights) / ops.maximum(ops.sum(weights), 1e-9)
         else:
             task_loss = ops.mean(per_example)
         self.task_loss_tracker.update_state(task_loss)
-        total = task_loss
+        # ...and as optimised: the same value, scaled for distribution by Keras.
+        total = self._task_loss_fn(y_true, y_pred, sample_weight=weights)
         if training and self.losses:
-            # Keras 3: an overridden compute_loss must add the layers' losses itself.
-            total = total + ops.sum(ops.stack([ops.cast(loss, "float32") for loss in self.losses]))
+            # Keras 3: an overridden compute_loss must add the layers' losses itself; the base
+            # class sums them (scaled for distribution too) when no compiled loss is set.
+            total = total + super().compute_loss(x, y, y_pred, sample_weight, training)
         return total

@@ -40,6 +40,9 @@ class SparseMoE(keras.layers.Layer):
         fixed_combine_weights: K weights for a layer specialised to one task
             sentence (``GRec.specialize``): no router, every expert always runs
             with these weights.
+        seed: seed of the router jitter. The layer owns its
+            ``keras.random.SeedGenerator``, so the noise state is one variable
+            made here, never inside a traced (or replicated) training step.
 
     Call args:
         tokens: <float>[B, T, D].
@@ -63,6 +66,7 @@ class SparseMoE(keras.layers.Layer):
         block_size=16,
         num_tasks=0,
         fixed_combine_weights=None,
+        seed=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -85,6 +89,8 @@ class SparseMoE(keras.layers.Layer):
         self.dispatch = dispatch
         self.block_size = block_size
         self.num_tasks = num_tasks
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="jitter_seed") if jitter > 0 else None
         if fixed_combine_weights is not None:
             fixed_combine_weights = [float(w) for w in fixed_combine_weights]
             require(len(fixed_combine_weights) == num_experts == top_k,
@@ -126,7 +132,10 @@ class SparseMoE(keras.layers.Layer):
             return RoutingPlan(index, combine, combine, ops.log(combine))
         state = ops.cast(router_input(self.routing, normed, task_sentence), "float32")
         if training and self.jitter > 0:
-            state = state * keras.random.uniform(ops.shape(state), 1.0 - self.jitter, 1.0 + self.jitter)
+            noise = keras.random.uniform(
+                ops.shape(state), 1.0 - self.jitter, 1.0 + self.jitter, seed=self.seed_generator
+            )
+            state = state * noise
         return top_k_plan(self.router(state), self.top_k)
 
     def call(self, tokens, task_sentence=None, task_ids=None, training=None):
@@ -170,5 +179,6 @@ class SparseMoE(keras.layers.Layer):
             block_size=self.block_size,
             num_tasks=self.num_tasks,
             fixed_combine_weights=self.fixed_combine_weights,
+            seed=self.seed,
         )
         return config

@@ -13,6 +13,7 @@ from tfx import v1 as tfx
 from data_tools import generate_synthetic, synthetic
 from pipelines import local_runner
 from pipelines.report import latest_evaluation, slice_table, validation
+from tests.tensorboard_events import read_events
 
 pytestmark = pytest.mark.e2e
 
@@ -75,6 +76,10 @@ def test_pipeline_pushes_a_blessed_model_with_per_task_slices(first_run):
         assert key in slices, key
     assert slices["overall"]["auc"] > 0.6 and slices["overall"]["average_precision"] > slices["overall"]["mean_label"]
     assert validation(evaluation)[0]
+    # The Trainer logged AP per main task to TensorBoard while it trained, beside Keras' own metrics.
+    events = read_events(os.path.join(paths["pipeline_root"], "Trainer", "model_run"))
+    for tag in ("ap/ctr", "ap/cvr", "auc/atc", "busiest_expert_share/churn", "epoch_loss"):
+        assert tag in events, sorted(events)
 
 
 def test_pushed_model_scores_serialized_examples(first_run):

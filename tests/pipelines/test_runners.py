@@ -85,3 +85,37 @@ def test_missing_or_empty_splits_are_named_before_anything_runs(tmp_path):
     with pytest.raises(DataRootError, match=r"the 'eval' split is empty \(a header and no rows\)"):
         check_data_root(str(tmp_path / "data"))
     assert not (tmp_path / "p").exists()  # nothing ran
+
+
+@pytest.mark.e2e
+def test_a_killed_run_restarted_completes_without_cleanup(tmp_path):
+    """SIGKILL the local runner while the Trainer runs; the same command again finishes and pushes."""
+    import signal
+    import time
+
+    home = tmp_path / "grec_home"
+    generate_synthetic.write_dataset(
+        synthetic.SyntheticConfig(num_rows=6_000, seed=9), str(home / "data" / "synthetic")
+    )
+    env = dict(os.environ, GREC_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="2")
+    small = json.dumps({"dim": 16, "num_heads": 2, "num_experts": 4, "top_k": 2, "expert_hidden_dim": 16,
+                        "tower_hidden_dim": 16, "tower_dim": 8})  # fmt: skip
+    command = [sys.executable, "-m", "pipelines.local_runner", "--train-steps", "40", "--hyperparameters", small]
+    trainer_dir = home / "pipeline_root" / "grec" / "Trainer"
+    with open(tmp_path / "first.log", "w") as log:
+        first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 900
+        while not trainer_dir.exists() and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert first.poll() is None, (
+            "the first run ended before the Trainer started:\n" + (tmp_path / "first.log").read_text()[-3000:]
+        )
+        time.sleep(3)  # inside the Trainer's executor
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
+    assert not (home / "serving_models" / "grec").exists()  # killed before anything was pushed
+    second = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    versions = os.listdir(home / "serving_models" / "grec")
+    assert len(versions) == 1 and (home / "serving_models" / "grec" / versions[0] / "saved_model.pb").exists()

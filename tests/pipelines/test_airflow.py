@@ -1,0 +1,46 @@
+"""The Airflow DAG, run for real: `airflow dags test` with Airflow's SQLite database, in .venv-airflow.
+
+Slow: the first run installs .venv-airflow (`scripts/bootstrap.sh airflow`, minutes);
+a second run finds it installed.
+"""
+
+import os
+import re
+import subprocess
+
+import pytest
+
+from data_tools import generate_synthetic, synthetic
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TASKS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate", "Transform",
+         "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_airflow_dag_runs_the_pipeline_and_pushes(tmp_path):
+    install = subprocess.run(["bash", os.path.join(ROOT, "scripts", "bootstrap.sh"), "airflow"], capture_output=True,
+                             text=True, timeout=1800)  # fmt: skip
+    assert install.returncode == 0, install.stderr[-3000:]
+    airflow = os.path.join(ROOT, ".venv-airflow", "bin", "airflow")
+    home = tmp_path / "grec_home"
+    generate_synthetic.write_dataset(
+        synthetic.SyntheticConfig(num_rows=6_000, seed=8), str(home / "data" / "synthetic")
+    )
+    dags = tmp_path / "airflow" / "dags"
+    dags.mkdir(parents=True)
+    (dags / "grec_dag.py").symlink_to(os.path.join(ROOT, "pipelines", "airflow_dag.py"))
+    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path / "airflow"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
+               GREC_HOME=str(home), GREC_TRAIN_STEPS="40", TF_CPP_MIN_LOG_LEVEL="2")  # fmt: skip
+    env.pop("PYTHONPATH", None)  # the Airflow venv must find the repository by itself (its .pth)
+    for command in (["db", "migrate"], ["dags", "list"], ["dags", "test", "grec"]):
+        done = subprocess.run([airflow, *command], env=env, capture_output=True, text=True, timeout=1800)
+        assert done.returncode == 0, f"airflow {' '.join(command)}:\n" + done.stdout[-3000:] + done.stderr[-3000:]
+        if command[1] == "list":
+            assert re.search(r"^grec\s*\|", done.stdout, re.M), done.stdout
+    log = done.stdout + done.stderr
+    succeeded = set(re.findall(r"Marking task as SUCCESS\. dag_id=grec, task_id=(\w+)", log))
+    assert succeeded == TASKS, log[-3000:]
+    assert "DagRun Finished: dag_id=grec" in log and "state=success" in log
+    versions = os.listdir(home / "serving_models" / "grec")
+    assert len(versions) == 1 and (home / "serving_models" / "grec" / versions[0] / "saved_model.pb").exists()
