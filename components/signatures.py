@@ -35,6 +35,13 @@ class ServingModule(tf.Module):
         self._request_spec = {c.name: raw_spec[c.name] for c in self._columns}
         self._feature_names = list(feature_names)
 
+    def feature_manifest(self) -> dict:
+        """Request feature -> {"dtype": spec dtype, "nullable": may be missing from a request}."""
+        return {
+            c.name: {"dtype": c.dtype, "nullable": not isinstance(self._request_spec[c.name], tf.io.FixedLenFeature)}
+            for c in self._columns
+        }
+
     def _score(self, raw):
         """Raw features (as parsed from tf.Example) -> {probability}: the one scoring function."""
         transformed = self.tft_layer(raw)
@@ -81,19 +88,15 @@ def export_serving_model(model, tf_transform_output, spec: FeatureSpec, feature_
         "serve_raw": module.raw_signature().get_concrete_function(),
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
-    write_feature_manifest(module, export_dir)
+    write_feature_manifest(module.feature_manifest(), export_dir)
 
 
 FEATURE_MANIFEST = os.path.join("assets.extra", "grec_features.json")
 
 
-def write_feature_manifest(module: ServingModule, export_dir: str) -> None:
+def write_feature_manifest(features: dict, export_dir: str) -> None:
     """Records each request feature's dtype and nullability beside the model (TF Serving ignores
     ``assets.extra``); the project's model server validates requests with it."""
-    features = {
-        c.name: {"dtype": c.dtype, "nullable": not isinstance(module._request_spec[c.name], tf.io.FixedLenFeature)}
-        for c in module._columns
-    }
     os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
     with open(os.path.join(export_dir, FEATURE_MANIFEST), "w") as f:
         json.dump(features, f, indent=2)

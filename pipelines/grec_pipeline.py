@@ -25,6 +25,26 @@ from components.anomaly_gate import AnomalyGate  # noqa: E402
 from components.evaluation import eval_config  # noqa: E402
 from components.feature_spec import load_feature_spec  # noqa: E402
 from components.pusher import idempotent_pusher  # noqa: E402
+from components.time_split_example_gen import TimeSplitCsvExampleGen, TimeSplitImportExampleGen  # noqa: E402
+
+
+def example_gen_component(data_root: str, spec, data_format: str = "csv", time_split: dict | None = None):
+    """ExampleGen of ``data_root``: the ``train/`` and ``eval/`` folders as they are, or with
+    ``time_split`` every file in ``data_root`` split by the spec's time column (see ``create_pipeline``)."""
+    if time_split is None:
+        splits = example_gen_pb2.Input(
+            splits=[
+                example_gen_pb2.Input.Split(name="train", pattern="train/*"),
+                example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
+            ]
+        )
+        if data_format == "csv":
+            return tfx.components.CsvExampleGen(input_base=data_root, input_config=splits)
+        return tfx.components.ImportExampleGen(input_base=data_root, input_config=splits)
+    if spec.time_column is None:
+        raise ValueError(f"{spec.path or spec.name}: time_split needs a column with role 'time'")
+    component = TimeSplitCsvExampleGen if data_format == "csv" else TimeSplitImportExampleGen
+    return component(input_base=data_root, time_column=spec.time_column.name, **time_split)
 
 
 def create_pipeline(
@@ -42,6 +62,7 @@ def create_pipeline(
     data_format: str = "csv",
     beam_pipeline_args: list[str] | None = None,
     enable_cache: bool = True,
+    time_split: dict | None = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the GRec pipeline.
 
@@ -49,7 +70,8 @@ def create_pipeline(
         pipeline_name: name in the metadata store (and the TFX CLI).
         pipeline_root: where artifacts go.
         data_root: folder with ``train/`` and ``eval/`` subfolders (split by
-            time, as ``data_tools`` writes them) of CSV or TFRecord files.
+            time, as ``data_tools`` writes them) of CSV or TFRecord files; with
+            ``time_split``, any files directly in it (one split).
         feature_spec_path: the data set's feature spec.
         schema_path: the curated raw schema (``schema.pbtxt``).
         serving_model_dir: TF Serving model base path ``<root>/<model_name>``;
@@ -61,23 +83,16 @@ def create_pipeline(
         data_format: ``csv`` or ``tfrecord``.
         beam_pipeline_args: see ``pipelines/beam.py``.
         enable_cache: reuse executions whose inputs did not change.
+        time_split: split ``data_root/*`` inside ExampleGen by the spec's time
+            column: ``{"eval_days": 7}`` (the last 7 days before the latest
+            row are eval) or ``{"eval_start": <unix seconds>}``.
     """
     spec = load_feature_spec(feature_spec_path)
     with open(feature_spec_path) as f:
         spec_dict = json.load(f) if feature_spec_path.endswith(".json") else yaml.safe_load(f)
     custom_config = {"feature_spec": spec_dict, "feature_spec_path": feature_spec_path}
 
-    # Train and eval splits come from folders already split by time.
-    splits = example_gen_pb2.Input(
-        splits=[
-            example_gen_pb2.Input.Split(name="train", pattern="train/*"),
-            example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
-        ]
-    )
-    if data_format == "csv":
-        example_gen = tfx.components.CsvExampleGen(input_base=data_root, input_config=splits)
-    else:
-        example_gen = tfx.components.ImportExampleGen(input_base=data_root, input_config=splits)
+    example_gen = example_gen_component(data_root, spec, data_format, time_split)
 
     # Statistics of every split.
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])

@@ -1,6 +1,7 @@
 """Runs the GRec pipeline locally with LocalDagRunner (what `tfx run create --engine=local` does).
 
     python -m pipelines.local_runner [--data-root data/synthetic] [--model grec] [--train-steps 400]
+    python -m pipelines.local_runner --data-root my_data/ --eval-days 7   # one folder of files, split by time
 
 Paths default to folders under the repository: data/synthetic, pipeline_root/,
 serving_models/grec/ (the TF Serving model base path).
@@ -46,14 +47,22 @@ class DataRootError(FileNotFoundError):
     """The data folder cannot feed the pipeline; the message names the folder or file."""
 
 
-def check_data_root(data_root: str, data_format: str = "csv") -> None:
+def check_data_root(data_root: str, data_format: str = "csv", time_split: bool = False) -> None:
     """Fails fast, naming what is wrong, before any component runs: a missing split
-    folder, a split without files, or a split whose files hold no rows."""
-    for split in ("train", "eval"):
-        folder = os.path.join(data_root, split)
+    folder, a split without files, or a split whose files hold no rows. With
+    ``time_split``, the files directly in ``data_root`` are the one input."""
+    if time_split:
+        if not os.path.isdir(data_root):
+            raise DataRootError(f"{data_root}: missing; with a time split the pipeline reads {data_root}/*")
+        inputs = [("input", data_root)]
+    else:
+        inputs = [(split, os.path.join(data_root, split)) for split in ("train", "eval")]
+    for split, folder in inputs:
         if not os.path.isdir(folder):
             raise DataRootError(f"{folder}: missing; the pipeline reads {data_root}/train/* and {data_root}/eval/*")
-        files = sorted(f for f in os.listdir(folder) if not f.startswith("."))
+        files = sorted(
+            f for f in os.listdir(folder) if not f.startswith(".") and os.path.isfile(os.path.join(folder, f))
+        )
         if not files:
             raise DataRootError(f"{folder}: no files in the {split!r} split")
         if data_format == "csv":
@@ -87,7 +96,7 @@ def build(paths: dict | None = None, **kwargs) -> tfx.dsl.Pipeline:
 def run(paths: dict | None = None, **kwargs):
     """Checks the data folder, then builds and runs the pipeline with LocalDagRunner."""
     paths = {**default_paths(), **(paths or {})}
-    check_data_root(paths["data_root"], kwargs.get("data_format", "csv"))
+    check_data_root(paths["data_root"], kwargs.get("data_format", "csv"), time_split=bool(kwargs.get("time_split")))
     return tfx.orchestration.LocalDagRunner().run(build(paths, **kwargs))
 
 
@@ -102,12 +111,15 @@ def main(argv=None):
     )
     parser.add_argument("--train-steps", type=int, default=400)
     parser.add_argument("--beam-runner", default="direct")
+    parser.add_argument("--eval-days", type=float, help="split the files in --data-root by time inside ExampleGen: "
+                        "the last N days are eval (default: read the train/ and eval/ folders)")  # fmt: skip
     args = parser.parse_args(argv)
     run(
         {"data_root": args.data_root},
         trainer_config={"model": args.model, "hyperparameters": json.loads(args.hyperparameters)},
         train_steps=args.train_steps,
         beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner),
+        time_split={"eval_days": args.eval_days} if args.eval_days else None,
     )
 
 

@@ -1,45 +1,67 @@
+"""The benchmarks' numpy preprocessing against the pipeline's preprocessing_fn (TFT) on the same rows.
+
+Fitted on the same 300 rows, both must give every row the same model inputs: the same vocabulary entry
+for each id (compared as the values the ids stand for, since tie order within equal counts is free),
+the same z-scores, the same token sequences and image vectors.
+"""
+
+import csv
+
 import numpy as np
+import pandas as pd
+import pytest
 
 from components.feature_spec import load_feature_spec
-from data_tools import synthetic
+from components.preprocessing import vocabulary_name
 from data_tools.numpy_features import NumpyPreprocessor
-from tests.data_tools.test_synthetic import SPEC
+from serving.sample_model import SAMPLE, SPEC
 
 
-def _split():
-    config = synthetic.SyntheticConfig(num_rows=8_000, seed=2)
-    columns = synthetic.generate(config)
-    is_eval = columns["ts"] >= config.eval_start_ts
-    return {k: v[~is_eval] for k, v in columns.items()}, {k: v[is_eval] for k, v in columns.items()}
+@pytest.fixture(scope="module")
+def both(exported):
+    """(numpy inputs, numpy preprocessor, TFT inputs) for every row of the sample file."""
+    spec = load_feature_spec(SPEC)
+    frame = pd.read_csv(SAMPLE, keep_default_na=False, na_values={c.name: [""] for c in spec.by_role("numerical")})
+    columns = {name: frame[name].to_numpy() for name in frame.columns}
+    pre = NumpyPreprocessor(spec).fit(columns)
+    features = {c.name for c in spec.feature_columns}
+    with open(SAMPLE) as f:
+        rows = [{k: v for k, v in row.items() if k in features} for row in csv.DictReader(f)]
+    tft_inputs = {name: np.asarray(value) for name, value in exported.transformed(rows).items()}
+    return pre.transform(columns), pre, tft_inputs, exported.transform_output, spec
 
 
-def test_transformed_features_follow_the_input_config():
-    train, evals = _split()
-    pre = NumpyPreprocessor(load_feature_spec(SPEC)).fit(train)
-    config = pre.input_config()
-    out = pre.transform(evals)
-    assert sorted(out) == sorted(config.feature_names())
-    assert "oracle_p" not in out and "label" not in out
-    for name, size in (*config.task_columns, *config.categorical):
-        assert out[name].min() >= 0 and out[name].max() < size, name
-    assert out["query"].shape == (len(evals["label"]), 8) and out["hist_items"].shape[1] == 20
-    assert out["image_emb"].shape[1] == 16
-    for name in config.numerical:
-        assert np.isfinite(out[name]).all()
-    # Training numericals are z-scored: mean 0 where present.
-    assert abs(pre.transform(train)["price"].mean()) < 1e-3
+def _decode(ids, vocabulary, offset=0):
+    """Ids -> the values they stand for ('' for padding when offset is 1, '<oov>' past the vocabulary)."""
+    table = ([""] if offset else []) + [v.decode() if isinstance(v, bytes) else str(v) for v in vocabulary]
+    return np.vectorize(lambda i: table[i] if i < len(table) else "<oov>", otypes=[object])(ids)
 
 
-def test_unseen_values_map_to_oov_ids_never_crash():
-    train, evals = _split()
-    pre = NumpyPreprocessor(load_feature_spec(SPEC)).fit(train)
-    evals = dict(evals)
-    evals["task"] = np.array(["brand_new_task"] + list(evals["task"][1:]), dtype=object)
-    evals["user_id"] = np.array(["u_never_seen"] * len(evals["user_id"]), dtype=object)
-    out = pre.transform(evals)
-    task_vocab = len(pre.vocabularies["task"])
-    assert out["task"][0] == task_vocab  # the one OOV bucket of `task`
-    assert (out["user_id"] >= len(pre.vocabularies["user_id"])).all()
-    # Padding is 0 and never a real token.
-    lengths = np.array([len(q.split()) for q in evals["query"]])
-    assert ((out["query"] > 0).sum(1) == np.minimum(lengths, 8)).all()
+def test_ids_stand_for_the_same_values(both):
+    ours, pre, theirs, tft_output, spec = both
+    for column in [*spec.task_columns, *spec.by_role("categorical")]:
+        tft_vocab = tft_output.vocabulary_by_name(vocabulary_name(column.name))
+        assert len(pre.vocabularies[column.name]) == len(tft_vocab), column.name
+        np.testing.assert_array_equal(
+            _decode(ours[column.name], pre.vocabularies[column.name]),
+            _decode(theirs[column.name].reshape(-1), tft_vocab),
+            err_msg=column.name,
+        )
+
+
+def test_token_sequences_are_the_same(both):
+    ours, pre, theirs, tft_output, spec = both
+    for column in [*spec.by_role("text"), *spec.by_role("history")]:
+        tft_vocab = tft_output.vocabulary_by_name(vocabulary_name(column.name))
+        np.testing.assert_array_equal(
+            _decode(ours[column.name], pre.vocabularies[column.name], offset=1),
+            _decode(theirs[column.name], tft_vocab, offset=1),
+            err_msg=column.name,
+        )
+
+
+def test_numbers_and_image_vectors_are_the_same(both):
+    ours, _, theirs, _, spec = both
+    for column in [*spec.by_role("numerical"), *spec.by_role("image_embedding")]:
+        np.testing.assert_allclose(ours[column.name], theirs[column.name].reshape(ours[column.name].shape),
+                                   atol=1e-4, err_msg=column.name)  # fmt: skip

@@ -89,18 +89,23 @@ def test_missing_or_empty_splits_are_named_before_anything_runs(tmp_path):
 
 @pytest.mark.e2e
 def test_a_killed_run_restarted_completes_without_cleanup(tmp_path):
-    """SIGKILL the local runner while the Trainer runs; the same command again finishes and pushes."""
+    """SIGKILL the local runner while the Trainer runs; the same command again finishes and pushes.
+
+    The data is one CSV file that ExampleGen splits by time (``--eval-days``), so this also runs the
+    whole pipeline on a time split made inside ExampleGen."""
     import signal
     import time
 
+    from data_tools import writers
+
     home = tmp_path / "grec_home"
-    generate_synthetic.write_dataset(
-        synthetic.SyntheticConfig(num_rows=6_000, seed=9), str(home / "data" / "synthetic")
-    )
+    columns = synthetic.generate(synthetic.SyntheticConfig(num_rows=6_000, seed=9))
+    writers.write(columns, str(home / "data" / "synthetic" / "all.csv"), "csv")
     env = dict(os.environ, GREC_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="2")
     small = json.dumps({"dim": 16, "num_heads": 2, "num_experts": 4, "top_k": 2, "expert_hidden_dim": 16,
                         "tower_hidden_dim": 16, "tower_dim": 8})  # fmt: skip
-    command = [sys.executable, "-m", "pipelines.local_runner", "--train-steps", "40", "--hyperparameters", small]
+    command = [sys.executable, "-m", "pipelines.local_runner", "--train-steps", "40", "--hyperparameters", small,
+               "--eval-days", "7"]  # fmt: skip
     trainer_dir = home / "pipeline_root" / "grec" / "Trainer"
     with open(tmp_path / "first.log", "w") as log:
         first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
