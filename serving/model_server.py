@@ -153,8 +153,59 @@ class ModelRegistry:
             return self._versions[max(self._versions)]
 
 
-def _check_examples(serialized: np.ndarray, features: dict) -> None:
-    """Validates serialized tf.Examples: parseable, required features present, typed, no NaN."""
+_CHECKERS: dict = {}
+PYTHON_CHECK_ROWS = 12  # where the row-by-row walk and the compiled check cost the same, measured here
+
+
+def _checker(features: dict):
+    """A compiled check for one feature manifest: True when every required feature has a value in
+    every row and no float value is NaN (a dtype mismatch or a malformed proto raises)."""
+    key = tuple(sorted((name, dtype.name, nullable) for name, (dtype, nullable) in features.items()))
+    if key not in _CHECKERS:
+        specs = {name: tf.io.VarLenFeature(dtype) for name, (dtype, _) in features.items()}
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def check(serialized):
+            parsed = tf.io.parse_example(serialized, specs)
+            rows = tf.size(serialized)
+            good = tf.constant(True)
+            for name, (dtype, nullable) in features.items():
+                if not nullable:
+                    good = good & tf.equal(tf.size(tf.unique(parsed[name].indices[:, 0])[0]), rows)
+                if dtype == tf.float32:
+                    good = good & ~tf.reduce_any(tf.math.is_nan(parsed[name].values))
+            return good
+
+        _CHECKERS[key] = check
+    return _CHECKERS[key]
+
+
+def _check_examples(serialized, features: dict) -> None:
+    """Validates serialized tf.Examples: parseable, required features present, typed, no NaN.
+
+    Small batches are walked row by row in Python (0.05 ms a row). Larger ones are
+    checked by one compiled ``tf.io.parse_example`` (0.5 ms at 1 row, 0.8 ms at
+    256, against 11.8 ms for the Python walk, about half of such a request's
+    time); only a batch with a problem is then walked, to name the row and feature.
+    """
+    tensor = serialized if tf.is_tensor(serialized) else tf.constant(list(serialized), tf.string)
+    serialized = tensor.numpy()
+    if len(serialized) <= PYTHON_CHECK_ROWS:
+        _find_bad_example(serialized, features)
+        return
+    try:
+        good = bool(_checker(features)(tensor))
+    # A malformed proto: TensorFlow raises InvalidArgumentError, or UnicodeDecodeError when the
+    # bytes it quotes in that error's message are not UTF-8.
+    except (tf.errors.InvalidArgumentError, UnicodeDecodeError):
+        _find_bad_example(serialized, features)
+        raise
+    if not good:
+        _find_bad_example(serialized, features)
+
+
+def _find_bad_example(serialized: np.ndarray, features: dict) -> None:
+    """Row by row in Python: raises a RequestError naming the first bad row and feature."""
     kinds = {tf.string: "bytes_list", tf.int64: "int64_list", tf.float32: "float_list"}
     for row, blob in enumerate(serialized):
         try:
@@ -245,7 +296,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, f"Batch of {batch} rows exceeds the limit of {self.max_batch_size}"
             )
         if EXAMPLES_INPUT in inputs and specs[EXAMPLES_INPUT].dtype == tf.string:
-            _check_examples(inputs[EXAMPLES_INPUT].numpy(), loaded.features)
+            _check_examples(inputs[EXAMPLES_INPUT], loaded.features)
         outputs = signature(**inputs)
         response = predict_pb2.PredictResponse()
         response.model_spec.name = self.registry.model_name

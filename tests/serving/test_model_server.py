@@ -157,3 +157,33 @@ def test_task_specialised_export_serves_the_same_scores_under_its_own_name(expor
         np.testing.assert_allclose(special_client.predict(rows), exported.in_process(rows), atol=1e-5)
         special_client.close()
     assert special.moe.w_in.shape[0] == exported.model.top_k
+
+
+@pytest.mark.parametrize("rows", [3, 20])  # below and above PYTHON_CHECK_ROWS: both validation paths
+def test_request_validation_names_the_row_and_feature_in_any_batch_size(rows):
+    from components.feature_spec import load_feature_spec
+    from components.signatures import DTYPES
+    from serving.model_server import PYTHON_CHECK_ROWS, RequestError, _check_examples
+    from serving.sample_model import SPEC
+
+    assert (rows > PYTHON_CHECK_ROWS) == (rows == 20)
+    spec = load_feature_spec(SPEC)
+    dtypes = {c.name: DTYPES[c.dtype] for c in spec.feature_columns}
+    features = {name: (dtype, name in ("tenure_days", "data_gb", "query")) for name, dtype in dtypes.items()}
+    good = serialize_rows([dict(ROW, user_id=f"u{i}") for i in range(rows)], dtypes)
+    _check_examples(np.array(good, dtype=object), features)  # a good batch passes
+    bad_row = rows - 2
+    nan = tf.train.Example.FromString(good[bad_row])
+    nan.features.feature["price"].float_list.value[0] = float("nan")
+    wrong_type = tf.train.Example.FromString(good[bad_row])
+    del wrong_type.features.feature["price"].float_list.value[:]
+    wrong_type.features.feature["price"].int64_list.value.append(3)
+    missing = tf.train.Example.FromString(good[bad_row])
+    del missing.features.feature["task"]
+    for defect, fragment in ((nan.SerializeToString(), "'price' is NaN"),
+                             (wrong_type.SerializeToString(), "'price' is a int64_list"),
+                             (missing.SerializeToString(), "required feature 'task' is missing"),
+                             (b"\x08\x96\x01garbage", "not a serialized tf.Example")):  # fmt: skip
+        batch = np.array(good[:bad_row] + [defect] + good[bad_row + 1 :], dtype=object)
+        with pytest.raises(RequestError, match=rf"examples\[{bad_row}\]: .*{fragment}"):
+            _check_examples(batch, features)
