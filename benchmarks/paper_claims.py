@@ -344,7 +344,8 @@ def measure_costs(result, input_config, setting):
     args = result["args"]
     result["routing_verdict"] = routing_cost(result["routing"], input_config, setting)
     result["task_scaling"] = task_scaling(args["task_counts"])
-    data = harness.prepare_data(num_rows=min(args["rows"], 60_000), seed=args["seeds"][0])
+    data = harness.prepare_data(num_rows=min(args["rows"], 60_000), num_tasks=args.get("num_tasks", 8),
+                                seed=args["seeds"][0])  # fmt: skip
     steps = max(args["steps"] // 2, 2)
     result["throughput"] = {
         n: harness.train_model(n, data, steps=steps, batch_size=args["batch_size"], learning_rate=setting["learning_rate"],
@@ -371,7 +372,9 @@ def main(argv=None) -> int:
     if args.costs_only:
         with open(os.path.join(args.out, "paper_claims.json")) as f:
             result = json.load(f)
-        input_config = harness.prepare_data(num_rows=6_000, seed=0).input_config  # same spec, same vocab sizes
+        args_ = result["args"]  # the run's own data: the same vocabulary (embedding table) sizes
+        input_config = harness.prepare_data(num_rows=args_["rows"], num_tasks=args_.get("num_tasks", 8),
+                                            seed=args_["seeds"][0], validation_days=args_["validation_days"]).input_config  # fmt: skip
         measure_costs(result, input_config, result["quality"]["grec"]["setting"])
         result["cost_note"] = "re-measured with `--costs-only` on a quiet machine"
         result["machine"] = machine.describe()
@@ -380,12 +383,14 @@ def main(argv=None) -> int:
         return 0
     mode = "smallest" if args.smallest else "quick" if args.quick else "full"
     rows, seeds, steps, batch, grid, validation_days, experts, top_ks, tasks = MODES[mode]
-    data_by_seed = {seed: harness.prepare_data(num_rows=rows, seed=seed, validation_days=validation_days)
-                    for seed in seeds}  # fmt: skip
+    # The generator's default 8 tasks; the unit test's smallest run takes 2 (single-task builds one model per task).
+    num_tasks = 2 if mode == "smallest" else 8
+    data_by_seed = {seed: harness.prepare_data(num_rows=rows, num_tasks=num_tasks, seed=seed,
+                                               validation_days=validation_days) for seed in seeds}  # fmt: skip
     data = data_by_seed[seeds[0]]
     result = {"args": {"quick": args.quick, "smallest": args.smallest, "rows": rows, "seeds": seeds, "steps": steps,
                        "batch_size": batch, "grid": grid, "validation_days": validation_days,
-                       "task_counts": list(tasks)}}  # fmt: skip
+                       "task_counts": list(tasks), "num_tasks": num_tasks}}  # fmt: skip
     started = time.perf_counter()
     result["tuning"], best = tune(data, grid, steps, batch, seeds[0])
     _checkpoint(args.out, result)

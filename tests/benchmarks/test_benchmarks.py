@@ -84,10 +84,21 @@ def test_paper_claims_smallest_configuration_runs_and_reports(tmp_path):
     first, last = result["task_scaling"]
     assert last["grec_flops"] - first["grec_flops"] == 0
     assert last["ple_flops"] > first["ple_flops"] and last["mmoe_flops"] > first["mmoe_flops"]
+    # Tuning was scored on the validation split, one score per grid point, and the quality run reused its setting.
+    assert [len(tried) for tried in result["tuning"].values()] == [1] * len(paper_claims.QUALITY_MODELS)
+    assert result["quality"]["grec"]["setting"] == result["args"]["grid"][0]
+    assert result["routing"]["task_sentence"]["mean_ap"] == result["quality"]["grec"]["mean_ap"]
     for name in (
         "paper_claims.md",
         "paper_claims_quality.png",
         "paper_claims_expert_sweep.png",
         "paper_claims_task_scaling.png",
+        "paper_claims_expert_utilization.png",
     ):
         assert (tmp_path / name).exists(), name
+    assert not (tmp_path / "paper_claims.partial.json").exists()
+    # The wall-time sections re-measured alone keep every quality number.
+    assert paper_claims.main(["--costs-only", "--out", str(tmp_path)]) == 0
+    again = json.loads((tmp_path / "paper_claims.json").read_text())
+    assert again["quality"] == result["quality"] and again["expert_sweep"] == result["expert_sweep"]
+    assert "--costs-only" in (tmp_path / "paper_claims.md").read_text()
