@@ -2,6 +2,7 @@
 
     python -m pipelines.local_runner [--data-root data/synthetic] [--model grec] [--train-steps 400]
     python -m pipelines.local_runner --data-root my_data/ --eval-days 7   # one folder of files, split by time
+    python -m pipelines.local_runner --dataset aliexpress    # data/aliexpress from data_tools.aliexpress
 
 Paths default to folders under the repository: data/synthetic, pipeline_root/,
 serving_models/grec/ (the TF Serving model base path).
@@ -102,7 +103,10 @@ def run(paths: dict | None = None, **kwargs):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", default=default_paths()["data_root"])
+    parser.add_argument(
+        "--dataset", default="synthetic", help="schemas/<dataset>/ spec and schema (default: %(default)s)"
+    )
+    parser.add_argument("--data-root", help="default: $GREC_HOME/data/<dataset>")
     parser.add_argument("--model", default="grec")
     parser.add_argument(
         "--hyperparameters",
@@ -114,8 +118,11 @@ def main(argv=None):
     parser.add_argument("--eval-days", type=float, help="split the files in --data-root by time inside ExampleGen: "
                         "the last N days are eval (default: read the train/ and eval/ folders)")  # fmt: skip
     args = parser.parse_args(argv)
+    paths = default_paths(dataset=args.dataset)
+    if args.data_root:
+        paths["data_root"] = args.data_root
     run(
-        {"data_root": args.data_root},
+        paths,
         trainer_config={"model": args.model, "hyperparameters": json.loads(args.hyperparameters)},
         train_steps=args.train_steps,
         beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner),
