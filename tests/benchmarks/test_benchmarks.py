@@ -102,3 +102,15 @@ def test_paper_claims_smallest_configuration_runs_and_reports(tmp_path):
     again = json.loads((tmp_path / "paper_claims.json").read_text())
     assert again["quality"] == result["quality"] and again["expert_sweep"] == result["expert_sweep"]
     assert "--costs-only" in (tmp_path / "paper_claims.md").read_text()
+
+
+def test_training_length_reads_tuned_settings_and_reports_each_budget(tmp_path):
+    from benchmarks import training_length
+
+    settings = tmp_path / "claims.json"
+    settings.write_text(json.dumps({"quality": {"grec": {"setting": {"learning_rate": 3e-3, "dim": 16}}}}))
+    assert training_length.main(["--models", "grec", "--steps", "2", "6", "--rows", "6000", "--batch-size", "32",
+                                 "--settings", str(settings), "--out", str(tmp_path)]) == 0  # fmt: skip
+    rows = json.loads((tmp_path / "training_length.json").read_text())["rows"]
+    assert [(r["model"], r["steps"], r["setting"]["dim"]) for r in rows] == [("grec", 2, 16), ("grec", 6, 16)]
+    assert all(0 < r["mean_ap"] <= 1 for r in rows)
