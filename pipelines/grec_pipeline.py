@@ -10,6 +10,7 @@ is what the TFX CLI expects of ``--pipeline_path``::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -26,6 +27,23 @@ from components.evaluation import eval_config  # noqa: E402
 from components.feature_spec import load_feature_spec  # noqa: E402
 from components.pusher import idempotent_pusher  # noqa: E402
 from components.time_split_example_gen import TimeSplitCsvExampleGen, TimeSplitImportExampleGen  # noqa: E402
+
+CODE_PACKAGES = ("components", "models")  # what Transform and the Trainer run
+
+
+def code_fingerprint(root: str | None = None, packages=CODE_PACKAGES) -> str:
+    """sha256 over the Python files of ``packages`` under ``root`` (default: the repository): their paths and bytes."""
+    root = root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digest = hashlib.sha256()
+    for package in packages:
+        for folder, dirs, files in sorted(os.walk(os.path.join(root, package))):
+            dirs.sort()
+            for name in sorted(f for f in files if f.endswith(".py")):
+                path = os.path.join(folder, name)
+                digest.update(os.path.relpath(path, root).encode() + b"\0")
+                with open(path, "rb") as f:
+                    digest.update(f.read() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def example_gen_component(data_root: str, spec, data_format: str = "csv", time_split: dict | None = None):
@@ -90,7 +108,11 @@ def create_pipeline(
     spec = load_feature_spec(feature_spec_path)
     with open(feature_spec_path) as f:
         spec_dict = json.load(f) if feature_spec_path.endswith(".json") else yaml.safe_load(f)
-    custom_config = {"feature_spec": spec_dict, "feature_spec_path": feature_spec_path}
+    # TFX caches an execution by its inputs and properties, not by the code that a module path
+    # ("components.trainer.run_fn") names: the fingerprint of that code makes an edit re-run
+    # Transform and the Trainer instead of silently reusing their old outputs.
+    custom_config = {"feature_spec": spec_dict, "feature_spec_path": feature_spec_path,
+                     "code_fingerprint": code_fingerprint()}  # fmt: skip
 
     example_gen = example_gen_component(data_root, spec, data_format, time_split)
 

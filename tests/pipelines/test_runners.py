@@ -9,6 +9,7 @@ import pytest
 
 from data_tools import generate_synthetic, synthetic
 from pipelines import beam
+from pipelines.grec_pipeline import code_fingerprint
 from pipelines.kubeflow_runner import compile_pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -24,7 +25,8 @@ def test_kubeflow_pipeline_json_has_every_component_and_parameter(tmp_path):
     assert COMPONENTS <= tasks and any(t.startswith("latest_blessed_model_resolver") for t in tasks)
     text = json.dumps(document)
     for fragment in ("components.trainer.run_fn", "components.preprocessing.preprocessing_fn", "gs://bucket/data",
-                     "gs://bucket/serving/grec", "grec:test", "mmoe", "average_precision", "--runner=DataflowRunner"):  # fmt: skip
+                     "gs://bucket/serving/grec", "grec:test", "mmoe", "average_precision", "--runner=DataflowRunner",
+                     code_fingerprint()):  # fmt: skip
         assert fragment in text, fragment
 
 
@@ -124,3 +126,14 @@ def test_a_killed_run_restarted_completes_without_cleanup(tmp_path):
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     versions = os.listdir(home / "serving_models" / "grec")
     assert len(versions) == 1 and (home / "serving_models" / "grec" / versions[0] / "saved_model.pb").exists()
+
+
+def test_code_fingerprint_changes_with_the_code_transform_and_trainer_run(tmp_path):
+    for path, text in (("components/trainer.py", "A = 1\n"), ("models/grec.py", "B = 1\n"), ("models/README.md", "x")):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    before = code_fingerprint(str(tmp_path))
+    (tmp_path / "models" / "README.md").write_text("y")  # not code
+    assert code_fingerprint(str(tmp_path)) == before
+    (tmp_path / "models" / "grec.py").write_text("B = 2\n")
+    assert code_fingerprint(str(tmp_path)) != before
