@@ -71,6 +71,24 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def component_times(metadata_path: str) -> list[tuple[str, str, float]]:
+    """(component, state, seconds) of each execution of the latest pipeline run in the metadata store."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    from tfx import v1 as tfx
+
+    store = metadata_store.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path))
+    runs = store.get_contexts_by_type("pipeline_run")
+    if not runs:
+        return []
+    latest = max(runs, key=lambda c: c.create_time_since_epoch)
+    types = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
+    states = metadata_store_pb2.Execution.State
+    return [(types[e.type_id], states.Name(e.last_known_state).lower(),
+             (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000)
+            for e in sorted(store.get_executions_by_context(latest.id), key=lambda e: e.create_time_since_epoch)]  # fmt: skip
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pipeline-root", default=os.path.join("pipeline_root", "grec"))

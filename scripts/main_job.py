@@ -61,6 +61,9 @@ def main(argv=None) -> int:
     start = _step("2/4 TFX pipeline (LocalDagRunner): ExampleGen -> ... -> Pusher")
     local_runner.run(train_steps=args.train_steps)
     timings["pipeline"] = time.perf_counter() - start
+    print("component              state        seconds")
+    for component, state, seconds in report.component_times(paths["metadata_path"]):
+        print(f"{component:<22} {state:<12} {seconds:7.1f}")
 
     start = _step("3/4 Evaluator output: AP and AUC per task slice")
     evaluation = report.latest_evaluation(paths["pipeline_root"])

@@ -12,7 +12,7 @@ from tfx import v1 as tfx
 
 from data_tools import generate_synthetic, synthetic
 from pipelines import local_runner
-from pipelines.report import latest_evaluation, slice_table, validation
+from pipelines.report import component_times, latest_evaluation, slice_table, validation
 from tests.tensorboard_events import read_events
 
 pytestmark = pytest.mark.e2e
@@ -76,6 +76,10 @@ def test_pipeline_pushes_a_blessed_model_with_per_task_slices(first_run):
         assert key in slices, key
     assert slices["overall"]["auc"] > 0.6 and slices["overall"]["average_precision"] > slices["overall"]["mean_label"]
     assert validation(evaluation)[0]
+    # The main job's per-component wall times come from the metadata store.
+    times = {component: (state, seconds) for component, state, seconds in component_times(paths["metadata_path"])}
+    assert len(times) == COMPONENTS and {state for state, _ in times.values()} == {"complete"}
+    assert times["Trainer"][1] > 1 and times["Transform"][1] > 1
     # The Trainer logged AP per main task to TensorBoard while it trained, beside Keras' own metrics.
     events = read_events(os.path.join(paths["pipeline_root"], "Trainer", "model_run"))
     for tag in ("ap/ctr", "ap/cvr", "auc/atc", "busiest_expert_share/churn", "epoch_loss"):
@@ -121,6 +125,8 @@ def test_unchanged_rerun_is_cached(first_run):
     # runs again because its baseline changed (now the first run's blessed model), and the Pusher then finds
     # that model already served and pushes no new version.
     assert not_cached == ["Evaluator", "Pusher", "Resolver"], not_cached
+    states = {component: state for component, state, _ in component_times(paths["metadata_path"])}  # the latest run
+    assert states["Trainer"] == states["Transform"] == "cached" and states["Evaluator"] == "complete"
     assert len(_versions(paths)) == 1
 
 
