@@ -22,7 +22,7 @@ class PerTaskMetrics(keras.callbacks.Callback):
     Args:
         dataset: eval batches ``(features, labels[, weights])``; the first ``num_batches`` are kept.
         task_feature: name of the main-task id feature in ``features``.
-        task_names: name of each task id; ids past the list are reported as ``oov``.
+        task_names: name of each task id; ids past the list (OOV buckets) are ``oov``, ``oov_1``, ...
         log_dir: TensorBoard log directory (the Trainer's ``model_run_dir``).
         num_batches: how many eval batches to keep.
 
@@ -45,7 +45,10 @@ class PerTaskMetrics(keras.callbacks.Callback):
         self._score = None
 
     def _task_name(self, task_id):
-        return self.task_names[task_id] if 0 <= task_id < len(self.task_names) else "oov"
+        if 0 <= task_id < len(self.task_names):
+            return self.task_names[task_id]
+        bucket = task_id - len(self.task_names)  # OOV buckets follow the vocabulary
+        return "oov" if bucket == 0 else f"oov_{bucket}"
 
     def on_test_begin(self, logs=None):
         # Keras resets every metric, expert utilisation too, before validation; keep the epoch's training counts.

@@ -36,6 +36,7 @@ def test_per_task_ap_and_auc_match_sklearn_on_each_tasks_rows(tmp_path):
     callback.on_epoch_end(0, logs)
     results = callback.history[0]
     assert set(results) == {"ctr", "atc", "cvr", "oov"}
+    assert callback._task_name(4) == "oov_1"  # a second OOV bucket keeps its own entry
     assert results["oov"] == {"rows": (task == 3).sum()}  # one class only: no AP or AUC, not a misleading 0
     scores = 1 / (1 + np.exp(-price))
     for name, task_id in (("ctr", 0), ("atc", 1), ("cvr", 2)):
