@@ -40,10 +40,6 @@ def _mean_std(values):
     return float(np.mean(values)), float(np.std(values))
 
 
-def _setting_params(name, setting):
-    return harness.default_hyperparameters(name, dim=setting["dim"])
-
-
 def tune(data, grid, steps, batch_size, seed):
     """Every model gets the same grid; each is scored by mean AP on the validation split, never on eval.
 
@@ -56,7 +52,7 @@ def tune(data, grid, steps, batch_size, seed):
         for setting in grid:
             trained = harness.train_model(name, data, steps=steps, batch_size=batch_size, seed=seed,
                                           learning_rate=setting["learning_rate"],
-                                          hyperparameters=_setting_params(name, setting))  # fmt: skip
+                                          hyperparameters=harness.tuned_hyperparameters(name, setting))  # fmt: skip
             ap = harness.evaluate(trained, data, split="valid")["mean"]["ap"]
             rows[name].append({"setting": setting, "valid_ap": ap})
             if name not in best or ap > best[name][2]:
@@ -75,10 +71,10 @@ def quality(data_by_seed, steps, batch_size, best):
         for seed, data in data_by_seed.items():
             trained = first if seed == first_seed else harness.train_model(
                 name, data, steps=steps, batch_size=batch_size, seed=seed, learning_rate=setting["learning_rate"],
-                hyperparameters=_setting_params(name, setting))  # fmt: skip
+                hyperparameters=harness.tuned_hyperparameters(name, setting))  # fmt: skip
             runs.append(harness.evaluate(trained, data))
         tasks = sorted(runs[0]["per_task"])
-        params = _setting_params(name, setting)
+        params = harness.tuned_hyperparameters(name, setting)
         rows[name] = {
             "setting": setting,
             "mean_ap": _mean_std([r["mean"]["ap"] for r in runs]),
@@ -132,7 +128,7 @@ def routing_ablation(data_by_seed, steps, batch_size, setting, quality_rows):
     """GRec at its tuned setting with each routing mode; task_sentence is the quality run itself."""
     rows = {}
     for mode in ROUTING_MODES:
-        params = dict(_setting_params("grec", setting), routing=mode)
+        params = dict(harness.tuned_hyperparameters("grec", setting), routing=mode)
         if mode == "task_sentence":
             aps = quality_rows["grec"]["mean_ap"]
         else:
@@ -152,14 +148,14 @@ def routing_cost(rows, input_config, setting):
     """Serving cost of each routing mode (measured separately so it can be re-run on a quiet machine)."""
     for mode, row in rows.items():
         row["us_per_example"] = _serving_cost(
-            "grec", input_config, dict(_setting_params("grec", setting), routing=mode)
+            "grec", input_config, dict(harness.tuned_hyperparameters("grec", setting), routing=mode)
         )
     token, ts = rows["token"], rows["task_sentence"]
     ap_ratio = ts["mean_ap"][0] / token["mean_ap"][0]
     cost_ratio = ts["us_per_example"] / token["us_per_example"]
     flops_ratio = ts["body_flops"] / token["body_flops"]
     # Task-sentence routing can also be served per sentence with no router (same scores for that sentence).
-    specialised = _serving_cost("grec", input_config, _setting_params("grec", setting), specialize=True)
+    specialised = _serving_cost("grec", input_config, harness.tuned_hyperparameters("grec", setting), specialize=True)
     return {"ap_ratio": ap_ratio, "cost_ratio": cost_ratio, "flops_ratio": flops_ratio,
             "claim_holds": ap_ratio >= 0.9 and cost_ratio <= 0.6, "specialised_us_per_example": specialised,
             "specialised_cost_ratio": specialised / token["us_per_example"]}  # fmt: skip
@@ -173,7 +169,7 @@ def expert_sweep(data, steps, batch_size, setting, experts=(8, 16, 32), top_ks=(
         for k in top_ks:
             if k > e:
                 continue
-            params = dict(_setting_params("grec", setting), num_experts=e, top_k=k)
+            params = dict(harness.tuned_hyperparameters("grec", setting), num_experts=e, top_k=k)
             trained = harness.train_model("grec", data, steps=steps, batch_size=batch_size,
                                           learning_rate=setting["learning_rate"], hyperparameters=dict(params))  # fmt: skip
             metrics = harness.evaluate(trained, data)

@@ -34,7 +34,7 @@ def main(argv=None) -> int:
         for steps in args.steps:
             trained = harness.train_model(name, data, steps=steps, batch_size=args.batch_size, seed=0,
                                           learning_rate=setting["learning_rate"],
-                                          hyperparameters=harness.default_hyperparameters(name, dim=setting["dim"]))  # fmt: skip
+                                          hyperparameters=harness.tuned_hyperparameters(name, setting))  # fmt: skip
             metrics = harness.evaluate(trained, data)["mean"]
             rows.append({"model": name, "setting": setting, "steps": steps, "mean_ap": metrics["ap"],
                          "ap_over_oracle": metrics["ap_over_oracle"], "final_train_loss": trained.loss_curve[-1]})  # fmt: skip

@@ -81,19 +81,22 @@ class _TimeSplitMixin:
         records = pipeline | "InputToRecord" >> self.GetInputSourceToExamplePTransform()(  # pylint: disable=no-value-for-parameter
             exec_properties, input_config.splits[0].pattern
         )
+        # Each record's time is read once: (time, record) pairs are split, then the records kept.
+        timed = records | "Time" >> beam.Map(lambda record: (_time_of(record, column), record))
         if "eval_start" in config:
             cutoff = beam.pvalue.AsSingleton(pipeline | "Cutoff" >> beam.Create([int(config["eval_start"])]))
         else:
             eval_seconds = int(config["eval_days"] * DAY)
             cutoff = beam.pvalue.AsSingleton(
-                records
-                | "Times" >> beam.Map(_time_of, column)
+                timed
+                | "Times" >> beam.Keys()
                 | "Latest" >> beam.CombineGlobally(max)
                 | "Cutoff" >> beam.Map(lambda latest: latest - eval_seconds)
             )
-        parts = records | "SplitByTime" >> beam.Partition(
-            lambda record, _, start: int(_time_of(record, column) >= start), len(SPLITS), start=cutoff
+        parts = timed | "SplitByTime" >> beam.Partition(
+            lambda pair, _, start: int(pair[0] >= start), len(SPLITS), start=cutoff
         )
+        parts = [part | f"Records[{name}]" >> beam.Values() for name, part in zip(SPLITS, parts, strict=True)]
         return dict(zip(SPLITS, parts, strict=True))
 
 

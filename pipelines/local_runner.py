@@ -96,8 +96,8 @@ def build(paths: dict | None = None, **kwargs) -> tfx.dsl.Pipeline:
 
 def run(paths: dict | None = None, **kwargs):
     """Checks the data folder, then builds and runs the pipeline with LocalDagRunner."""
-    paths = {**default_paths(), **(paths or {})}
-    check_data_root(paths["data_root"], kwargs.get("data_format", "csv"), time_split=bool(kwargs.get("time_split")))
+    data_root = {**default_paths(), **(paths or {})}["data_root"]
+    check_data_root(data_root, kwargs.get("data_format", "csv"), time_split=bool(kwargs.get("time_split")))
     return tfx.orchestration.LocalDagRunner().run(build(paths, **kwargs))
 
 
