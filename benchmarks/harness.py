@@ -21,10 +21,10 @@ import numpy as np
 from components.feature_spec import load_feature_spec
 from data_tools import synthetic
 from data_tools.numpy_features import NumpyPreprocessor
+from models import presets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_PATH = os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml")
-SMALL_ENCODER = dict(text_hidden_dim=32, history_hidden_dim=32)
 
 
 @dataclasses.dataclass
@@ -82,12 +82,8 @@ def prepare_data(num_rows=60_000, num_tasks=8, seed=0, validation_days=0) -> Dat
 
 
 def default_hyperparameters(name: str, dim: int = 64) -> dict:
-    """Equal-width settings: GRec's active expert width K*F equals the baselines' expert width."""
-    if "grec" in name:
-        return dict(dim=dim, num_heads=4, num_experts=8, top_k=4, expert_hidden_dim=dim, tower_hidden_dim=64,
-                    tower_dim=32, encoder_options=SMALL_ENCODER)  # fmt: skip
-    return dict(dim=dim, expert_dim=4 * dim if name == "single_task" else 2 * dim, tower_hidden_dim=64, tower_dim=32,
-                encoder_options=SMALL_ENCODER)  # fmt: skip
+    """Equal-width settings (``models.presets.small``): GRec's active expert width K*F equals the baselines'."""
+    return presets.small(name, dim)
 
 
 def tuned_hyperparameters(name: str, setting: dict) -> dict:

@@ -46,7 +46,8 @@ ROLES: dict[str, tuple[tuple[str, ...], str]] = {
     "task": (("string",), "string"),
     "aux_task": (("string", "int"), "string"),
     "categorical": (("string", "int"), "string"),
-    "numerical": (("float",), "float"),
+    # Integer or float data (CsvExampleGen infers INT for a column of whole numbers); Transform casts both.
+    "numerical": (("float", "int"), "float"),
     "text": (("string",), "string"),
     "history": (("string",), "string"),
     "image_embedding": (("string",), "string"),
@@ -57,15 +58,29 @@ ROLES: dict[str, tuple[tuple[str, ...], str]] = {
 }
 # Roles that may appear at most once.
 SINGLE_ROLES = ("task", "label", "weight", "time")
+# Roles whose values become vocabulary ids (with OOV buckets).
+ID_ROLES = ("task", "aux_task", "categorical")
+# Roles that are never model inputs, nor in a serving request.
+NOT_FEATURE_ROLES = ("label", "weight", "time", "ignore")
+# Roles whose values may be missing in a row (nullable in CSV and in requests).
+NULLABLE_ROLES = ("categorical", "numerical", "text", "history", "ignore", "weight")
 # Keys each role accepts besides `role` and `dtype`.
 ROLE_OPTIONS: dict[str, tuple[str, ...]] = {
     "categorical": ("oov_buckets",),
     "aux_task": ("oov_buckets",),
     "task": ("oov_buckets",),
+    "numerical": ("transform", "num_buckets"),
     "text": ("max_tokens", "vocab_size"),
     "history": ("max_length",),
     "image_embedding": ("dim",),
 }
+# What Transform makes of a numerical column (option `transform`, the first is the default):
+# z-score; log1p then z-score (heavy-tailed values >= 0); quantile buckets fed as a categorical
+# embedding (tft.quantiles + tft.apply_buckets, as in the TFX taxi example).
+NUMERICAL_TRANSFORMS = ("zscore", "log1p", "bucketize")
+DEFAULT_NUM_BUCKETS = 10  # deciles: the TFX taxi example's choice
+# Options whose value is a word, not a count: option -> allowed values.
+WORD_OPTIONS = {"transform": NUMERICAL_TRANSFORMS}
 # dtype -> the TFMD FeatureType name that must stand in schema.pbtxt.
 SCHEMA_TYPES = {"string": "BYTES", "int": "INT", "float": "FLOAT"}
 
@@ -92,6 +107,19 @@ class Column:
 
     def option(self, key: str, default: Any = None) -> Any:
         return self.options.get(key, default)
+
+    @property
+    def bucketized(self) -> bool:
+        """A numerical column fed to the model as quantile-bucket ids (a categorical embedding)."""
+        return self.role == "numerical" and self.option("transform") == "bucketize"
+
+    @property
+    def num_buckets(self) -> int:
+        return self.option("num_buckets", DEFAULT_NUM_BUCKETS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The column's entry under ``columns`` (what ``parse_feature_spec`` reads back)."""
+        return {"role": self.role, "dtype": self.dtype, **self.options}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +175,14 @@ class FeatureSpec:
     @property
     def feature_columns(self) -> list[Column]:
         """Every column the model may read: no label, weight, time or ignored column."""
-        return [c for c in self.columns if c.role not in ("label", "weight", "time", "ignore")]
+        return [c for c in self.columns if c.role not in NOT_FEATURE_ROLES]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec as the mapping ``parse_feature_spec`` reads (what travels in ``custom_config``)."""
+        out: dict[str, Any] = {"name": self.name, "columns": {c.name: c.to_dict() for c in self.columns}}
+        if self.wide_labels:
+            out["wide_labels"] = dict(self.wide_labels)
+        return out
 
     @property
     def names(self) -> list[str]:
@@ -210,8 +245,17 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
                 f"option not valid for role {role!r} of column {name!r} (allowed: {list(ROLE_OPTIONS.get(role, ()))})",
             )
         for opt, value in options.items():
+            if opt in WORD_OPTIONS:
+                if value not in WORD_OPTIONS[opt]:
+                    _fail(path, f"{key}.{opt}", f"must be one of {list(WORD_OPTIONS[opt])} for column {name!r}, "
+                          f"got {value!r}")  # fmt: skip
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if opt == "oov_buckets" else 1):
                 _fail(path, f"{key}.{opt}", f"must be a positive integer for column {name!r}, got {value!r}")
+        if "num_buckets" in options and options.get("transform") != "bucketize":
+            _fail(path, f"{key}.num_buckets", f"only with `transform: bucketize` (column {name!r})")
+        if options.get("num_buckets", DEFAULT_NUM_BUCKETS) < 2:
+            _fail(path, f"{key}.num_buckets", f"needs at least 2 buckets for column {name!r}")
         if role == "image_embedding" and "dim" not in options:
             _fail(path, f"{key}.dim", f"image embedding column {name!r} needs its vector length `dim`")
         columns.append(Column(name=str(name), role=role, dtype=dtype, options=options))

@@ -24,10 +24,13 @@ def input_config_from_transform(spec: FeatureSpec, tf_transform_output) -> Input
     text = next(iter(spec.by_role("text")), None)
     history = next(iter(spec.by_role("history")), None)
     image = next(iter(spec.by_role("image_embedding")), None)
+    numerical = spec.by_role("numerical")
     return InputConfig(
         task_columns=[(c.name, size(c)) for c in spec.task_columns],
-        categorical=[(c.name, size(c)) for c in spec.by_role("categorical")],
-        numerical=[c.name for c in spec.by_role("numerical")],
+        # Bucketized numerical columns are ids: buckets + one for missing values.
+        categorical=[(c.name, size(c)) for c in spec.by_role("categorical")]
+        + [(c.name, c.num_buckets + 1) for c in numerical if c.bucketized],
+        numerical=[c.name for c in numerical if not c.bucketized],
         text=(text.name, token_range(text), text.option("max_tokens", DEFAULT_TEXT_TOKENS)) if text else None,
         history=(history.name, token_range(history), history.option("max_length", DEFAULT_HISTORY_LENGTH))
         if history

@@ -6,8 +6,13 @@ spec column, every scalar as a rank-1 tensor:
 * task, auxiliary-task, categorical: ``tft.compute_and_apply_vocabulary`` with
   ``max(1, oov_buckets)`` OOV buckets: ids in [0, vocab + oov); an unseen
   value (an unseen task too) maps to an OOV id, never an error;
-* numerical: z-score with ``tft.mean`` / ``tft.var`` over present, non-NaN
-  values; missing and NaN values become 0 (the mean);
+* numerical (integer or float data, cast to float): by the column's
+  ``transform`` option, z-score (default) with ``tft.mean`` / ``tft.var`` over
+  present, non-NaN values, missing and NaN values becoming 0 (the mean);
+  ``log1p``: sign(x) * log(1 + |x|), then the same z-score (heavy tails);
+  ``bucketize``: ``tft.quantiles`` boundaries + ``tft.apply_buckets``, ids in
+  [0, num_buckets), missing = ``num_buckets`` (an id, embedded like a
+  categorical column);
 * text: lower-cased whitespace tokens, a vocabulary of the ``vocab_size - 2``
   most frequent, ids shifted by 1 (0 = padding, last id = OOV), padded or
   truncated to ``max_tokens``;
@@ -25,7 +30,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.feature_spec import FeatureSpec, parse_feature_spec
+from components.feature_spec import ID_ROLES, FeatureSpec, parse_feature_spec
 
 HISTORY_VOCAB = 50_000  # rationale: bounds the item table; the tail maps to OOV
 DEFAULT_TEXT_VOCAB = 1_000
@@ -60,9 +65,22 @@ def _to_float(x):
     return tf.cast(x, tf.float32)
 
 
-def _numerical(x):
+QUANTILE_EPSILON = 0.01  # tft.quantiles' approximation error; TFX's taxi example uses the same
+
+
+def _bucketize(values, present, num_buckets):
+    boundaries = tft.quantiles(tf.boolean_mask(values, present), num_buckets, QUANTILE_EPSILON)
+    ids = tft.apply_buckets(tf.where(present, values, 0.0), boundaries)
+    return tf.where(present, ids, tf.constant(num_buckets, tf.int64))
+
+
+def _numerical(x, column):
     values = _dense(_to_float(x), float("nan"))
     present = tf.math.is_finite(values)
+    if column.bucketized:
+        return _bucketize(values, present, column.num_buckets)
+    if column.option("transform") == "log1p":
+        values = tf.sign(values) * tf.math.log1p(tf.abs(values))
     # Statistics over present values only: a ragged view with the missing ones left out.
     kept = tf.RaggedTensor.from_row_lengths(tf.boolean_mask(values, present), tf.cast(present, tf.int64))
     mean = tft.mean(kept)
@@ -94,7 +112,7 @@ def preprocessing_fn(inputs, custom_config):
     outputs = {}
     for column in spec.columns:
         x = inputs[column.name]
-        if column.role in ("task", "aux_task", "categorical"):
+        if column.role in ID_ROLES:
             values = _dense(x, "" if column.dtype == "string" else -1)
             if column.dtype != "string":
                 values = tf.strings.as_string(values)
@@ -102,7 +120,7 @@ def preprocessing_fn(inputs, custom_config):
                 values, num_oov_buckets=oov_buckets(column), vocab_filename=vocabulary_name(column.name)
             )
         elif column.role == "numerical":
-            outputs[column.name] = _numerical(x)
+            outputs[column.name] = _numerical(x, column)
         elif column.role == "text":
             size = column.option("vocab_size", DEFAULT_TEXT_VOCAB) - 2
             outputs[column.name] = _tokens(x, column, column.option("max_tokens", DEFAULT_TEXT_TOKENS), size, True)

@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from components.feature_spec import SCHEMA_TYPES, FeatureSpec, load_feature_spec
-
-# Roles whose values may be missing in a row (nullable in CSV).
-NULLABLE_ROLES = ("numerical", "text", "history", "ignore", "weight")
-# Columns the serving request does not carry.
-NOT_IN_SERVING = ("label", "weight", "time", "ignore")
+from components.feature_spec import NOT_FEATURE_ROLES, NULLABLE_ROLES, SCHEMA_TYPES, FeatureSpec, load_feature_spec
 
 
 def draft_schema(spec: FeatureSpec):
@@ -43,7 +38,7 @@ def draft_schema(spec: FeatureSpec):
         if column.role == "label":
             feature.int_domain.min = 0
             feature.int_domain.max = 1
-        if column.role in NOT_IN_SERVING:
+        if column.role in NOT_FEATURE_ROLES:  # the serving request does not carry them
             feature.not_in_environment.append("SERVING")
         if column.role == "ignore":
             feature.annotation.tag.append("not_a_feature")

@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-import yaml
+from components.feature_spec import load_feature_spec
 
 
 def run_transform(csv_path: str, spec_path: str, schema_path: str, out_dir: str, beam_args: list[str] | None = None,
@@ -33,8 +33,7 @@ def run_transform(csv_path: str, spec_path: str, schema_path: str, out_dir: str,
 
     with open(schema_path) as f:
         schema = text_format.Parse(f.read(), schema_pb2.Schema())
-    with open(spec_path) as f:
-        config = {"feature_spec": yaml.safe_load(f), "feature_spec_path": spec_path}
+    config = {"feature_spec": load_feature_spec(spec_path).to_dict(), "feature_spec_path": spec_path}
     with open(csv_path) as f:
         header = f.readline().strip().split(",")
     source = tfxio.CsvTFXIO(csv_path, column_names=header, schema=schema, skip_header_lines=1)

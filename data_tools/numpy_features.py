@@ -57,6 +57,10 @@ class NumpyPreprocessor:
     stats: dict = dataclasses.field(default_factory=dict)
 
     def fit(self, columns: Mapping[str, np.ndarray]) -> NumpyPreprocessor:
+        for c in self.spec.by_role("numerical"):
+            if c.option("transform", "zscore") != "zscore":
+                raise ValueError(f"numpy preprocessing implements only z-scored numerical columns; column "
+                                 f"{c.name!r} asks for {c.option('transform')!r} (use the pipeline's Transform)")  # fmt: skip
         for c in self.spec.columns:
             values = columns[c.name]
             if c.role in ("task", "aux_task", "categorical"):

@@ -10,10 +10,17 @@ The output has the feature spec's columns in its order, so the same pipeline
 trains on it. The converter streams (one row in memory at a time), so a
 multi-GB file converts in constant memory.
 
-Bad rows (wrong column count, a numerical value that is not a number, a label
-outside the allowed values) are never dropped silently: each is counted,
-reported with its line number and reason, and written to
-``<output>.rejected.csv``; with ``strict=True`` the first one is fatal.
+Missing-value markers (``?``, ``NA``, ``null``... see
+``data_tools.draft_spec.MISSING_MARKERS``) in numerical columns become empty
+cells, which the pipeline treats as missing.
+
+Bad rows (wrong column count, a numerical value that is not a number, a
+decimal in a column declared ``dtype: int``, a label outside the allowed
+values) are never dropped silently: each is counted, reported with its line
+number and reason, and written to ``<folder>.rejected/<output name>`` beside
+the output's folder (``my_data/train/data.csv`` -> ``my_data/train.rejected/data.csv``),
+which no ExampleGen input pattern reads; the file exists only when some row was
+rejected. With ``strict=True`` the first bad row is fatal.
 
     python -m data_tools.wide_to_tasks --spec schemas/aliexpress/feature_spec.yaml \
         --input wide.csv --output tasks.csv --set country=NL
@@ -30,6 +37,7 @@ import sys
 from collections.abc import Iterable, Mapping
 
 from components.feature_spec import FeatureSpec, FeatureSpecError, load_feature_spec
+from data_tools.draft_spec import INT_PATTERN, MISSING_MARKERS
 
 MAX_REPORTED = 20  # bad rows listed in the report; all are counted and written
 
@@ -58,22 +66,32 @@ class ConversionReport:
         return "\n".join(lines)
 
 
+def default_rejected_path(output_path: str) -> str:
+    """``<folder>.rejected/<name>`` beside the output's folder: never inside a folder ExampleGen reads."""
+    folder, name = os.path.split(os.path.abspath(output_path))
+    return os.path.join(folder + ".rejected", name)
+
+
 def _check_row(
-    row: list[str], header: list[str], line: int, path: str, numeric: set[str], labels: Iterable[str], allowed: set[str]
-) -> str | None:
-    """Returns why the row is bad, or None."""
+    row: list[str], header: list[str], line: int, path: str, numeric: set[str], integers: set[str],
+    labels: Iterable[str], allowed: set[str],
+) -> str | None:  # fmt: skip
+    """Returns why the row is bad, or None; blanks missing-value markers of numerical columns in ``row``."""
     if len(row) != len(header):
         return f"{path}:{line}: expected {len(header)} columns, found {len(row)}"
     values = dict(zip(header, row, strict=False))
-    for name in numeric:
+    for name in numeric | integers:
         value = values[name].strip()
-        if value == "":
-            continue  # missing; Transform fills it
+        if value in MISSING_MARKERS:
+            row[header.index(name)] = ""  # missing; Transform fills it
+            continue
         try:
             if math.isnan(float(value)):
                 continue
         except ValueError:
             return f"{path}:{line}: column {name!r}: {value!r} is not a number"
+        if name in integers and not INT_PATTERN.match(value):
+            return f"{path}:{line}: column {name!r}: {value!r} is not a whole number (the spec says dtype int)"
     for name in labels:
         if values[name].strip() not in allowed:
             return f"{path}:{line}: label column {name!r}: {values[name]!r} is not one of {sorted(allowed)}"
@@ -100,8 +118,8 @@ def convert(
             AliExpress country, which is in the file name, not in the rows).
         allowed_labels: label values accepted; a value > 0 is a positive.
         strict: raise BadRowError at the first bad row instead of rejecting it.
-        rejected_path: where rejected rows go (default ``<output>.rejected.csv``);
-            keep it out of folders an ExampleGen reads.
+        rejected_path: where rejected rows go (default ``default_rejected_path``),
+            written only when a row is rejected; keep it out of folders an ExampleGen reads.
 
     Returns:
         A ConversionReport.
@@ -121,9 +139,11 @@ def convert(
                 f"{spec.path}: constant column {name!r} (from --set) is not declared under `columns`"
             )
     allowed = {str(v) for v in allowed_labels}
-    numeric = {c.name for c in spec.columns if c.dtype == "float" and c.name not in constants}
-    report = ConversionReport(rejected_path=rejected_path or output_path + ".rejected.csv")
-    os.makedirs(os.path.dirname(report.rejected_path) or ".", exist_ok=True)
+    numeric = {c.name for c in spec.columns if c.role == "numerical" and c.name not in constants}
+    integers = {c.name for c in spec.columns if c.dtype == "int" and c.role in ("numerical", "categorical")} - set(
+        constants
+    )
+    report = ConversionReport(rejected_path=rejected_path or default_rejected_path(output_path))
     with open(input_path, newline="") as src:
         reader = csv.reader(src)
         header = next(reader, None)
@@ -138,20 +158,27 @@ def convert(
                 f"{input_path}: column(s) {missing} needed by {spec.path} are missing from the header"
             )
         index = {name: header.index(name) for name in needed}
-        with open(output_path, "w", newline="") as dst, open(report.rejected_path, "w", newline="") as rej:
-            writer, rejected = csv.writer(dst), csv.writer(rej)
+        rejected_file = None
+        os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+        with open(output_path, "w", newline="") as dst:
+            writer = csv.writer(dst)
             writer.writerow(spec.names)
-            rejected.writerow(["line", "reason", *header])
             for line, row in enumerate(reader, start=2):
                 report.input_rows += 1
-                problem = _check_row(row, header, line, input_path, numeric, spec.wide_labels, allowed)
+                original = list(row)
+                problem = _check_row(row, header, line, input_path, numeric, integers, spec.wide_labels, allowed)
                 if problem:
                     if strict:
                         raise BadRowError(problem)
                     report.bad_rows += 1
                     if len(report.bad_examples) < MAX_REPORTED:
                         report.bad_examples.append(problem)
-                    rejected.writerow([line, problem, *row])
+                    if rejected_file is None:  # the file exists only when a row is rejected
+                        os.makedirs(os.path.dirname(report.rejected_path), exist_ok=True)
+                        rejected_file = open(report.rejected_path, "w", newline="")  # noqa: SIM115 (closed below)
+                        rejected = csv.writer(rejected_file)
+                        rejected.writerow(["line", "reason", *header])
+                    rejected.writerow([line, problem, *original])
                     continue
                 for wide_label, task in spec.wide_labels.items():
                     out = []
@@ -166,6 +193,8 @@ def convert(
                             out.append(row[index[name]])
                     writer.writerow(out)
                     report.output_rows += 1
+        if rejected_file is not None:
+            rejected_file.close()
     return report
 
 

@@ -11,11 +11,9 @@ is what the TFX CLI expects of ``--pipeline_path``::
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 
-import yaml
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
@@ -26,7 +24,11 @@ from components.anomaly_gate import AnomalyGate  # noqa: E402
 from components.evaluation import eval_config  # noqa: E402
 from components.feature_spec import load_feature_spec  # noqa: E402
 from components.pusher import idempotent_pusher  # noqa: E402
-from components.time_split_example_gen import TimeSplitCsvExampleGen, TimeSplitImportExampleGen  # noqa: E402
+from components.time_split_example_gen import (  # noqa: E402
+    SpecCsvExampleGen,
+    TimeSplitCsvExampleGen,
+    TimeSplitImportExampleGen,
+)
 
 CODE_PACKAGES = ("components", "models")  # what Transform and the Trainer run
 
@@ -46,23 +48,40 @@ def code_fingerprint(root: str | None = None, packages=CODE_PACKAGES) -> str:
     return digest.hexdigest()[:16]
 
 
-def example_gen_component(data_root: str, spec, data_format: str = "csv", time_split: dict | None = None):
-    """ExampleGen of ``data_root``: the ``train/`` and ``eval/`` folders as they are, or with
-    ``time_split`` every file in ``data_root`` split by the spec's time column (see ``create_pipeline``)."""
-    if time_split is None:
+HASH_SPLIT = {"train": 4, "eval": 1}  # one input without a time split: 80 % train, 20 % eval by a stable hash
+
+
+def example_gen_component(data_root: str, spec, data_format: str = "csv", time_split: dict | None = None,
+                          input_pattern: str | None = None):  # fmt: skip
+    """ExampleGen of ``data_root``: the ``train/`` and ``eval/`` folders as they are; or one input
+    (``input_pattern``, default every file in ``data_root``) split by the spec's time column with
+    ``time_split``, else by a stable hash (``HASH_SPLIT``). CSV columns are read with the spec's types."""
+    column_types = {c.name: c.dtype for c in spec.columns}
+    if time_split is not None:
+        if spec.time_column is None:
+            raise ValueError(f"{spec.path or spec.name}: time_split needs a column with role 'time'")
+        if data_format == "csv":
+            return TimeSplitCsvExampleGen(input_base=data_root, time_column=spec.time_column.name,
+                                          pattern=input_pattern or "*", column_types=column_types, **time_split)  # fmt: skip
+        return TimeSplitImportExampleGen(input_base=data_root, time_column=spec.time_column.name,
+                                         pattern=input_pattern or "*", **time_split)  # fmt: skip
+    output_config = None
+    if input_pattern is None:
         splits = example_gen_pb2.Input(
             splits=[
                 example_gen_pb2.Input.Split(name="train", pattern="train/*"),
                 example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
             ]
         )
-        if data_format == "csv":
-            return tfx.components.CsvExampleGen(input_base=data_root, input_config=splits)
-        return tfx.components.ImportExampleGen(input_base=data_root, input_config=splits)
-    if spec.time_column is None:
-        raise ValueError(f"{spec.path or spec.name}: time_split needs a column with role 'time'")
-    component = TimeSplitCsvExampleGen if data_format == "csv" else TimeSplitImportExampleGen
-    return component(input_base=data_root, time_column=spec.time_column.name, **time_split)
+    else:
+        splits = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern=input_pattern)])
+        output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+            example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=n) for name, n in HASH_SPLIT.items()]))  # fmt: skip
+    if data_format == "csv":
+        # The id users and their tooling know (pipeline_root/grec/CsvExampleGen/...).
+        return SpecCsvExampleGen(input_base=data_root, column_types=column_types, input_config=splits,
+                                 output_config=output_config).with_id("CsvExampleGen")  # fmt: skip
+    return tfx.components.ImportExampleGen(input_base=data_root, input_config=splits, output_config=output_config)
 
 
 def create_pipeline(
@@ -81,6 +100,7 @@ def create_pipeline(
     beam_pipeline_args: list[str] | None = None,
     enable_cache: bool = True,
     time_split: dict | None = None,
+    input_pattern: str | None = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the GRec pipeline.
 
@@ -104,17 +124,19 @@ def create_pipeline(
         time_split: split ``data_root/*`` inside ExampleGen by the spec's time
             column: ``{"eval_days": 7}`` (the last 7 days before the latest
             row are eval) or ``{"eval_start": <unix seconds>}``.
+        input_pattern: one input (files under ``data_root`` matching it, e.g.
+            ``train/*``) instead of the ``train/`` and ``eval/`` folders, split
+            by time with ``time_split``, else 80/20 by a stable hash.
     """
     spec = load_feature_spec(feature_spec_path)
-    with open(feature_spec_path) as f:
-        spec_dict = json.load(f) if feature_spec_path.endswith(".json") else yaml.safe_load(f)
+    spec_dict = spec.to_dict()
     # TFX caches an execution by its inputs and properties, not by the code that a module path
     # ("components.trainer.run_fn") names: the fingerprint of that code makes an edit re-run
     # Transform and the Trainer instead of silently reusing their old outputs.
     custom_config = {"feature_spec": spec_dict, "feature_spec_path": feature_spec_path,
                      "code_fingerprint": code_fingerprint()}  # fmt: skip
 
-    example_gen = example_gen_component(data_root, spec, data_format, time_split)
+    example_gen = example_gen_component(data_root, spec, data_format, time_split, input_pattern)
 
     # Statistics of every split.
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])

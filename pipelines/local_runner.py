@@ -1,11 +1,17 @@
 """Runs the GRec pipeline locally with LocalDagRunner (what `tfx run create --engine=local` does).
 
-    python -m pipelines.local_runner [--data-root data/synthetic] [--model grec] [--train-steps 400]
+    python -m pipelines.local_runner [--data-root data/synthetic] [--model mmoe] [--train-steps 400]
+    python -m pipelines.local_runner --spec my_spec/feature_spec.yaml --data-root my_data   # your own data
     python -m pipelines.local_runner --data-root my_data/ --eval-days 7   # one folder of files, split by time
     python -m pipelines.local_runner --dataset aliexpress    # data/aliexpress from data_tools.aliexpress
 
-Paths default to folders under the repository: data/synthetic, pipeline_root/,
-serving_models/grec/ (the TF Serving model base path).
+Data, artifacts and served models go under ``$GREC_HOME`` (default: the
+current folder; ``./run.sh`` runs in the repository): data/<dataset>,
+pipeline_root/grec/, serving_models/grec/ (the TF Serving model base path). The feature spec is ``--spec`` (its schema.pbtxt
+beside it), else ``$GREC_SPEC``, else ``schemas/<dataset>/``. Each model starts
+from its own preset (``models/presets.py``); ``--hyperparameters`` overrides keys.
+Before any component runs, the data folder is checked against the spec
+(``pipelines/preflight.py``).
 """
 
 from __future__ import annotations
@@ -13,74 +19,69 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
-from tfx import v1 as tfx
-
-from pipelines import beam
-from pipelines.grec_pipeline import create_pipeline
+from pipelines.preflight import DataRootError, Layout, check_data_root  # noqa: F401 (re-exported for callers)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = "grec"
-# CPU-sized GRec for a run of minutes on a laptop (the paper's width 256 is the library default).
-DEFAULT_TRAINER_CONFIG = {
-    "model": "grec",
-    "hyperparameters": {"dim": 64, "num_heads": 4, "num_experts": 8, "top_k": 4, "expert_hidden_dim": 64,
-                        "tower_hidden_dim": 64, "tower_dim": 32,
-                        "encoder_options": {"text_hidden_dim": 32, "history_hidden_dim": 32}},
-}  # fmt: skip
+DEFAULT_MODEL = "grec"
 
 
-def default_paths(root: str | None = None, dataset: str = "synthetic") -> dict:
-    """Paths of a local run. Data, artifacts and served models go under ``$GREC_HOME``
-    (default: the repository); the feature spec and schema are the repository's."""
-    root = root or os.environ.get("GREC_HOME", ROOT)
+def default_paths(root: str | None = None, dataset: str = "synthetic", spec: str | None = None) -> dict:
+    """Paths of a local run: data, artifacts and served models under ``root`` (default ``$GREC_HOME``,
+    else the current folder); the spec is ``spec``, else ``$GREC_SPEC``, else the repository's
+    ``schemas/<dataset>/feature_spec.yaml``; the schema is ``schema.pbtxt`` beside the spec."""
+    root = os.path.abspath(root or os.environ.get("GREC_HOME") or os.getcwd())
+    spec = spec or os.environ.get("GREC_SPEC") or os.path.join(ROOT, "schemas", dataset, "feature_spec.yaml")
+    spec = os.path.abspath(spec)
     return {
-        "data_root": os.path.join(root, "data", dataset),
-        "feature_spec_path": os.path.join(ROOT, "schemas", dataset, "feature_spec.yaml"),
-        "schema_path": os.path.join(ROOT, "schemas", dataset, "schema.pbtxt"),
+        "data_root": os.environ.get("GREC_DATA_ROOT") or os.path.join(root, "data", dataset),
+        "feature_spec_path": spec,
+        "schema_path": os.path.join(os.path.dirname(spec), "schema.pbtxt"),
         "pipeline_root": os.path.join(root, "pipeline_root", PIPELINE_NAME),
         "serving_model_dir": os.path.join(root, "serving_models", PIPELINE_NAME),
         "metadata_path": os.path.join(root, "pipeline_root", PIPELINE_NAME, "metadata.sqlite"),
     }
 
 
-class DataRootError(FileNotFoundError):
-    """The data folder cannot feed the pipeline; the message names the folder or file."""
+def trainer_config(model: str = DEFAULT_MODEL, overrides: dict | None = None, preset: str = "small") -> dict:
+    """The Trainer's model and hyperparameters: the model's preset with ``overrides`` applied.
+
+    Raises:
+        ValueError: an unknown model, or a key the model does not take (the accepted keys named).
+    """
+    from models import presets
+
+    return {"model": model, "hyperparameters": presets.resolve(model, overrides, preset)}
 
 
-def check_data_root(data_root: str, data_format: str = "csv", time_split: bool = False) -> None:
-    """Fails fast, naming what is wrong, before any component runs: a missing split
-    folder, a split without files, or a split whose files hold no rows. With
-    ``time_split``, the files directly in ``data_root`` are the one input."""
-    if time_split:
-        if not os.path.isdir(data_root):
-            raise DataRootError(f"{data_root}: missing; with a time split the pipeline reads {data_root}/*")
-        inputs = [("input", data_root)]
-    else:
-        inputs = [(split, os.path.join(data_root, split)) for split in ("train", "eval")]
-    for split, folder in inputs:
-        if not os.path.isdir(folder):
-            raise DataRootError(f"{folder}: missing; the pipeline reads {data_root}/train/* and {data_root}/eval/*")
-        files = sorted(
-            f for f in os.listdir(folder) if not f.startswith(".") and os.path.isfile(os.path.join(folder, f))
-        )
-        if not files:
-            raise DataRootError(f"{folder}: no files in the {split!r} split")
-        if data_format == "csv":
-            rows = 0
-            for name in files:
-                with open(os.path.join(folder, name)) as f:
-                    rows += sum(1 for _ in zip(range(2), f, strict=False))  # header + at least one row is enough
-            if rows < 2:
-                raise DataRootError(f"{folder}: the {split!r} split is empty (a header and no rows)")
-        elif all(os.path.getsize(os.path.join(folder, name)) == 0 for name in files):
-            raise DataRootError(f"{folder}: the {split!r} split is empty")
+def preflight(paths: dict, data_format: str = "csv", time_split: dict | None = None):
+    """Checks spec, schema and data folder before anything runs; returns the data layout."""
+    from components.feature_spec import check_against_schema, load_feature_spec
+    from pipelines.preflight import DataRootError
+
+    spec = load_feature_spec(paths["feature_spec_path"])
+    if not os.path.exists(paths["schema_path"]):
+        raise DataRootError(f"{paths['schema_path']}: missing; the schema goes beside the feature spec "
+                            f"(python -m components.schema_draft {paths['feature_spec_path']} > {paths['schema_path']})")  # fmt: skip
+    check_against_schema(spec, paths["schema_path"])
+    return check_data_root(paths["data_root"], spec, data_format, one_input=bool(time_split))
 
 
-def build(paths: dict | None = None, **kwargs) -> tfx.dsl.Pipeline:
+def build(paths: dict | None = None, **kwargs):
+    """The pipeline for ``paths`` (over ``default_paths()``); ``trainer_config`` is completed from the
+    model's preset and checked here, before anything runs."""
+    from tfx import v1 as tfx
+
+    from pipelines import beam
+    from pipelines.grec_pipeline import create_pipeline
+
     paths = {**default_paths(), **(paths or {})}
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata_path"])
-    kwargs.setdefault("trainer_config", DEFAULT_TRAINER_CONFIG)
+    config = dict(kwargs.pop("trainer_config", None) or {})
+    config.update(trainer_config(config.pop("model", DEFAULT_MODEL), config.pop("hyperparameters", None),
+                                 config.pop("preset", "small")))  # fmt: skip
     return create_pipeline(
         pipeline_name=kwargs.pop("pipeline_name", PIPELINE_NAME),
         pipeline_root=paths["pipeline_root"],
@@ -90,45 +91,68 @@ def build(paths: dict | None = None, **kwargs) -> tfx.dsl.Pipeline:
         serving_model_dir=paths["serving_model_dir"],
         metadata_connection_config=metadata,
         beam_pipeline_args=kwargs.pop("beam_pipeline_args", beam.beam_pipeline_args("direct")),
+        trainer_config=config,
         **kwargs,
     )
 
 
-def run(paths: dict | None = None, **kwargs):
-    """Checks the data folder, then builds and runs the pipeline with LocalDagRunner."""
-    data_root = {**default_paths(), **(paths or {})}["data_root"]
-    check_data_root(data_root, kwargs.get("data_format", "csv"), time_split=bool(kwargs.get("time_split")))
-    return tfx.orchestration.LocalDagRunner().run(build(paths, **kwargs))
+def run(paths: dict | None = None, layout: Layout | None = None, **kwargs):
+    """Checks spec, schema and data folder (unless ``layout`` says a check already ran), then builds
+    and runs the pipeline with LocalDagRunner."""
+    from tfx import v1 as tfx
+
+    paths = {**default_paths(), **(paths or {})}
+    if layout is None:
+        layout = preflight(paths, kwargs.get("data_format", "csv"), kwargs.get("time_split"))
+    kwargs.setdefault("input_pattern", layout.pattern)
+    pipeline = build(paths, **kwargs)
+    return tfx.orchestration.LocalDagRunner().run(pipeline)
 
 
-def main(argv=None):
+def main(argv=None) -> int:
+    from pipelines import beam, output
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--dataset", default="synthetic", help="schemas/<dataset>/ spec and schema (default: %(default)s)"
-    )
+    parser.add_argument("--dataset", default="synthetic", help="schemas/<dataset>/ spec and schema, "
+                        "$GREC_HOME/data/<dataset> data (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--spec", help="your feature spec (schema.pbtxt beside it); default: $GREC_SPEC or --dataset's")
     parser.add_argument("--data-root", help="default: $GREC_HOME/data/<dataset>")
-    parser.add_argument("--model", default="grec")
-    parser.add_argument(
-        "--hyperparameters",
-        default=json.dumps(DEFAULT_TRAINER_CONFIG["hyperparameters"]),
-        help="JSON of model keyword arguments (default: the CPU-sized GRec)",
-    )
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="grec, dense_grec, mmoe, ple, shared_bottom, "
+                        "single_task (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--preset", default="small", help="small (CPU-sized, default) or paper (D=256)")
+    parser.add_argument("--hyperparameters", default="{}", help='JSON overriding keys of the model\'s preset, '
+                        'e.g. \'{"dim": 128}\'')  # fmt: skip
     parser.add_argument("--train-steps", type=int, default=400)
     parser.add_argument("--beam-runner", default="direct")
-    parser.add_argument("--eval-days", type=float, help="split the files in --data-root by time inside ExampleGen: "
-                        "the last N days are eval (default: read the train/ and eval/ folders)")  # fmt: skip
+    parser.add_argument("--eval-days", type=float, help="split the one input folder by time inside ExampleGen: "
+                        "the last N days are eval (default: train/ and eval/ folders, or an 80/20 hash split)")  # fmt: skip
+    parser.add_argument("--verbose", action="store_true", help="show every library log line")
     args = parser.parse_args(argv)
-    paths = default_paths(dataset=args.dataset)
+    output.configure(args.verbose)
+    paths = default_paths(dataset=args.dataset, spec=args.spec)
     if args.data_root:
-        paths["data_root"] = args.data_root
-    run(
-        paths,
-        trainer_config={"model": args.model, "hyperparameters": json.loads(args.hyperparameters)},
-        train_steps=args.train_steps,
-        beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner),
-        time_split={"eval_days": args.eval_days} if args.eval_days else None,
-    )
+        paths["data_root"] = os.path.abspath(args.data_root)
+    try:
+        overrides = json.loads(args.hyperparameters)
+        config = trainer_config(args.model, overrides, args.preset)
+        time_split = {"eval_days": args.eval_days} if args.eval_days else None
+        found = preflight(paths, time_split=time_split)
+    except json.JSONDecodeError as e:
+        print(f"error: --hyperparameters is not JSON: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, DataRootError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"spec {paths['feature_spec_path']}\ndata {paths['data_root']} "
+          f"({'train/ and eval/' if found.pattern is None else found.pattern + (', time split' if time_split else ', 80/20 hash split')})\n"
+          f"model {args.model} {json.dumps(config['hyperparameters'])}", flush=True)  # fmt: skip
+    with output.progress(args.verbose):
+        run(paths, found, trainer_config=config, train_steps=args.train_steps,
+            beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner), time_split=time_split)  # fmt: skip
+    print(f"done: pipeline_root {paths['pipeline_root']}; served models {paths['serving_model_dir']}; "
+          "per-task AP: python -m pipelines.report")  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Reads the Evaluator's output back: the per-task AP/AUC table and why a model was (not) blessed.
 
-python -m pipelines.report [--pipeline-root pipeline_root/grec]
+python -m pipelines.report [--pipeline-root DIR]   # default: $GREC_HOME/pipeline_root/grec, as the runners
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ import argparse
 import glob
 import os
 import sys
-
-import tensorflow_model_analysis as tfma
 
 METRICS = ("example_count", "average_precision", "auc", "calibration", "mean_label", "mean_prediction")
 
@@ -38,6 +36,8 @@ def _value(metric) -> float:
 
 def slice_table(evaluation_dir: str) -> list[dict]:
     """One row per slice: {'slice': 'task=ctr', metric: value, ...}."""
+    import tensorflow_model_analysis as tfma
+
     result = tfma.load_eval_result(evaluation_dir)
     rows = []
     for slice_key, metrics in result.slicing_metrics:
@@ -50,6 +50,8 @@ def slice_table(evaluation_dir: str) -> list[dict]:
 
 def validation(evaluation_dir: str) -> tuple[bool, list[str]]:
     """(blessed, reasons it is not)."""
+    import tensorflow_model_analysis as tfma
+
     result = tfma.load_validation_result(evaluation_dir)
     reasons = []
     for failure in result.metric_validations_per_slice:
@@ -91,11 +93,21 @@ def component_times(metadata_path: str) -> list[tuple[str, str, float]]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pipeline-root", default=os.path.join("pipeline_root", "grec"))
+    parser.add_argument("--pipeline-root", help="default: the local runner's ($GREC_HOME/pipeline_root/grec)")
+    parser.add_argument("--verbose", action="store_true", help="show every library log line")
     args = parser.parse_args(argv)
+    from pipelines import output
+
+    output.configure(args.verbose)
+    if args.pipeline_root is None:
+        from pipelines.local_runner import default_paths
+
+        args.pipeline_root = default_paths()["pipeline_root"]
     evaluation = latest_evaluation(args.pipeline_root)
     print(f"Evaluator output: {evaluation}\n")
-    print(format_table(slice_table(evaluation)))
+    with output.progress(args.verbose):
+        rows = slice_table(evaluation)
+    print(format_table(rows))
     ok, reasons = validation(evaluation)
     print("\nblessed: yes" if ok else "\nblessed: NO\n  " + "\n  ".join(reasons))
     return 0

@@ -48,18 +48,23 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=200_000, help="synthetic task examples (default: %(default)s)")
     parser.add_argument("--train-steps", type=int, default=600)
     parser.add_argument("--no-serve", action="store_true", help="stop after the pipeline and the AP table")
+    parser.add_argument("--verbose", action="store_true", help="show every library log line")
     args = parser.parse_args(argv)
 
+    from pipelines import output
+
+    output.configure(args.verbose)
     from pipelines import local_runner, report
 
-    paths = local_runner.default_paths()
+    paths = local_runner.default_paths(root=os.environ.get("GREC_HOME") or ROOT)  # the repository by default
     timings = {}
     start = _step("1/4 synthetic data")
     ensure_data(args.rows, paths["data_root"])
     timings["data"] = time.perf_counter() - start
 
     start = _step("2/4 TFX pipeline (LocalDagRunner): ExampleGen -> ... -> Pusher")
-    local_runner.run(train_steps=args.train_steps)
+    with output.progress(args.verbose):
+        local_runner.run(paths, train_steps=args.train_steps)
     timings["pipeline"] = time.perf_counter() - start
     print("component              state        seconds")
     for component, state, seconds in report.component_times(paths["metadata_path"]):
@@ -67,8 +72,10 @@ def main(argv=None) -> int:
 
     start = _step("3/4 Evaluator output: AP and AUC per task slice")
     evaluation = report.latest_evaluation(paths["pipeline_root"])
-    print(report.format_table(report.slice_table(evaluation)))
-    blessed, reasons = report.validation(evaluation)
+    with output.progress(args.verbose):
+        rows = report.slice_table(evaluation)
+        blessed, reasons = report.validation(evaluation)
+    print(report.format_table(rows))
     print("blessed: yes" if blessed else "blessed: NO\n  " + "\n  ".join(reasons))
     timings["report"] = time.perf_counter() - start
 

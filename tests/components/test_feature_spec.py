@@ -46,7 +46,7 @@ def test_json_spec_reads_like_yaml(tmp_path):
     "text, fragments",
     [
         (MINIMAL + "  x: {role: color}\n", ["columns.x.role", "unknown role 'color'", "'x'"]),
-        (MINIMAL + "  x: {role: numerical, dtype: string}\n", ["columns.x.dtype", "'x'", "['float']"]),
+        (MINIMAL + "  x: {role: numerical, dtype: string}\n", ["columns.x.dtype", "'x'", "['float', 'int']"]),
         (MINIMAL + "  x: {role: numerical}\n  x: {role: categorical}\n", ["`x`", "duplicate key", "line 5"]),
         (MINIMAL + "  x: {role: history, max_length: 0}\n", ["columns.x.max_length", "positive integer"]),
         (

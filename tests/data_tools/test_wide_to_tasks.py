@@ -92,3 +92,32 @@ def test_cli_reports_and_exit_codes(tmp_path, capsys):
     assert "rejected 3 rows" in capsys.readouterr().out
     assert aliexpress.main(["--input", str(tmp_path / "empty"), "--out", str(tmp_path)]) == 1
     assert "no AliExpress_<CC>/train.csv" in capsys.readouterr().err
+
+
+def test_a_drafted_wide_file_converts_without_writing_into_the_data_folder(tmp_path):
+    from data_tools import draft_spec
+    from tests.data_tools.wide_csv import write_wide_csv
+
+    write_wide_csv(tmp_path / "wide.csv", rows=400)
+    spec, guesses = draft_spec.draft(str(tmp_path / "wide.csv"), ["click", "conversion"])
+    parsed = draft_spec.write_draft(spec, guesses, str(tmp_path / "spec"), "wide.csv")
+    out = tmp_path / "data" / "train" / "data.csv"
+    report = wide_to_tasks.convert(parsed, str(tmp_path / "wide.csv"), str(out))
+    assert (report.bad_rows, report.output_rows) == (0, 800)
+    assert os.listdir(tmp_path / "data") == ["train"] and os.listdir(tmp_path / "data" / "train") == ["data.csv"]
+    rows = _read(out)
+    assert {r["task"] for r in rows} == {"click", "conversion"}
+    assert "?" not in {r["balance"] for r in rows} and "" in {r["balance"] for r in rows}  # markers -> empty
+    assert "?" in {r["workclass"] for r in rows}  # a word category keeps its `?`
+
+    # A decimal in an integer column and a label of 2: rejected beside the split folder, not in it.
+    write_wide_csv(tmp_path / "bad.csv", rows=50, bad_rows={10: [40, "Gov", 3, "37.5", 0, "1.0", 1, 0],
+                                                             20: [40, "Gov", 3, 37, 0, "1.0", 2, 0]})  # fmt: skip
+    report = wide_to_tasks.convert(parsed, str(tmp_path / "bad.csv"), str(out))
+    assert report.bad_rows == 2 and report.output_rows == 96
+    assert report.bad_examples[0].endswith(
+        "bad.csv:12: column 'hours': '37.5' is not a whole number (the spec says dtype int)"
+    )
+    assert report.rejected_path == str(tmp_path / "data" / "train.rejected" / "data.csv")
+    assert [r[0] for r in list(csv.reader(open(report.rejected_path)))[1:]] == ["12", "22"]
+    assert os.listdir(tmp_path / "data" / "train") == ["data.csv"]

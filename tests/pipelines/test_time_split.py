@@ -31,7 +31,7 @@ def test_example_gen_splits_one_input_by_time(tmp_path, data_format):
     writers.write(columns, str(data_root / f"all.{data_format}"), data_format)
     paths = {"data_root": str(data_root), "pipeline_root": str(tmp_path / "root"),
              "metadata_path": str(tmp_path / "root" / "m.sqlite"), "serving_model_dir": str(tmp_path / "serving")}  # fmt: skip
-    local_runner.check_data_root(paths["data_root"], data_format, time_split=True)
+    local_runner.check_data_root(paths["data_root"], data_format=data_format, one_input=True)
     spec = load_feature_spec(local_runner.default_paths()["feature_spec_path"])
     example_gen = example_gen_component(paths["data_root"], spec, data_format, time_split={"eval_days": 7})
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata_path"])

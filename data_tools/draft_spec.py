@@ -1,0 +1,276 @@
+"""Drafts a feature spec and a TFMD schema from a sample of a CSV file, wide or long.
+
+    python -m data_tools.draft_spec --input wide.csv --labels click,conversion --out my_spec/
+    python -m data_tools.draft_spec --input tasks.csv --out my_spec/     # long: has `task` and `label`
+
+Writes ``feature_spec.yaml`` (one line per column, each with the reason for its
+guess) and ``schema.pbtxt`` (``components.schema_draft``) into ``--out``, and
+prints what it guessed and why. The guesses, on the first ``--rows`` rows:
+
+* ``--labels a,b``: a wide file; each named 0/1 column becomes a task under
+  ``wide_labels`` (task name = column name), and the spec gains the ``task``
+  and ``label`` columns that ``data_tools.wide_to_tasks`` writes;
+* without it, the file must already have ``task`` and ``label`` columns;
+* whole numbers: categorical (``dtype: int``) up to ``MAX_INT_LEVELS`` distinct
+  values, numerical (``dtype: int``) above; decimals: numerical (``float``);
+  non-negative numbers with a heavy right tail get ``transform: log1p``;
+* words: categorical (string); text with spaces: ``text`` (review it); a
+  column of space-separated numbers of one length: ``image_embedding``;
+* a column named ``weight`` is the weight, ``ts``/``timestamp`` of whole
+  numbers the time; a constant column, or one with a different value in every
+  row (a row key), is ``ignore``; ``*_id`` columns are flagged for review.
+
+Missing values: empty cells and the usual markers (``MISSING_MARKERS``: ``?``,
+``NA``, ``null``...) are not counted when guessing a type. The converter turns
+them into empty cells in numerical columns; in a long file fed to the pipeline
+directly, a numerical column must use empty cells (the pre-flight check says so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import math
+import os
+import re
+import sys
+from collections.abc import Sequence
+
+from components.feature_spec import FeatureSpec, FeatureSpecError, parse_feature_spec
+
+MISSING_MARKERS = frozenset({"", "?", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "none"})
+MAX_INT_LEVELS = 20  # rationale: codes (education level, 1-5 ratings, industry codes) vs counts and amounts
+HEAVY_TAIL_SKEW = 2.0  # rationale: sample skewness above 2 is "highly skewed" by the usual rule of thumb
+MIN_ROWS_FOR_KEY = 100  # a column unique in fewer rows than this may just be a small sample
+TIME_NAMES = ("ts", "timestamp", "time", "event_time", "unix_time")
+DEFAULT_ROWS = 20_000
+INT_PATTERN = re.compile(r"^[+-]?\d+$")  # what CsvExampleGen reads as INT
+
+
+@dataclasses.dataclass
+class Guess:
+    """What the drafter decided for one column and why."""
+
+    name: str
+    entry: dict
+    why: str
+    review: bool = False
+
+
+def _is_float(value: str) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+def _skewness(values: Sequence[float]) -> float:
+    n = len(values)
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / n
+    if var == 0:
+        return 0.0
+    return sum((v - mean) ** 3 for v in values) / n / var**1.5
+
+
+def _numerical(name: str, numbers: list[float], dtype: str, why: str) -> Guess:
+    entry = {"role": "numerical", "dtype": dtype}
+    skew = _skewness(numbers)
+    if min(numbers) >= 0 and skew > HEAVY_TAIL_SKEW:
+        entry["transform"] = "log1p"
+        why += f"; heavy right tail (skewness {skew:.1f}): log1p"
+    return Guess(name, entry, why)
+
+
+def guess_column(name: str, values: Sequence[str]) -> Guess:
+    """The role and dtype of one (non-label) column from its sampled values."""
+    present = [v for v in values if v not in MISSING_MARKERS]
+    markers = sorted({v for v in values if v in MISSING_MARKERS and v})
+    missing = f", {len(values) - len(present)} missing" if len(present) < len(values) else ""
+    distinct = len(set(present))
+    if not present:
+        return Guess(name, {"role": "ignore", "dtype": "string"}, "no values in the sample", review=True)
+    if distinct == 1:
+        return Guess(name, {"role": "ignore", "dtype": "string"}, f"one value ({present[0]!r}) in every row")
+    if all(INT_PATTERN.match(v) for v in present):
+        if name in TIME_NAMES and not missing:
+            return Guess(name, {"role": "time", "dtype": "int"}, "whole numbers named like a time")
+        if name == "weight":
+            return Guess(name, {"role": "weight", "dtype": "float"}, "named weight")
+        # A `?` marker makes CsvExampleGen read the whole column as strings.
+        dtype = "string" if markers else "int"
+        if name.endswith("_id") or name == "id":
+            keyish = distinct == len(present) and len(present) >= MIN_ROWS_FOR_KEY
+            if keyish:
+                return Guess(name, {"role": "ignore", "dtype": dtype}, "an id unique in every row: a row key", True)
+            return Guess(name, {"role": "categorical", "dtype": dtype, "oov_buckets": 10},
+                         f"an id ({distinct} distinct): embedded, unseen ids share 10 OOV buckets", True)  # fmt: skip
+        if distinct <= MAX_INT_LEVELS:
+            return Guess(name, {"role": "categorical", "dtype": dtype},
+                         f"{distinct} distinct whole numbers: codes{missing}")  # fmt: skip
+        return _numerical(name, [float(v) for v in present], "int", f"{distinct} distinct whole numbers{missing}")
+    if all(_is_float(v) for v in present):
+        if name == "weight":
+            return Guess(name, {"role": "weight", "dtype": "float"}, "named weight")
+        return _numerical(name, [float(v) for v in present], "float", f"decimal numbers{missing}")
+    tokens = [v.split() for v in present]
+    lengths = {len(t) for t in tokens}
+    if len(lengths) == 1 and lengths != {1} and all(_is_float(x) for t in tokens[:200] for x in t):
+        dim = lengths.pop()
+        return Guess(name, {"role": "image_embedding", "dtype": "string", "dim": dim},
+                     f"{dim} space-separated numbers in every row: a vector", True)  # fmt: skip
+    mean_tokens = sum(len(t) for t in tokens) / len(tokens)
+    if mean_tokens > 1.5:
+        role = "history" if "hist" in name else "text"
+        return Guess(name, {"role": role, "dtype": "string"},
+                     f"{mean_tokens:.1f} words per row: free {role}; check its options", True)  # fmt: skip
+    if distinct == len(present) and len(present) >= MIN_ROWS_FOR_KEY:
+        return Guess(name, {"role": "ignore", "dtype": "string"}, "a different value in every row: a row key", True)
+    # In a word column a marker such as `?` is one more category; only empty cells are missing.
+    note = f" and {', '.join(repr(m) for m in markers)}" if markers else ""
+    empty = sum(1 for v in values if not v)
+    return Guess(name, {"role": "categorical", "dtype": "string"},
+                 f"{distinct} distinct words{note}" + (f", {empty} empty" if empty else ""))  # fmt: skip
+
+
+MAX_BAD_LABELS = 0.01  # rationale: a few bad rows are the converter's to reject; more means a column to recode
+
+
+def _check_labels(path: str, name: str, values: Sequence[str]) -> None:
+    bad = [v for v in values if v not in ("0", "1")]
+    if len(bad) > MAX_BAD_LABELS * len(values):
+        raise FeatureSpecError(f"{path}: label column {name!r} has values like {sorted(set(bad))[:3]}; labels must be "
+                               "0/1 (recode it, e.g. 1 for the outcome you predict)")  # fmt: skip
+
+
+def read_sample(path: str, rows: int) -> tuple[list[str], list[list[str]], int]:
+    """(header, rows with the header's field count, rows skipped for another field count)."""
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if not header:
+            raise FeatureSpecError(f"{path}: empty file, expected a header row")
+        header = [h.strip() for h in header]
+        kept, skipped = [], 0
+        for row in reader:
+            if len(kept) >= rows:
+                break
+            if len(row) == len(header):
+                kept.append([v.strip() for v in row])
+            elif row:
+                skipped += 1
+    return header, kept, skipped
+
+
+def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name: str | None = None):
+    """Returns (spec mapping, guesses) for the CSV at ``path``.
+
+    Raises:
+        FeatureSpecError: a named label column is missing or not 0/1, or a long
+            file lacks its ``task`` / ``label`` column; the message says what to pass.
+    """
+    header, sample, _ = read_sample(path, rows)
+    if not sample:
+        raise FeatureSpecError(f"{path}: no data rows after the header")
+    columns = {h: [r[i] for r in sample] for i, h in enumerate(header)}
+    guesses: list[Guess] = []
+    if labels:
+        missing = [c for c in labels if c not in columns]
+        if missing:
+            raise FeatureSpecError(f"{path}: --labels column(s) {missing} are not in the header {header}")
+        for label in labels:
+            _check_labels(path, label, columns[label])
+        for reserved in ("task", "label"):
+            if reserved in columns:
+                raise FeatureSpecError(f"{path}: column {reserved!r} exists; in a wide file it would clash with the "
+                                       f"{reserved!r} column the converter writes (rename it)")  # fmt: skip
+        guesses.append(Guess("task", {"role": "task"}, f"written by wide_to_tasks: one of {list(labels)}"))
+        guesses.append(Guess("label", {"role": "label"}, "written by wide_to_tasks from the label columns"))
+    else:
+        for required in ("task", "label"):
+            if required not in columns:
+                raise FeatureSpecError(f"{path}: no {required!r} column; for a wide file name its 0/1 label columns "
+                                       "with --labels a,b, for a long file add `task` and `label` columns")  # fmt: skip
+        _check_labels(path, "label", columns["label"])
+    for column, values in columns.items():
+        if column in labels:
+            continue
+        if not labels and column == "task":
+            guesses.append(Guess(column, {"role": "task"}, f"{len(set(values))} tasks in the sample"))
+        elif not labels and column == "label":
+            guesses.append(Guess(column, {"role": "label"}, "0/1"))
+        else:
+            guesses.append(guess_column(column, values))
+    spec = {"name": name or "mydata", "columns": {g.name: g.entry for g in guesses}}
+    if labels:
+        spec["wide_labels"] = {label: label for label in labels}
+    return spec, guesses
+
+
+def spec_yaml(spec: dict, guesses: Sequence[Guess], source: str) -> str:
+    """The spec as YAML, one line per column with the reason for its guess (a comment)."""
+    width = max(len(g.name) for g in guesses) + 2
+    lines = [f"# Drafted by data_tools.draft_spec from {source}: check every line marked REVIEW.",
+             f"name: {spec['name']}", "columns:"]  # fmt: skip
+    for g in guesses:
+        entry = ", ".join(f"{k}: {v}" for k, v in g.entry.items())
+        lines.append(f"  {g.name + ':':<{width}} {{{entry}}}  # {'REVIEW: ' if g.review else ''}{g.why}")
+    if "wide_labels" in spec:
+        lines.append("wide_labels:  # label column of the wide file -> task name")
+        lines += [f"  {label}: {task}" for label, task in spec["wide_labels"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_draft(spec: dict, guesses: Sequence[Guess], out_dir: str, source: str) -> FeatureSpec:
+    """Writes feature_spec.yaml and schema.pbtxt into ``out_dir``; returns the parsed spec."""
+    from google.protobuf import text_format
+
+    from components.schema_draft import draft_schema
+
+    os.makedirs(out_dir, exist_ok=True)
+    spec_path = os.path.join(out_dir, "feature_spec.yaml")
+    parsed = parse_feature_spec(spec, spec_path)  # what we write must load back
+    with open(spec_path, "w") as f:
+        f.write(spec_yaml(spec, guesses, source))
+    with open(os.path.join(out_dir, "schema.pbtxt"), "w") as f:
+        f.write(text_format.MessageToString(draft_schema(parsed)))
+    return parsed
+
+
+def format_guesses(guesses: Sequence[Guess]) -> str:
+    width = max(len(g.name) for g in guesses) + 2
+    lines = [f"{'column':<{width}}{'role':<17}{'dtype':<8}{'options':<26}why"]
+    for g in guesses:
+        options = ", ".join(f"{k}={v}" for k, v in g.entry.items() if k not in ("role", "dtype"))
+        dtype = g.entry.get("dtype", "")
+        why = ("REVIEW: " if g.review else "") + g.why
+        lines.append(f"{g.name:<{width}}{g.entry['role']:<17}{dtype:<8}{options:<26}{why}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--input", required=True, help="CSV file with a header row")
+    parser.add_argument("--labels", default="", help="wide file: its 0/1 label columns, comma-separated")
+    parser.add_argument("--out", required=True, help="folder for feature_spec.yaml and schema.pbtxt")
+    parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows read (default: %(default)s)")
+    parser.add_argument("--name", help="data set name (default: the --out folder's name)")
+    args = parser.parse_args(argv)
+    labels = [c.strip() for c in args.labels.split(",") if c.strip()]
+    name = args.name or os.path.basename(os.path.normpath(args.out)) or "mydata"
+    try:
+        spec, guesses = draft(args.input, labels, args.rows, name)
+        write_draft(spec, guesses, args.out, args.input)
+    except (FeatureSpecError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(format_guesses(guesses))
+    review = sum(g.review for g in guesses)
+    print(f"\nwrote {os.path.join(args.out, 'feature_spec.yaml')} and schema.pbtxt"
+          + (f"; {review} column(s) marked REVIEW" if review else ""))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

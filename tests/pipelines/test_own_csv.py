@@ -1,0 +1,86 @@
+"""A CSV nobody here wrote, from file to served model with the README's four commands, run from
+outside the repository: draft the spec, convert, run the pipeline, report; then score over gRPC."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.data_tools.wide_csv import write_wide_csv
+
+pytestmark = pytest.mark.e2e
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMALL = '{"dim": 16, "num_heads": 2, "num_experts": 4, "top_k": 2, "expert_hidden_dim": 16, "tower_hidden_dim": 16}'
+
+
+def _run(args, cwd, env):
+    done = subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=1200)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def _untracked():
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True,
+                          text=True).stdout  # fmt: skip
+
+
+def test_a_wide_csv_goes_from_file_to_served_model_with_four_commands(tmp_path):
+    from serving.client import GRecClient
+    from serving.launcher import ServerProcess
+
+    work = tmp_path / "work"
+    work.mkdir()
+    bad_row = [40, "Gov", 3, 37, 0, "1.0", 2, 0]  # a label of 2: rejected by the converter
+    write_wide_csv(work / "wide.csv", rows=4_000, seed=1, bad_rows={100: bad_row})
+    env = {k: v for k, v in os.environ.items() if k not in ("GREC_HOME", "GREC_SPEC", "GREC_DATA_ROOT")}
+    repo_before = _untracked()
+
+    table = _run(["data_tools.draft_spec", "--input", "wide.csv", "--labels", "click,conversion", "--out", "my_spec"],
+                 work, env)  # fmt: skip
+    assert "capital_gain" in table and "log1p" in table
+    # What a user edits: hours as a float (its data are whole numbers: read as floats all the same),
+    # age cut into quantile buckets.
+    spec_path = work / "my_spec" / "feature_spec.yaml"
+    text = spec_path.read_text()
+    text = text.replace(
+        "hours:         {role: numerical, dtype: int}", "hours:         {role: numerical, dtype: float}"
+    )
+    text = text.replace(
+        "{role: numerical, dtype: int}  # 73", "{role: numerical, dtype: int, transform: bucketize}  # 73"
+    )
+    assert "dtype: float}" in text and "bucketize" in text
+    spec_path.write_text(text)
+    schema = subprocess.run([sys.executable, "-m", "components.schema_draft", str(spec_path)], cwd=work, env=env,
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    (work / "my_spec" / "schema.pbtxt").write_text(schema)
+
+    converted = _run(["data_tools.wide_to_tasks", "--spec", "my_spec/feature_spec.yaml", "--input", "wide.csv",
+                      "--output", "my_data/train/data.csv"], work, env)  # fmt: skip
+    assert "read 4000 rows, wrote 7998 task examples, rejected 1 rows" in converted
+    assert os.listdir(work / "my_data") == ["train"] or sorted(os.listdir(work / "my_data")) == [
+        "train",
+        "train.rejected",
+    ]
+    assert os.listdir(work / "my_data" / "train") == ["data.csv"]
+
+    log = _run(["pipelines.local_runner", "--spec", "my_spec/feature_spec.yaml", "--data-root", "my_data",
+                "--train-steps", "150", "--hyperparameters", SMALL], work, env)  # fmt: skip
+    assert "train/*, 80/20 hash split" in log and "Trainer done in" in log and "Pusher done in" in log
+    assert "cuFFT" not in log and "FutureWarning" not in log  # the libraries' noise stays hidden
+    report = _run(["pipelines.report"], work, env)
+    assert "task=click" in report and "task=conversion" in report and "blessed: yes" in report
+    assert _untracked() == repo_before  # nothing written inside the repository
+
+    versions = os.listdir(work / "serving_models" / "grec")
+    assert len(versions) == 1
+    context = {"age": 52, "workclass": "Private", "industry_code": 2, "hours": 40.0, "capital_gain": 3000,
+               "balance": 120.5}  # fmt: skip
+    with ServerProcess(str(work / "serving_models" / "grec")) as server:
+        client = GRecClient(server.target)
+        scores = client.predict([dict(context, task="click"), dict(context, task="conversion"),
+                                 dict(context, task="click", age=18, workclass="?")])  # fmt: skip
+        client.close()
+    assert np.all((scores > 0) & (scores < 1)) and len(set(np.round(scores, 6))) == 3
