@@ -1,8 +1,10 @@
 """Paired comparisons of two models on the same examples: the difference in a metric with a 95 % interval.
 
 ``paired_difference`` resamples the test examples with replacement (the same
-resample for both models, so the comparison is paired), and, when several
-seeds were trained, averages the per-seed difference inside every resample.
+resample for both models, so the comparison is paired) and, when several seeds
+were trained, each model's seeds too (a two-level bootstrap: the interval
+holds the noise of the test sample and of training), averaging over the drawn
+seeds inside every resample.
 A claim is worded by the interval: ``better`` when it lies above 0,
 ``worse`` when below, ``no difference detected`` when it contains 0.
 """
@@ -50,9 +52,9 @@ def paired_difference(metric, labels, scores_a, scores_b, resamples: int = RESAM
     labels = np.asarray(labels)
     a, b = np.atleast_2d(scores_a), np.atleast_2d(scores_b)
 
-    def diff(rows):
-        return float(np.mean([metric(labels[rows], s[rows]) for s in a]) -
-                     np.mean([metric(labels[rows], s[rows]) for s in b]))  # fmt: skip
+    def diff(rows, seeds_a, seeds_b):
+        return float(np.mean([metric(labels[rows], a[s][rows]) for s in seeds_a]) -
+                     np.mean([metric(labels[rows], b[s][rows]) for s in seeds_b]))  # fmt: skip
 
     rng = np.random.default_rng(seed)
     n = len(labels)
@@ -60,7 +62,7 @@ def paired_difference(metric, labels, scores_a, scores_b, resamples: int = RESAM
     while len(estimates) < resamples:
         rows = rng.integers(0, n, n)
         if labels[rows].min() != labels[rows].max():  # AP and AUC need both classes
-            estimates.append(diff(rows))
+            estimates.append(diff(rows, rng.integers(0, len(a), len(a)), rng.integers(0, len(b), len(b))))
     tail = (1 - CONFIDENCE) / 2 * 100
     low, high = np.percentile(estimates, [tail, 100 - tail])
-    return Difference(diff(np.arange(n)), float(low), float(high))
+    return Difference(diff(np.arange(n), range(len(a)), range(len(b))), float(low), float(high))

@@ -136,14 +136,15 @@ def prepare_adult(work: str, numerical: str | None = None, num_buckets: int | No
     return data, wide, spec
 
 
-def train_deep(name, data, seed, max_steps, eval_every, batch_size=256, learning_rate=2e-3):
-    """A deep model with early stopping on the validation rows; returns (model, steps trained)."""
+def train_deep(name, data, seed, max_steps, eval_every, batch_size=256, learning_rate=2e-3, overrides=None):
+    """A deep model (its preset, ``overrides`` applied) with early stopping on the validation rows;
+    returns (model, steps trained)."""
     import keras
 
     from models import build_model, presets
 
     keras.utils.set_random_seed(seed)
-    model = build_model(name, data.input_config, **presets.preset(name))
+    model = build_model(name, data.input_config, **presets.resolve(name, overrides))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
     history = model.fit(harness._dataset(data.train_x, data.train_y, batch_size, seed), epochs=max_steps // eval_every,

@@ -58,7 +58,8 @@ class Guess:
     review: bool = False
 
 
-def _is_float(value: str) -> bool:
+def is_number(value: str) -> bool:
+    """A finite number (what a numerical or vector cell holds)."""
     try:
         return math.isfinite(float(value))
     except ValueError:
@@ -110,13 +111,13 @@ def guess_column(name: str, values: Sequence[str]) -> Guess:
             return Guess(name, {"role": "categorical", "dtype": dtype},
                          f"{distinct} distinct whole numbers: codes{missing}")  # fmt: skip
         return _numerical(name, [float(v) for v in present], "int", f"{distinct} distinct whole numbers{missing}")
-    if all(_is_float(v) for v in present):
+    if all(is_number(v) for v in present):
         if name == "weight":
             return Guess(name, {"role": "weight", "dtype": "float"}, "named weight")
         return _numerical(name, [float(v) for v in present], "float", f"decimal numbers{missing}")
     tokens = [v.split() for v in present]
     lengths = {len(t) for t in tokens}
-    if len(lengths) == 1 and lengths != {1} and all(_is_float(x) for t in tokens[:200] for x in t):
+    if len(lengths) == 1 and lengths != {1} and all(is_number(x) for t in tokens[:200] for x in t):
         dim = lengths.pop()
         return Guess(name, {"role": "image_embedding", "dtype": "string", "dim": dim},
                      f"{dim} space-separated numbers in every row: a vector", True)  # fmt: skip

@@ -29,6 +29,7 @@ class InputEncoder(keras.layers.Layer):
         text_hidden_dim, text_layers, text_heads: from-scratch text encoder size.
         text_preset: local keras-hub preset directory for the text encoder.
         history_hidden_dim, history_blocks, history_heads: history encoder size.
+        numerical_embedding, periodic_frequencies, periodic_sigma: see ``WideDeepHead``.
 
     Call args:
         features: dict of transformed features (see ``models/input_config.py``).
@@ -50,6 +51,9 @@ class InputEncoder(keras.layers.Layer):
         history_hidden_dim=64,
         history_blocks=1,
         history_heads=2,
+        numerical_embedding=None,
+        periodic_frequencies=16,
+        periodic_sigma=0.1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -66,10 +70,14 @@ class InputEncoder(keras.layers.Layer):
         self.history_hidden_dim = history_hidden_dim
         self.history_blocks = history_blocks
         self.history_heads = history_heads
+        self.numerical_embedding = numerical_embedding
+        self.periodic_frequencies = periodic_frequencies
+        self.periodic_sigma = periodic_sigma
         policy = self.dtype_policy
         self.context = WideDeepHead(
             [size for _, size in config.categorical], len(config.numerical), embedding_dim, dim, use_cross,
-            name="context", dtype=policy,
+            numerical_embedding=numerical_embedding, periodic_frequencies=periodic_frequencies,
+            periodic_sigma=periodic_sigma, name="context", dtype=policy,
         )  # fmt: skip
         self.task_sentence = TaskSentenceEmbedding([size for _, size in config.task_columns], dim, name="task_sentence",
                                                    dtype=policy)  # fmt: skip
@@ -121,5 +129,8 @@ class InputEncoder(keras.layers.Layer):
             history_hidden_dim=self.history_hidden_dim,
             history_blocks=self.history_blocks,
             history_heads=self.history_heads,
+            numerical_embedding=self.numerical_embedding,
+            periodic_frequencies=self.periodic_frequencies,
+            periodic_sigma=self.periodic_sigma,
         )
         return config

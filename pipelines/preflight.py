@@ -19,11 +19,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import itertools
-import math
 import os
 
 from components.feature_spec import NULLABLE_ROLES, FeatureSpec
-from data_tools.draft_spec import INT_PATTERN, MISSING_MARKERS
+from data_tools.draft_spec import INT_PATTERN, MISSING_MARKERS, is_number
 
 SAMPLE_ROWS = 1_000
 SPLITS = ("train", "eval")
@@ -99,16 +98,9 @@ def _problem(column, value: str) -> str | None:
             return f"{value!r} is not a number; declare `dtype: string` and role categorical if it holds words"
     if column.role == "image_embedding":
         parts = value.split()
-        if len(parts) != column.option("dim") or not all(_is_number(p) for p in parts):
+        if len(parts) != column.option("dim") or not all(is_number(p) for p in parts):
             return f"expected {column.option('dim')} space-separated numbers (its `dim`), found {len(parts)} values"
     return None
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return not math.isnan(float(text))
-    except ValueError:
-        return False
 
 
 def check_csv_file(path: str, spec: FeatureSpec, header: list[str] | None = None) -> tuple[list[str], int]:

@@ -96,11 +96,31 @@ def test_wide_deep_head_harness_and_cross_branch():
     assert not np.allclose(table[ids[0]], table[ids[1]])
 
 
+def test_periodic_numerical_embeddings_follow_the_plr_formula():
+    cat = RNG.integers(0, 10, size=(4, 2))
+    num = RNG.normal(size=(4, 3)).astype("float32")
+    kwargs = dict(vocab_sizes=[10, 12], num_numerical=3, embedding_dim=4, output_dim=8,
+                  numerical_embedding="periodic", periodic_frequencies=5)  # fmt: skip
+    layer, _ = run_layer_test(WideDeepHead, kwargs, (cat, num), (4, 8))
+    # embedding 22*4 + frequencies 3*5 + periodic kernel 3*10*4 + bias 3*4
+    # + deep over (2 categorical + 3 numerical) * 4 inputs (20*8+8) + bn 4*3 + wide (3*8+8)
+    assert layer.count_params() == 88 + 15 + 120 + 12 + 168 + 12 + 32
+    x = RNG.normal(size=(2, 3)).astype("float32")
+    f, w, b = (np.array(v) for v in (layer.frequencies, layer.periodic_kernel, layer.periodic_bias))
+    angles = 2 * np.pi * x[:, :, None] * f[None]
+    expected = np.maximum(np.einsum("bmk,mke->bme", np.concatenate([np.cos(angles), np.sin(angles)], -1), w) + b, 0)
+    got = np.array(layer._periodic_embeddings(x))
+    np.testing.assert_allclose(got, expected.reshape(2, 12), atol=1e-5)
+
+
 def test_wide_deep_head_without_categoricals_or_numericals():
     run_layer_test(WideDeepHead, dict(vocab_sizes=[], num_numerical=2, embedding_dim=4, output_dim=8),
                    (None, RNG.normal(size=(4, 2)).astype("float32")), (4, 8), mixed_precision=False)  # fmt: skip
     run_layer_test(WideDeepHead, dict(vocab_sizes=[5], num_numerical=0, embedding_dim=4, output_dim=8),
                    (RNG.integers(0, 5, size=(4, 1)), None), (4, 8), mixed_precision=False)  # fmt: skip
+    run_layer_test(WideDeepHead, dict(vocab_sizes=[], num_numerical=2, embedding_dim=4, output_dim=8,
+                                      numerical_embedding="periodic"),
+                   (None, RNG.normal(size=(4, 2)).astype("float32")), (4, 8), mixed_precision=False)  # fmt: skip
 
 
 def test_sequence_encoder_excludes_padding():

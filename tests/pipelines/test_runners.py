@@ -72,6 +72,20 @@ def test_tfx_cli_local_engine_creates_and_runs_the_pipeline(tmp_path):
     assert len(versions) == 1 and (home / "serving_models" / "grec" / versions[0] / "saved_model.pb").exists()
 
 
+@pytest.mark.parametrize("model", ["grec", "dense_grec", "mmoe", "ple", "shared_bottom", "single_task"])
+def test_every_model_builds_a_pipeline_from_its_own_preset(tmp_path, model):
+    from models import presets
+    from pipelines.local_runner import build
+
+    paths = {"data_root": str(tmp_path / "d"), "pipeline_root": str(tmp_path / "p"),
+             "metadata_path": str(tmp_path / "p" / "m.sqlite"), "serving_model_dir": str(tmp_path / "s")}  # fmt: skip
+    pipeline = build(paths, trainer_config={"model": model, "hyperparameters": {"dim": 32}, "batch_size": 128})
+    trainer = next(c for c in pipeline.components if c.id == "Trainer")
+    config = json.loads(trainer.exec_properties["custom_config"])
+    assert config["model"] == model and config["batch_size"] == 128
+    assert config["hyperparameters"] == {**presets.preset(model), "dim": 32}
+
+
 def test_missing_or_empty_splits_are_named_before_anything_runs(tmp_path):
     from pipelines.local_runner import DataRootError, check_data_root, run
 
