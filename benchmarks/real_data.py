@@ -29,6 +29,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -98,7 +99,8 @@ def prepare_adult(work: str, numerical: str | None = None, num_buckets: int | No
     """(harness.Data, wide frames for LightGBM, spec): Adult through draft, conversion and Transform.
 
     ``numerical`` replaces the drafted transform of every numerical column (``zscore``, ``log1p``,
-    ``bucketize`` with ``num_buckets``): the ablation behind the drafter's choice."""
+    ``bucketize`` with ``num_buckets``; ``buckets``: the drafted one plus ``num_buckets`` bucket ids):
+    the ablation behind the drafter's choice."""
     from components.model_inputs import input_config_from_transform
     from components.transform_check import run_transform
     from data_tools import draft_spec, public_data, wide_to_tasks
@@ -111,6 +113,10 @@ def prepare_adult(work: str, numerical: str | None = None, num_buckets: int | No
     drafted, guesses = draft_spec.draft(wide["fit"], public_data.ADULT_LABELS, name="adult")
     for entry in drafted["columns"].values():
         if numerical and entry["role"] == "numerical":
+            if numerical == "buckets":  # the drafted transform, plus bucket ids
+                entry["buckets"] = num_buckets or 32
+                continue
+            entry.pop("buckets", None)
             entry["transform"] = numerical
             if numerical == "bucketize" and num_buckets:
                 entry["num_buckets"] = num_buckets
@@ -121,6 +127,7 @@ def prepare_adult(work: str, numerical: str | None = None, num_buckets: int | No
         long[split] = os.path.join(work, "tasks", split, "data.csv")
         report = wide_to_tasks.convert(spec, path, long[split])
         assert report.bad_rows == 0, report.summary()
+    shutil.rmtree(os.path.join(work, "tft"), ignore_errors=True)  # TFT refuses to publish over an old output
     tft_output = run_transform(long["fit"], os.path.join(spec_dir, "feature_spec.yaml"),
                                os.path.join(spec_dir, "schema.pbtxt"), os.path.join(work, "tft"))  # fmt: skip
     input_config = input_config_from_transform(spec, tft_output)

@@ -69,7 +69,7 @@ ROLE_OPTIONS: dict[str, tuple[str, ...]] = {
     "categorical": ("oov_buckets",),
     "aux_task": ("oov_buckets",),
     "task": ("oov_buckets",),
-    "numerical": ("transform", "num_buckets"),
+    "numerical": ("transform", "num_buckets", "buckets"),
     "text": ("max_tokens", "vocab_size"),
     "history": ("max_length",),
     "image_embedding": ("dim",),
@@ -79,6 +79,9 @@ ROLE_OPTIONS: dict[str, tuple[str, ...]] = {
 # embedding (tft.quantiles + tft.apply_buckets, as in the TFX taxi example).
 NUMERICAL_TRANSFORMS = ("zscore", "log1p", "bucketize")
 DEFAULT_NUM_BUCKETS = 10  # deciles: the TFX taxi example's choice
+# `buckets: N` on a z-scored or log1p column: its quantile-bucket id is fed as well, as an embedding
+# (a piecewise-constant view beside the linear one), under the transformed feature name + this suffix.
+BUCKET_FEATURE_SUFFIX = "__bucket"
 # Options whose value is a word, not a count: option -> allowed values.
 WORD_OPTIONS = {"transform": NUMERICAL_TRANSFORMS}
 # dtype -> the TFMD FeatureType name that must stand in schema.pbtxt.
@@ -116,6 +119,11 @@ class Column:
     @property
     def num_buckets(self) -> int:
         return self.option("num_buckets", DEFAULT_NUM_BUCKETS)
+
+    @property
+    def bucket_feature(self) -> str | None:
+        """The extra transformed feature of a numerical column with ``buckets``: its bucket ids."""
+        return self.name + BUCKET_FEATURE_SUFFIX if self.option("buckets") else None
 
     def to_dict(self) -> dict[str, Any]:
         """The column's entry under ``columns`` (what ``parse_feature_spec`` reads back)."""
@@ -252,6 +260,9 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if opt == "oov_buckets" else 1):
                 _fail(path, f"{key}.{opt}", f"must be a positive integer for column {name!r}, got {value!r}")
+        if "buckets" in options and (options.get("transform") == "bucketize" or options["buckets"] < 2):
+            _fail(path, f"{key}.buckets", f"needs at least 2 buckets and a z-scored or log1p column {name!r} "
+                  "(`transform: bucketize` feeds only buckets)")  # fmt: skip
         if "num_buckets" in options and options.get("transform") != "bucketize":
             _fail(path, f"{key}.num_buckets", f"only with `transform: bucketize` (column {name!r})")
         if options.get("num_buckets", DEFAULT_NUM_BUCKETS) < 2:

@@ -12,7 +12,8 @@ spec column, every scalar as a rank-1 tensor:
   ``log1p``: sign(x) * log(1 + |x|), then the same z-score (heavy tails);
   ``bucketize``: ``tft.quantiles`` boundaries + ``tft.apply_buckets``, ids in
   [0, num_buckets), missing = ``num_buckets`` (an id, embedded like a
-  categorical column);
+  categorical column); with ``buckets: N`` a z-scored or log1p column also
+  gets ``<name>__bucket``, its quantile-bucket ids (N buckets + missing);
 * text: lower-cased whitespace tokens, a vocabulary of the ``vocab_size - 2``
   most frequent, ids shifted by 1 (0 = padding, last id = OOV), padded or
   truncated to ``max_tokens``;
@@ -121,6 +122,9 @@ def preprocessing_fn(inputs, custom_config):
             )
         elif column.role == "numerical":
             outputs[column.name] = _numerical(x, column)
+            if column.bucket_feature:
+                values = _dense(_to_float(x), float("nan"))
+                outputs[column.bucket_feature] = _bucketize(values, tf.math.is_finite(values), column.option("buckets"))
         elif column.role == "text":
             size = column.option("vocab_size", DEFAULT_TEXT_VOCAB) - 2
             outputs[column.name] = _tokens(x, column, column.option("max_tokens", DEFAULT_TEXT_TOKENS), size, True)

@@ -76,3 +76,44 @@ def test_transform_values_follow_the_model_contract(transform_output):
     assert (query[1, :2] == config.text[1] - 1).all()  # unknown words -> the OOV token id
     assert out["hist_items"].numpy().shape == (2, 20) and (out["hist_items"].numpy()[0] > 0).sum() == 2
     np.testing.assert_allclose(out["image_emb"].numpy()[0], [0.1] * 16, rtol=1e-6)
+
+
+def test_numerical_transforms_log1p_quantile_buckets_and_bucket_ids(tmp_path):
+    """Integer data in a float column, log1p, quantile buckets (ids) and `buckets` beside a z-score."""
+    from google.protobuf import text_format as tf_text
+
+    from components.schema_draft import draft_schema
+
+    (tmp_path / "spec.yaml").write_text(
+        "columns:\n  task: {role: task}\n  label: {role: label}\n"
+        "  gain: {role: numerical, dtype: int, transform: log1p, buckets: 4}\n"
+        "  age: {role: numerical, transform: bucketize, num_buckets: 4}\n"
+    )
+    spec = load_feature_spec(str(tmp_path / "spec.yaml"))
+    (tmp_path / "schema.pbtxt").write_text(tf_text.MessageToString(draft_schema(spec)))
+    rng = np.random.default_rng(0)
+    gains = [0] * 50 + [int(v) for v in rng.lognormal(5, 2, 149)]
+    ages = list(range(20, 219))
+    with open(tmp_path / "data.csv", "w") as f:
+        f.write("task,label,gain,age\n")
+        for gain, age in zip(gains, ages, strict=True):
+            f.write(f"ctr,{age % 2},{gain},{age}\n")
+        f.write("ctr,0,,\n")  # missing values
+    output = run_transform(str(tmp_path / "data.csv"), str(tmp_path / "spec.yaml"), str(tmp_path / "schema.pbtxt"),
+                           str(tmp_path / "tft"))  # fmt: skip
+    config = input_config_from_transform(spec, output)
+    assert config.numerical == ("gain",)
+    assert config.categorical == (("age", 5), ("gain__bucket", 5))  # 4 buckets + missing
+    present = [[0, 0], [1, 0], [2, 0]]  # the last row has neither gain nor age: missing values
+    raw = {"task": tf.constant([["ctr"]] * 4), "label": tf.constant([[0]] * 4, tf.int64),
+           "gain": tf.SparseTensor(present, tf.constant([0, 1000, 10**6], tf.int64), [4, 1]),
+           "age": tf.SparseTensor(present, tf.constant([20.0, 120.0, 218.0]), [4, 1])}  # fmt: skip
+    out = output.transform_raw_features(raw)
+    logs = np.log1p(np.array(gains, dtype=float))
+    expected = (np.log1p([0, 1000, 10**6]) - logs.mean()) / logs.std()
+    np.testing.assert_allclose(out["gain"].numpy()[:3], expected, rtol=1e-3)
+    assert out["gain"].numpy()[3] == 0.0  # missing: the mean
+    assert list(out["age"].numpy()) == [0, 2, 3, 4]  # quartiles of 20..218; missing = bucket 4
+    bucket = out["gain__bucket"].numpy()
+    # 0 is in the lowest quartile (a quarter of the rows are 0), 1000 and 10**6 above the top one (~570).
+    assert bucket[0] in (0, 1) and bucket[1] == bucket[2] == 3 and bucket[3] == 4
