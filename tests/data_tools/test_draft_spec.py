@@ -19,12 +19,12 @@ def test_a_wide_file_drafts_roles_dtypes_and_wide_labels(tmp_path, capsys):
     assert got == {
         "task": ("task", "string", {}),
         "label": ("label", "int", {}),
-        "age": ("numerical", "int", {}),  # 73 distinct whole numbers: a count, not codes
+        "age": ("numerical", "int", {"buckets": 32}),  # 73 distinct whole numbers: a count, not codes
         "workclass": ("categorical", "string", {}),  # `?` is one more category
         "industry_code": ("categorical", "int", {}),  # 12 distinct whole numbers: codes
-        "hours": ("numerical", "int", {}),
-        "capital_gain": ("numerical", "int", {"transform": "log1p"}),  # mostly 0, a long tail
-        "balance": ("numerical", "float", {}),  # decimals with `?` for missing
+        "hours": ("numerical", "int", {"buckets": 32}),
+        "capital_gain": ("numerical", "int", {"transform": "log1p", "buckets": 32}),  # mostly 0, a long tail
+        "balance": ("numerical", "float", {"buckets": 32}),  # decimals with `?` for missing
     }
     assert spec.wide_labels == {"click": "click", "conversion": "conversion"}
     table = capsys.readouterr().out

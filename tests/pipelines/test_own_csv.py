@@ -52,15 +52,13 @@ def test_a_wide_csv_goes_from_file_to_served_model_with_four_commands(tmp_path):
     # age cut into quantile buckets.
     spec_path = work / "my_spec" / "feature_spec.yaml"
     text = spec_path.read_text()
-    text = text.replace(
-        "hours:         {role: numerical, dtype: int}", "hours:         {role: numerical, dtype: float}"
-    )
-    text = text.replace(
-        "{role: numerical, dtype: int}  # 73", "{role: numerical, dtype: int, transform: bucketize}  # 73"
-    )
+    text = re.sub(r"hours:\s+\{role: numerical, dtype: int", "hours: {role: numerical, dtype: float", text)
+    text = re.sub(r"age:\s+\{role: numerical, dtype: int, buckets: 32\}", "age: {role: numerical, transform: bucketize}",
+                  text)  # fmt: skip
     # An integer-coded categorical left at the default dtype (string): its codes are read as words.
     text = re.sub(r"industry_code:\s+\{role: categorical, dtype: int\}", "industry_code: {role: categorical}", text)
-    assert "dtype: float}" in text and "bucketize" in text and "industry_code: {role: categorical}" in text
+    assert "hours: {role: numerical, dtype: float, buckets: 32}" in text and "transform: bucketize}" in text
+    assert "industry_code: {role: categorical}" in text
     spec_path.write_text(text)
     schema = subprocess.run([sys.executable, "-m", "components.schema_draft", str(spec_path)], cwd=work, env=env,
                             capture_output=True, text=True, check=True).stdout  # fmt: skip
