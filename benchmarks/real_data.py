@@ -99,7 +99,8 @@ def prepare_adult(work: str, numerical: str | None = None, num_buckets: int | No
     """(harness.Data, wide frames for LightGBM, spec): Adult through draft, conversion and Transform.
 
     ``numerical`` replaces the drafted transform of every numerical column (``zscore``, ``log1p``,
-    ``bucketize`` with ``num_buckets``; ``buckets``: the drafted one plus ``num_buckets`` bucket ids):
+    ``bucketize`` with ``num_buckets``; ``buckets``: the drafted one plus ``num_buckets`` bucket ids;
+    ``zscore+buckets``: z-score, no log1p, plus the bucket ids):
     the ablation behind the drafter's choice."""
     from components.model_inputs import input_config_from_transform
     from components.transform_check import run_transform
@@ -117,6 +118,9 @@ def prepare_adult(work: str, numerical: str | None = None, num_buckets: int | No
                 entry["buckets"] = num_buckets or 32
                 continue
             entry.pop("buckets", None)
+            if numerical == "zscore+buckets":
+                entry["transform"], entry["buckets"] = "zscore", num_buckets or 32
+                continue
             entry["transform"] = numerical
             if numerical == "bucketize" and num_buckets:
                 entry["num_buckets"] = num_buckets
@@ -282,7 +286,7 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-every", type=int, default=250)
     parser.add_argument("--out", default=os.path.join(ROOT, "results", "real_data_adult"))
     parser.add_argument("--work", help="scratch folder (default: a temporary one)")
-    parser.add_argument("--numerical", choices=["zscore", "log1p", "bucketize", "buckets"],
+    parser.add_argument("--numerical", choices=["zscore", "log1p", "bucketize", "buckets", "zscore+buckets"],
                         help="ablation: every numerical column's transform instead of the drafted one")  # fmt: skip
     parser.add_argument("--num-buckets", type=int, help="buckets for --numerical bucketize / buckets")
     args = parser.parse_args(argv)

@@ -46,7 +46,7 @@ ROLES: dict[str, tuple[tuple[str, ...], str]] = {
     "task": (("string",), "string"),
     "aux_task": (("string", "int"), "string"),
     "categorical": (("string", "int"), "string"),
-    # Integer or float data (CsvExampleGen infers INT for a column of whole numbers); Transform casts both.
+    # Integer or float data: ExampleGen reads the declared type (a float column reads `73` as 73.0), Transform casts to float.
     "numerical": (("float", "int"), "float"),
     "text": (("string",), "string"),
     "history": (("string",), "string"),

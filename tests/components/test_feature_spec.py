@@ -54,6 +54,22 @@ def test_json_spec_reads_like_yaml(tmp_path):
             ["columns.x.max_length", "not valid for role 'numerical'"],
         ),
         (MINIMAL + "  x: {role: image_embedding}\n", ["columns.x.dim", "needs its vector length"]),
+        (
+            MINIMAL + "  x: {role: numerical, transform: sqrt}\n",
+            ["columns.x.transform", "must be one of ['zscore', 'log1p', 'bucketize']", "'sqrt'"],
+        ),
+        (
+            MINIMAL + "  x: {role: numerical, transform: bucketize, buckets: 8}\n",
+            ["columns.x.buckets", "`transform: bucketize` feeds only buckets"],
+        ),
+        (
+            MINIMAL + "  x: {role: numerical, num_buckets: 8}\n",
+            ["columns.x.num_buckets", "only with `transform: bucketize`"],
+        ),
+        (
+            MINIMAL + "  x: {role: numerical, transform: bucketize, num_buckets: 1}\n",
+            ["columns.x.num_buckets", "at least 2 buckets"],
+        ),
         (MINIMAL + "  x: {dtype: int}\n", ["columns.x", "needs a `role`"]),
         (MINIMAL + "  l2: {role: label}\n", ["`columns`", "role 'label' may be used once", "['label', 'l2']"]),
         ("columns:\n  label: {role: label}\n", ["`columns`", "no column has role 'task'"]),
@@ -104,3 +120,10 @@ def test_schema_disagreement_names_the_column(tmp_path):
     message = str(err.value)
     assert "column 'price': feature spec dtype 'float' needs schema type FLOAT, schema has INT" in message
     assert "column 'surface' is in the feature spec but not in the schema" in message
+
+
+@pytest.mark.parametrize("dataset", ["synthetic", "aliexpress"])
+def test_to_dict_reads_back_as_the_same_spec(dataset):
+    spec = load_feature_spec(os.path.join(SCHEMAS, dataset, "feature_spec.yaml"))
+    again = parse_feature_spec(spec.to_dict(), spec.path)
+    assert again == spec and again.to_dict() == spec.to_dict()
