@@ -47,7 +47,7 @@ def configure(verbose: bool = False) -> None:
     """Quiet mode (unless ``verbose``); call before TensorFlow is imported to hide its C++ log lines."""
     if verbose:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # C++ INFO/WARNING/ERROR lines (cuFFT/cuDNN factories)
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # C++ INFO/WARNING/ERROR lines (cuFFT/cuDNN factories)
     warnings.simplefilter("ignore")  # FutureWarning / DeprecationWarning from google api_core, Beam, TFX
     os.environ.setdefault("PYTHONWARNINGS", "ignore")  # the same in Beam's worker processes
 
