@@ -155,14 +155,19 @@ def _check_labels(path: str, name: str, values: Sequence[str]) -> None:
                                "0/1 (recode it, e.g. 1 for the outcome you predict)")  # fmt: skip
 
 
+def csv_header(reader) -> list[str] | None:
+    """The next row of a ``csv.reader`` as column names (stripped), or None at the end of the file."""
+    row = next(reader, None)
+    return [name.strip() for name in row] if row else None
+
+
 def read_sample(path: str, rows: int) -> tuple[list[str], list[list[str]], int]:
     """(header, rows with the header's field count, rows skipped for another field count)."""
     with open(path, newline="") as f:
         reader = csv.reader(f)
-        header = next(reader, None)
+        header = csv_header(reader)
         if not header:
             raise FeatureSpecError(f"{path}: empty file, expected a header row")
-        header = [h.strip() for h in header]
         kept, skipped = [], 0
         for row in reader:
             if len(kept) >= rows:

@@ -22,7 +22,7 @@ import itertools
 import os
 
 from components.feature_spec import NULLABLE_ROLES, FeatureSpec
-from data_tools.draft_spec import INT_PATTERN, MISSING_MARKERS, is_number
+from data_tools.draft_spec import INT_PATTERN, MISSING_MARKERS, csv_header, is_number
 
 SAMPLE_ROWS = 1_000
 SPLITS = ("train", "eval")
@@ -112,10 +112,9 @@ def check_csv_file(path: str, spec: FeatureSpec, header: list[str] | None = None
     columns = {c.name: c for c in spec.columns}
     with open(path, newline="") as f:
         reader = csv.reader(f)
-        found = next(reader, None)
+        found = csv_header(reader)
         if not found:
             raise DataRootError(f"{path}: empty file, expected a header row and data")
-        found = [h.strip() for h in found]
         if header is not None and found != header:
             raise DataRootError(f"{path}: header differs from the split's other files; every file ExampleGen "
                                 f"reads must be data with the same columns. Found {found[:8]}...")  # fmt: skip
