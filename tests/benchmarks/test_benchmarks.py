@@ -114,3 +114,23 @@ def test_training_length_reads_tuned_settings_and_reports_each_budget(tmp_path):
     rows = json.loads((tmp_path / "training_length.json").read_text())["rows"]
     assert [(r["model"], r["steps"], r["setting"]["dim"]) for r in rows] == [("grec", 2, 16), ("grec", 6, 16)]
     assert all(0 < r["mean_ap"] <= 1 for r in rows)
+
+
+@pytest.mark.slow
+def test_real_data_benchmark_smallest_run(tmp_path):
+    """Adult from the registry wheel through draft, conversion and the pipeline's Transform; every model scored."""
+    from benchmarks import real_data
+
+    assert real_data.main(["adult", "--seeds", "1", "--max-steps", "250", "--out", str(tmp_path / "r")]) == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert set(result["tasks"]) == {"income", "married"}
+    for entry in result["tasks"].values():
+        assert entry["positives"] > 3_000  # enough positives per task to rank models
+        assert set(entry["models"]) == {"grec", "mmoe", "ple", "shared_bottom", "lightgbm"}
+        assert all(m["auc"]["mean"] > 0.8 for m in entry["models"].values())
+        assert set(entry["grec_vs"]) == {"mmoe", "ple", "shared_bottom", "lightgbm"}
+        for metrics in entry["grec_vs"].values():
+            for d in metrics.values():  # the verdict is the interval's
+                assert d["low"] <= d["difference"] <= d["high"]
+                expected = "better" if d["low"] > 0 else "worse" if d["high"] < 0 else "no difference detected"
+                assert d["verdict"] == expected
