@@ -56,8 +56,8 @@ ROLES: dict[str, tuple[tuple[str, ...], str]] = {
     "time": (("int",), "int"),
     "ignore": (("string", "int", "float"), "float"),
 }
-# Roles that may appear at most once.
-SINGLE_ROLES = ("task", "label", "weight", "time")
+# Roles that may appear at most once (the model has one text, one history and one image token).
+SINGLE_ROLES = ("task", "label", "weight", "time", "text", "history", "image_embedding")
 # Roles whose values become vocabulary ids (with OOV buckets).
 ID_ROLES = ("task", "aux_task", "categorical")
 # Roles that are never model inputs, nor in a serving request.

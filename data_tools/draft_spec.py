@@ -39,7 +39,7 @@ import re
 import sys
 from collections.abc import Sequence
 
-from components.feature_spec import FeatureSpec, FeatureSpecError, parse_feature_spec
+from components.feature_spec import SINGLE_ROLES, FeatureSpec, FeatureSpecError, parse_feature_spec
 
 MISSING_MARKERS = frozenset({"", "?", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "none"})
 MAX_INT_LEVELS = 20  # rationale: codes (education level, 1-5 ratings, industry codes) vs counts and amounts
@@ -209,6 +209,7 @@ def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name:
                 raise FeatureSpecError(f"{path}: no {required!r} column; for a wide file name its 0/1 label columns "
                                        "with --labels a,b, for a long file add `task` and `label` columns")  # fmt: skip
         _check_labels(path, "label", columns["label"])
+    taken: set[str] = set()
     for column, values in columns.items():
         if column in labels:
             continue
@@ -217,7 +218,13 @@ def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name:
         elif not labels and column == "label":
             guesses.append(Guess(column, {"role": "label"}, "0/1"))
         else:
-            guesses.append(guess_column(column, values))
+            guess = guess_column(column, values)
+            role = guess.entry["role"]
+            if role in SINGLE_ROLES and role in taken:  # the model reads one text / history / image column
+                guess = Guess(column, {"role": "ignore", "dtype": "string"},
+                              f"a second {role} column ({guess.why}); the model reads one: ignored", True)  # fmt: skip
+            taken.add(guess.entry["role"])
+            guesses.append(guess)
     spec = {"name": name or "mydata", "columns": {g.name: g.entry for g in guesses}}
     if labels:
         spec["wide_labels"] = {label: label for label in labels}
