@@ -35,9 +35,10 @@ def test_ids_row_keys_constants_and_text_are_flagged(tmp_path):
     path = tmp_path / "long.csv"
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["row_id", "task", "label", "user_id", "country", "title", "emb"])
+        writer.writerow(["row_id", "task", "label", "user_id", "country", "title", "emb", "genres"])
         for i in range(300):
-            writer.writerow([i, "ctr", i % 2, f"u{i % 40}", "NL", f"red shoe {i % 7}", f"0.{i % 9} 0.2 -1.5"])
+            writer.writerow([i, "ctr", i % 2, f"u{i % 40}", "NL", f"red shoe {i % 7}", f"0.{i % 9} 0.2 -1.5",
+                             f"Comedy Drama{' War' * (i % 2)}"])  # fmt: skip
     spec, guesses = draft_spec.draft(str(path))
     by_name = {g.name: g for g in guesses}
     assert spec["columns"]["row_id"]["role"] == "ignore" and by_name["row_id"].review
@@ -45,6 +46,8 @@ def test_ids_row_keys_constants_and_text_are_flagged(tmp_path):
     assert spec["columns"]["title"]["role"] == "text" and by_name["title"].review
     assert spec["columns"]["emb"] == {"role": "image_embedding", "dtype": "string", "dim": 3}
     assert spec["columns"]["user_id"]["role"] == "categorical"
+    # The model reads one text column: a second one is ignored, and said so.
+    assert spec["columns"]["genres"]["role"] == "ignore" and "a second text column" in by_name["genres"].why
     assert "wide_labels" not in spec
 
 
