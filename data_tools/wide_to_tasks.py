@@ -29,6 +29,7 @@ rejected. With ``strict=True`` the first bad row is fatal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import math
@@ -158,10 +159,10 @@ def convert(
                 f"{input_path}: column(s) {missing} needed by {spec.path} are missing from the header"
             )
         index = {name: header.index(name) for name in needed}
-        rejected_file = None
+        rejected = None
         os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
-        with open(output_path, "w", newline="") as dst:
-            writer = csv.writer(dst)
+        with contextlib.ExitStack() as files:
+            writer = csv.writer(files.enter_context(open(output_path, "w", newline="")))
             writer.writerow(spec.names)
             for line, row in enumerate(reader, start=2):
                 report.input_rows += 1
@@ -173,10 +174,9 @@ def convert(
                     report.bad_rows += 1
                     if len(report.bad_examples) < MAX_REPORTED:
                         report.bad_examples.append(problem)
-                    if rejected_file is None:  # the file exists only when a row is rejected
+                    if rejected is None:  # the file exists only when a row is rejected
                         os.makedirs(os.path.dirname(report.rejected_path), exist_ok=True)
-                        rejected_file = open(report.rejected_path, "w", newline="")  # noqa: SIM115 (closed below)
-                        rejected = csv.writer(rejected_file)
+                        rejected = csv.writer(files.enter_context(open(report.rejected_path, "w", newline="")))
                         rejected.writerow(["line", "reason", *header])
                     rejected.writerow([line, problem, *original])
                     continue
@@ -193,8 +193,6 @@ def convert(
                             out.append(row[index[name]])
                     writer.writerow(out)
                     report.output_rows += 1
-        if rejected_file is not None:
-            rejected_file.close()
     return report
 
 
