@@ -75,9 +75,8 @@ def _bucketize(values, present, num_buckets):
     return tf.where(present, ids, tf.constant(num_buckets, tf.int64))
 
 
-def _numerical(x, column):
-    values = _dense(_to_float(x), float("nan"))
-    present = tf.math.is_finite(values)
+def _numerical(values, present, column):
+    """<float>[B] raw values (NaN where missing) and <bool>[B] presence -> the column's transform."""
     if column.bucketized:
         return _bucketize(values, present, column.num_buckets)
     if column.option("transform") == "log1p":
@@ -121,10 +120,11 @@ def preprocessing_fn(inputs, custom_config):
                 values, num_oov_buckets=oov_buckets(column), vocab_filename=vocabulary_name(column.name)
             )
         elif column.role == "numerical":
-            outputs[column.name] = _numerical(x, column)
+            values = _dense(_to_float(x), float("nan"))
+            present = tf.math.is_finite(values)
+            outputs[column.name] = _numerical(values, present, column)
             if column.bucket_feature:
-                values = _dense(_to_float(x), float("nan"))
-                outputs[column.bucket_feature] = _bucketize(values, tf.math.is_finite(values), column.option("buckets"))
+                outputs[column.bucket_feature] = _bucketize(values, present, column.option("buckets"))
         elif column.role == "text":
             size = column.option("vocab_size", DEFAULT_TEXT_VOCAB) - 2
             outputs[column.name] = _tokens(x, column, column.option("max_tokens", DEFAULT_TEXT_TOKENS), size, True)

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from components.feature_spec import FeatureSpec
+from components.feature_spec import ID_ROLES, FeatureSpec
 from models.input_config import InputConfig
 
 MAX_HISTORY_VOCAB = 50_000  # rationale: bounds the item table; the tail maps to OOV
@@ -58,12 +58,12 @@ class NumpyPreprocessor:
 
     def fit(self, columns: Mapping[str, np.ndarray]) -> NumpyPreprocessor:
         for c in self.spec.by_role("numerical"):
-            if c.option("transform", "zscore") != "zscore":
-                raise ValueError(f"numpy preprocessing implements only z-scored numerical columns; column "
-                                 f"{c.name!r} asks for {c.option('transform')!r} (use the pipeline's Transform)")  # fmt: skip
+            if c.option("transform", "zscore") != "zscore" or c.bucket_feature:
+                raise ValueError(f"numpy preprocessing implements only z-scored numerical columns without bucket "
+                                 f"ids; column {c.name!r} asks for {c.to_dict()} (use the pipeline's Transform)")  # fmt: skip
         for c in self.spec.columns:
             values = columns[c.name]
-            if c.role in ("task", "aux_task", "categorical"):
+            if c.role in ID_ROLES:
                 self.vocabularies[c.name] = _vocabulary(values.astype(str))
             elif c.role == "numerical":
                 data = values.astype("float64")
@@ -124,7 +124,7 @@ class NumpyPreprocessor:
         out: dict[str, np.ndarray] = {}
         for c in self.spec.columns:
             values = columns[c.name]
-            if c.role in ("task", "aux_task", "categorical"):
+            if c.role in ID_ROLES:
                 out[c.name] = self._ids(c, values)
             elif c.role == "numerical":
                 mean, std = self.stats[c.name]

@@ -65,3 +65,14 @@ def test_numbers_and_image_vectors_are_the_same(both):
     for column in [*spec.by_role("numerical"), *spec.by_role("image_embedding")]:
         np.testing.assert_allclose(ours[column.name], theirs[column.name].reshape(ours[column.name].shape),
                                    atol=1e-4, err_msg=column.name)  # fmt: skip
+
+
+@pytest.mark.parametrize("options", ["transform: log1p", "transform: bucketize", "buckets: 8"])
+def test_numerical_transforms_it_does_not_implement_are_refused_not_skipped(options):
+    from components.feature_spec import parse_feature_spec
+
+    spec = parse_feature_spec({"columns": {"task": "task", "label": "label", "x": {
+        "role": "numerical", **{k: (int(v) if v.isdigit() else v) for k, v in [options.split(": ")]}}}})  # fmt: skip
+    columns = {"task": np.array(["ctr"] * 4), "label": np.array([0, 1, 0, 1]), "x": np.array([1.0, 2.0, 3.0, 4.0])}
+    with pytest.raises(ValueError, match="column 'x' asks for"):
+        NumpyPreprocessor(spec).fit(columns)
