@@ -161,22 +161,20 @@ def csv_header(reader) -> list[str] | None:
     return [name.strip() for name in row] if row else None
 
 
-def read_sample(path: str, rows: int) -> tuple[list[str], list[list[str]], int]:
-    """(header, rows with the header's field count, rows skipped for another field count)."""
+def read_sample(path: str, rows: int) -> tuple[list[str], list[list[str]]]:
+    """(header, the first ``rows`` rows with the header's field count); others are the converter's to reject."""
     with open(path, newline="") as f:
         reader = csv.reader(f)
         header = csv_header(reader)
         if not header:
             raise FeatureSpecError(f"{path}: empty file, expected a header row")
-        kept, skipped = [], 0
+        kept = []
         for row in reader:
             if len(kept) >= rows:
                 break
             if len(row) == len(header):
                 kept.append([v.strip() for v in row])
-            elif row:
-                skipped += 1
-    return header, kept, skipped
+    return header, kept
 
 
 def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name: str | None = None):
@@ -186,7 +184,7 @@ def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name:
         FeatureSpecError: a named label column is missing or not 0/1, or a long
             file lacks its ``task`` / ``label`` column; the message says what to pass.
     """
-    header, sample, _ = read_sample(path, rows)
+    header, sample = read_sample(path, rows)
     if not sample:
         raise FeatureSpecError(f"{path}: no data rows after the header")
     columns = {h: [r[i] for r in sample] for i, h in enumerate(header)}
