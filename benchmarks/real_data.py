@@ -19,7 +19,7 @@ two rounds without improvement, best weights restored. LightGBM: its defaults
 (the rows' raw columns, categoricals as categories), up to 5,000 trees with
 early stopping after 100 rounds on the same validation rows. Nobody is tuned:
 an equal (zero) tuning budget. GRec is compared with each other model on the
-same test rows by ``benchmarks.intervals.paired_difference`` (bootstrap over
+same test rows by ``components.intervals.paired_difference`` (bootstrap over
 examples, mean over seeds). Writes ``<out>.json`` and ``<out>.md``.
 """
 
@@ -170,7 +170,7 @@ def train_lightgbm(wide: dict, spec, seed: int = 0) -> tuple[dict, dict]:
     import lightgbm
     import pandas as pd
 
-    from data_tools.draft_spec import MISSING_MARKERS
+    from components.row_check import MISSING_MARKERS
 
     features = [c for c in spec.feature_columns if c.role not in ("task",)]
     frames = {s: pd.read_csv(p, dtype=str, keep_default_na=False) for s, p in wide.items()}

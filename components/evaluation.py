@@ -1,9 +1,21 @@
-"""The Evaluator's TFMA configuration: AP and AUC per task slice, calibration, counts, thresholds."""
+"""The Evaluator: TFMA's configuration (AP and AUC per task slice, calibration, counts, the overall
+thresholds) and TFX's Evaluator with the per-task gate after it (``components/task_gate.py``)."""
 
 from __future__ import annotations
 
-import tensorflow_model_analysis as tfma
+import json
+import os
 
+import tensorflow_model_analysis as tfma
+from tfx import types
+from tfx.components.evaluator import component as tfx_evaluator
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.types import standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+from tfx.utils import json_utils
+
+from components import task_gate
 from components.feature_spec import FeatureSpec
 from components.signatures import OUTPUT_KEY
 
@@ -46,8 +58,8 @@ def eval_config(spec: FeatureSpec, min_auc: float = 0.6, max_auc_drop: float = 0
     )
     metrics = [
         tfma.MetricConfig(class_name="ExampleCount"),
-        # Blessing is decided on the overall slice; per-task slices are reported, not gated
-        # (a sparse task's eval week may hold a handful of positives).
+        # TFMA gates the overall slice; every main task is gated after it, with paired intervals
+        # sized to its positives (components/task_gate.py).
         tfma.MetricConfig(
             class_name="AUC",
             per_slice_thresholds=[
@@ -64,3 +76,88 @@ def eval_config(spec: FeatureSpec, min_auc: float = 0.6, max_auc_drop: float = 0
         slicing_specs=slicing_specs(spec),
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )
+
+
+TASK_GATES_KEY = "task_gates"
+
+
+def _records(examples, splits: list[str]) -> list[bytes]:
+    import tensorflow as tf
+    from tfx.types import artifact_utils
+
+    files = [path for split in splits
+             for path in tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri(examples, split), "*"))]  # fmt: skip
+    return [record.numpy() for record in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def _scores(model_artifact, records: list[bytes], batch: int = 2048):
+    import numpy as np
+    import tensorflow as tf
+    from tfx.utils import path_utils
+
+    serve = tf.saved_model.load(path_utils.serving_model_path(model_artifact.uri)).signatures["serving_default"]
+    return np.concatenate([serve(examples=tf.constant(records[i : i + batch]))[OUTPUT_KEY].numpy()
+                           for i in range(0, len(records), batch)])  # fmt: skip
+
+
+class GatedEvaluatorExecutor(evaluator_executor.Executor):
+    """TFX's Evaluator executor (TFMA, the overall thresholds, the blessing), then the per-task gate."""
+
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802 (TFX's name)
+        import tensorflow as tf
+        from tfx.components.evaluator import constants
+        from tfx.types import artifact_utils
+
+        super().Do(input_dict, output_dict, exec_properties)
+        gates = task_gate.TaskGates.from_json(exec_properties[TASK_GATES_KEY])
+        records = _records(input_dict["examples"], json.loads(exec_properties.get("example_splits") or "null") or ["eval"])  # fmt: skip
+        parsed = [tf.train.Example.FromString(r).features.feature for r in records]
+        tasks = [f[gates.task_column].bytes_list.value[0].decode() for f in parsed]
+        labels = [f[gates.label_column].int64_list.value[0] for f in parsed]
+        baseline = input_dict.get("baseline_model") or []
+        verdicts = task_gate.judge(tasks, labels, _scores(artifact_utils.get_single_instance(input_dict["model"]), records),
+                                   _scores(baseline[0], records) if baseline else None, gates)  # fmt: skip
+        task_gate.write(artifact_utils.get_single_uri(output_dict["evaluation"]), verdicts, gates)
+        failures = [failure for v in verdicts for failure in v.failures]
+        blessing = artifact_utils.get_single_instance(output_dict["blessing"])
+        if not failures:
+            return
+        task_gate.log.warning("Evaluator: per-task gate failed; not blessed, not pushed:\n  %s", "\n  ".join(failures))
+        if blessing.get_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY) == constants.BLESSED_VALUE:
+            tf.io.gfile.remove(os.path.join(blessing.uri, constants.BLESSED_FILE_NAME))
+            with tf.io.gfile.GFile(os.path.join(blessing.uri, constants.NOT_BLESSED_FILE_NAME), "w") as f:
+                f.write("")
+            blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY, constants.NOT_BLESSED_VALUE)
+        blessing.set_string_custom_property("task_gate_failures", json.dumps(failures))
+
+
+class _EvaluatorSpec(standard_component_specs.EvaluatorSpec):
+    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS,
+                  TASK_GATES_KEY: ExecutionParameter(type=str)}  # fmt: skip
+
+
+class Evaluator(tfx_evaluator.Evaluator):
+    """TFX's Evaluator with the per-task gate after TFMA (``components/task_gate.py``)."""
+
+    SPEC_CLASS = _EvaluatorSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(GatedEvaluatorExecutor)
+
+    def __init__(self, examples, model, eval_config, task_gates: task_gate.TaskGates, baseline_model=None,
+                 example_splits=("eval",)):  # fmt: skip
+        # tfx.components.Evaluator.__init__ builds its own spec; this is the same with one more parameter.
+        spec = _EvaluatorSpec(
+            examples=examples,
+            model=model,
+            baseline_model=baseline_model,
+            feature_slicing_spec=None,
+            fairness_indicator_thresholds=json_utils.dumps(None),
+            example_splits=json_utils.dumps(list(example_splits)),
+            evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+            eval_config=eval_config,
+            blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+            schema=None,
+            module_file=None,
+            module_path=None,
+            task_gates=task_gates.to_json(),
+        )
+        base_beam_component.BaseBeamComponent.__init__(self, spec=spec)

@@ -62,6 +62,8 @@ SINGLE_ROLES = ("task", "label", "weight", "time", "text", "history", "image_emb
 ID_ROLES = ("task", "aux_task", "categorical")
 # Roles that are never model inputs, nor in a serving request.
 NOT_FEATURE_ROLES = ("label", "weight", "time", "ignore")
+# Roles whose values differ between the task rows of one context (the rest is the context).
+PER_TASK_ROLES = ("task", "label", "weight")
 # Roles whose values may be missing in a row (nullable in CSV and in requests).
 NULLABLE_ROLES = ("categorical", "numerical", "text", "history", "ignore", "weight")
 # Keys each role accepts besides `role` and `dtype`.

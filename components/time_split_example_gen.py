@@ -1,12 +1,13 @@
-"""ExampleGen executors: CSV read with the feature spec's types, and one input split by time, not by hash.
+"""ExampleGen executors: CSV read with the feature spec's types, bad rows quarantined, and a time split.
 
 CsvExampleGen infers each column's type from the data, so a numerical column
 whose values happen to be whole numbers becomes INT and fails the curated
 schema's FLOAT at ExampleValidator, minutes later. ``SpecCsvExampleGen`` reads
 every column with the type the feature spec declares (``73`` in a float column
-is 73.0), so the schema always agrees with the examples; a value that does not
-parse under its type fails with the file named (the pre-flight check,
-``pipelines/preflight.py``, finds such values in seconds, before Beam starts).
+is 73.0), so the schema always agrees with the examples. A row that does not
+fit the spec (and, for TFRecord input, a corrupt record) goes to the
+component's ``bad_rows`` output with its file, line and reason instead of
+ending the run; above ``max_bad_rows`` the run stops (``components/quarantine.py``).
 
 TFX's ExampleGen splits a single input by hashing (``output_config``); a
 recommender must be evaluated on the period after the one it trained on, so
@@ -20,31 +21,57 @@ the data. ``pipelines/grec_pipeline.py`` uses them when ``time_split`` is given:
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 
 import apache_beam as beam
-import tensorflow as tf
 from google.protobuf import struct_pb2
+from tfx.components.example_gen import utils
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.components.example_gen.import_example_gen import executor as import_executor
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, channel, standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils, proto_utils
-from tfx_bsl.coders import csv_decoder
+
+from components import validation_split
+from components.feature_spec import PER_TASK_ROLES, parse_feature_spec
+from components.quarantine import (
+    BAD_ROWS_KEY,
+    CSV_COLUMNS,
+    DEFAULT_MAX_BAD_ROWS,
+    TFRECORD_COLUMNS,
+    BadRows,
+    ReadCsv,
+    ReadTfRecord,
+    TooManyBadRows,
+    read_checked,
+    summarize,
+)
+from components.validation_split import VALIDATION
 
 DAY = 86_400
 SPLITS = ("train", "eval")
 
 
-def example_gen_config(column_types: dict | None = None, time_column: str | None = None,
-                       eval_days: float | None = None, eval_start: int | None = None):  # fmt: skip
-    """The ExampleGen ``custom_config``: CSV column types (column -> string|int|float) and/or a time split."""
+def example_gen_config(spec: dict | None = None, time_column: str | None = None, eval_days: float | None = None,
+                       eval_start: int | None = None, max_bad_rows: float = DEFAULT_MAX_BAD_ROWS,
+                       validation_fraction: float = 0.0):  # fmt: skip
+    """The ExampleGen ``custom_config``: the feature spec (``FeatureSpec.to_dict()``; CSV is read with its
+    types and rows checked against it), the bad-row threshold, the share of ``train`` carved out as
+    ``validation`` (needs ``spec``; 0: none) and/or a time split."""
+    if validation_fraction and not spec:
+        raise ValueError("a validation split needs the feature spec (its time, task and label columns)")
+    if not 0 <= validation_fraction < 1:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction}")
     values = struct_pb2.Struct()
-    if column_types:
-        values.update({"column_types": dict(column_types)})
+    values.update({"max_bad_rows": float(max_bad_rows), "validation_fraction": float(validation_fraction)})
+    if spec:
+        values.update({"spec": json.dumps(spec)})  # a string: a Struct would turn its ints into floats
     if time_column is not None:
         values.update({"time_column": time_column, **({"eval_days": eval_days} if eval_days is not None else {}),
                        **({"eval_start": eval_start} if eval_start is not None else {})})  # fmt: skip
@@ -54,13 +81,14 @@ def example_gen_config(column_types: dict | None = None, time_column: str | None
 
 
 def time_split_config(time_column: str, eval_days: float | None = None, eval_start: int | None = None,
-                      column_types: dict | None = None):  # fmt: skip
+                      spec: dict | None = None, max_bad_rows: float = DEFAULT_MAX_BAD_ROWS,
+                      validation_fraction: float = 0.0):  # fmt: skip
     """The ExampleGen ``custom_config`` of a time split: exactly one of ``eval_days`` or ``eval_start``."""
     if (eval_days is None) == (eval_start is None):
         raise ValueError("time split: give exactly one of eval_days (before the latest time) or eval_start")
     if eval_days is not None and eval_days <= 0:
         raise ValueError(f"time split: eval_days must be > 0, got {eval_days}")
-    return example_gen_config(column_types, time_column, eval_days, eval_start)
+    return example_gen_config(spec, time_column, eval_days, eval_start, max_bad_rows, validation_fraction)
 
 
 def split_output_config() -> example_gen_pb2.Output:
@@ -81,63 +109,122 @@ def _read_config(exec_properties) -> dict:
     return dict(values)
 
 
-_COLUMN_TYPES = {"string": csv_decoder.ColumnType.STRING, "int": csv_decoder.ColumnType.INT,
-                 "float": csv_decoder.ColumnType.FLOAT}  # fmt: skip
+_BAD_ROWS_URI = "_bad_rows_uri"  # exec property the quarantining Do() hands to the record readers
 
 
-class _SpecCsvToExample(beam.PTransform):
-    """CsvExampleGen's reading with the spec's column types instead of types inferred from the data.
+def _input_split(exec_properties, pattern: str) -> str:
+    config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], config)
+    return next(split.name for split in config.splits if split.pattern == pattern)
 
-    Re-uses TFX's own line reader (multi-line quoted fields) and tf.Example
-    builder (``csv_executor`` internals: TFX offers no hook for column types).
-    """
+
+class _CheckedRecords(beam.PTransform):
+    """Records of one input split's files, bad ones to ``<bad_rows uri>/<split>/`` (``quarantine.read_checked``)."""
+
+    COLUMNS = CSV_COLUMNS
 
     def __init__(self, exec_properties, split_pattern: str):
         self._pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
-        self._types = dict(_read_config(exec_properties)["column_types"])
+        self._config = _read_config(exec_properties)
+        self._folder = os.path.join(exec_properties[_BAD_ROWS_URI], _input_split(exec_properties, split_pattern))
+
+    def reader(self, files: list[str]) -> beam.DoFn:
+        raise NotImplementedError
 
     def expand(self, pipeline):
         files = sorted(fileio.glob(self._pattern))
         if not files:
             raise RuntimeError(f"Split pattern {self._pattern} does not match any files.")
+        return read_checked(pipeline, files, self.reader(files), self._folder, self.COLUMNS)
+
+
+class _SpecCsvToExample(_CheckedRecords):
+    """CsvExampleGen's reading with the spec's column types instead of types inferred from the data,
+    and bad rows quarantined instead of fatal (TFX offers no hook for either)."""
+
+    def reader(self, files):
         header = io_utils.load_csv_column_names(files[0])
         for path in files[1:]:
             other = io_utils.load_csv_column_names(path)
             if other != header:
                 raise RuntimeError(f"{path} and {files[0]} have different headers: {other} vs {header}")
-        unknown = [name for name in header if name not in self._types]
+        spec = parse_feature_spec(json.loads(self._config["spec"]))
+        columns = {c.name: c for c in spec.columns}
+        unknown = [name for name in header if name not in columns]
         if unknown:
             raise RuntimeError(f"{files[0]}: column(s) {unknown} are not in the feature spec")
-        infos = [csv_decoder.ColumnInfo(name, _COLUMN_TYPES[self._types[name]]) for name in header]
-        return (
-            pipeline
-            | "CreateFilenames" >> beam.Create(files)
-            | "ReadFromText" >> beam.ParDo(csv_executor._ReadCsvRecordsFromTextFile())
-            | "ParseCSVLine" >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=","))
-            | "ExtractParsedCSVLines" >> beam.Keys()
-            | "ToTFExample" >> beam.ParDo(csv_executor._ParsedCsvToTfExample(), infos)
-        )
+        return ReadCsv(header, columns)
 
 
-class SpecCsvExecutor(csv_executor.Executor):
-    """CsvExampleGen's executor reading columns with the feature spec's types (``column_types``)."""
+class _TfRecordToExample(_CheckedRecords):
+    """ImportExampleGen's reading (serialized tf.Example) with corrupt records quarantined, not fatal."""
+
+    COLUMNS = TFRECORD_COLUMNS
+
+    def reader(self, files):
+        return ReadTfRecord()
+
+
+class _CheckedMixin:
+    """Runs ExampleGen with the bad rows sent to the ``bad_rows`` output (stops above ``max_bad_rows``)
+    and ``validation`` carved from ``train`` (``components/validation_split.py``)."""
+
+    def _input_splits(self, pipeline, exec_properties) -> dict:
+        return super().GenerateExamplesByBeam(pipeline, exec_properties)
+
+    def GenerateExamplesByBeam(self, pipeline, exec_properties):  # noqa: N802 (TFX's name)
+        splits = self._input_splits(pipeline, exec_properties)
+        config = _read_config(exec_properties)
+        if config.get("validation_fraction") and "train" in splits:
+            spec = parse_feature_spec(json.loads(config["spec"]))
+            not_context = frozenset(c.name for c in spec.columns if c.role in PER_TASK_ROLES)
+            time_column = spec.time_column.name if spec.time_column is not None else None
+            splits["train"], splits[VALIDATION] = validation_split.carve(
+                splits["train"], config["validation_fraction"], time_column, not_context
+            )
+            # TFX's Do() set the split names from the input/output configs and writes each split under
+            # them after this returns: the new split is named now.
+            names = artifact_utils.decode_split_names(self._examples.split_names)
+            self._examples.split_names = artifact_utils.encode_split_names([*names, VALIDATION])
+        return splits
+
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802 (TFX's name)
+        quarantine = artifact_utils.get_single_instance(output_dict[BAD_ROWS_KEY])
+        examples = self._examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])  # fmt: skip
+        super().Do(input_dict, output_dict, {**exec_properties, _BAD_ROWS_URI: quarantine.uri})
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        splits = [split.name for split in input_config.splits]
+        try:
+            summary = summarize(quarantine.uri, splits, _read_config(exec_properties).get("max_bad_rows", DEFAULT_MAX_BAD_ROWS))  # fmt: skip
+        except TooManyBadRows as error:
+            # TFX deletes a failed execution's outputs: keep the list where the message says it is.
+            kept = quarantine.uri.rstrip("/") + ".failed"
+            shutil.rmtree(kept, ignore_errors=True)
+            shutil.copytree(quarantine.uri, kept)
+            raise TooManyBadRows(str(error).replace(quarantine.uri, kept)) from None
+        # In the metadata store: rows read and rejected per input split, on both outputs.
+        for artifact in (quarantine, examples):
+            artifact.set_int_custom_property("bad_rows", sum(s["bad_rows"] for s in summary.values()))
+            artifact.set_string_custom_property("bad_rows_by_split", json.dumps(summary))
+
+
+class SpecCsvExecutor(_CheckedMixin, csv_executor.Executor):
+    """CsvExampleGen's executor reading columns with the feature spec's types, bad rows quarantined."""
 
     def GetInputSourceToExamplePTransform(self):  # noqa: N802 (TFX's name)
         return _SpecCsvToExample
 
 
-def _time_of(record, column: str) -> int:
-    example = tf.train.Example.FromString(record) if isinstance(record, bytes) else record
-    feature = example.features.feature.get(column)
-    values = [] if feature is None else list(feature.int64_list.value) or list(feature.float_list.value)
-    if len(values) != 1:
-        raise ValueError(f"time split: time column {column!r} must hold one number per row; found {values!r} in "
-                         f"{str(example)[:300]!r}")  # fmt: skip
-    return int(values[0])
+class CheckedImportExecutor(_CheckedMixin, import_executor.Executor):
+    """ImportExampleGen's (TFRecord of tf.Example) executor, corrupt records quarantined."""
+
+    def GetInputSourceToExamplePTransform(self):  # noqa: N802 (TFX's name)
+        return _TfRecordToExample
 
 
 class _TimeSplitMixin:
-    def GenerateExamplesByBeam(self, pipeline, exec_properties):  # noqa: N802 (TFX's name)
+    def _input_splits(self, pipeline, exec_properties) -> dict:
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
         if len(input_config.splits) != 1:
@@ -149,7 +236,7 @@ class _TimeSplitMixin:
             exec_properties, input_config.splits[0].pattern
         )
         # Each record's time is read once: (time, record) pairs are split, then the records kept.
-        timed = records | "Time" >> beam.Map(lambda record: (_time_of(record, column), record))
+        timed = records | "Time" >> beam.Map(lambda record: (validation_split.time_of(record, column), record))
         if "eval_start" in config:
             cutoff = beam.pvalue.AsSingleton(pipeline | "Cutoff" >> beam.Create([int(config["eval_start"])]))
         else:
@@ -171,29 +258,65 @@ class TimeSplitCsvExecutor(_TimeSplitMixin, SpecCsvExecutor):
     """The spec-typed CSV executor with the time split."""
 
 
-class TimeSplitImportExecutor(_TimeSplitMixin, import_executor.Executor):
+class TimeSplitImportExecutor(_TimeSplitMixin, CheckedImportExecutor):
     """ImportExampleGen's (TFRecord of tf.Example) executor with the time split."""
 
 
-class SpecCsvExampleGen(FileBasedExampleGen):
-    """CsvExampleGen whose columns have the feature spec's types: ``column_types`` maps column -> dtype."""
+class _ExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
+    OUTPUTS = {**standard_component_specs.FileBasedExampleGenSpec.OUTPUTS, BAD_ROWS_KEY: ChannelParameter(type=BadRows)}
+
+
+class _CheckedExampleGen(FileBasedExampleGen):
+    """FileBasedExampleGen (its driver, spans and caching) with a second output, ``bad_rows``."""
+
+    SPEC_CLASS = _ExampleGenSpec
+
+    def __init__(self, input_base: str, custom_config, input_config=None, output_config=None):
+        # FileBasedExampleGen.__init__ builds its own spec with one output; this is the same with two.
+        input_config = input_config or utils.make_default_input_config()
+        spec = _ExampleGenSpec(
+            input_base=input_base,
+            input_config=input_config,
+            output_config=output_config or utils.make_default_output_config(input_config),
+            custom_config=custom_config,
+            range_config=None,
+            output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
+            output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+            examples=channel.Channel(type=standard_artifacts.Examples),
+            bad_rows=channel.Channel(type=BadRows),
+        )
+        base_beam_component.BaseBeamComponent.__init__(self, spec=spec)
+
+
+class SpecCsvExampleGen(_CheckedExampleGen):
+    """CsvExampleGen whose columns have the feature spec's types (``spec``: ``FeatureSpec.to_dict()``);
+    ``max_bad_rows`` and ``validation_fraction`` as in ``example_gen_config``."""
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(SpecCsvExecutor)
 
-    def __init__(self, input_base: str, column_types: dict, input_config=None, output_config=None):
-        super().__init__(input_base=input_base, input_config=input_config, output_config=output_config,
-                         custom_config=example_gen_config(column_types))  # fmt: skip
+    def __init__(self, input_base: str, spec: dict, input_config=None, output_config=None, **checks):
+        super().__init__(input_base, example_gen_config(spec, **checks), input_config, output_config)
 
 
-class _TimeSplitExampleGen(FileBasedExampleGen):
+class CheckedImportExampleGen(_CheckedExampleGen):
+    """ImportExampleGen (TFRecord of tf.Example) with corrupt records quarantined; ``spec`` (optional) and
+    the checks as in ``example_gen_config``."""
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(CheckedImportExecutor)
+
+    def __init__(self, input_base: str, spec: dict | None = None, input_config=None, output_config=None, **checks):
+        super().__init__(input_base, example_gen_config(spec, **checks), input_config, output_config)
+
+
+class _TimeSplitExampleGen(_CheckedExampleGen):
     def __init__(self, input_base: str, time_column: str, eval_days: float | None = None,
-                 eval_start: int | None = None, pattern: str = "*", column_types: dict | None = None):  # fmt: skip
+                 eval_start: int | None = None, pattern: str = "*", spec: dict | None = None, **checks):  # fmt: skip
         """Reads every file ``pattern`` matches in ``input_base``; ``eval`` holds the rows at or after the cutoff."""
         super().__init__(
-            input_base=input_base,
-            input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)]),
-            output_config=split_output_config(),
-            custom_config=time_split_config(time_column, eval_days, eval_start, column_types),
+            input_base,
+            time_split_config(time_column, eval_days, eval_start, spec, **checks),
+            example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)]),
+            split_output_config(),
         )
 
 

@@ -9,10 +9,14 @@
   of validation rounds the ``train_args.num_steps`` are split into, default 4),
   ``early_stopping_patience`` (2 rounds).
 
+The Trainer validates (early stopping, the per-task logs) on the split its
+``eval_args`` name: the pipeline's ``validation`` split, carved from the
+training rows by ExampleGen, never the Evaluator's ``eval``.
+
 TensorBoard (``model_run_dir``): Keras' loss, task loss, AP and AUC over all
 rows, the MoE's load-balancing and z-losses and each expert's share; under
-``per_task/`` the AP, AUC and row count of every main task on the eval batches,
-and each task's expert shares (``components/training_callbacks.py``).
+``per_task/`` the AP, AUC and row count of every main task on the validation
+batches, and each task's expert shares (``components/training_callbacks.py``).
 """
 
 from __future__ import annotations

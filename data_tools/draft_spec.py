@@ -33,15 +33,13 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
-import math
 import os
-import re
 import sys
 from collections.abc import Sequence
 
 from components.feature_spec import SINGLE_ROLES, FeatureSpec, FeatureSpecError, parse_feature_spec
+from components.row_check import INT_PATTERN, MISSING_MARKERS, is_number
 
-MISSING_MARKERS = frozenset({"", "?", "NA", "N/A", "n/a", "na", "NaN", "nan", "null", "NULL", "None", "none"})
 MAX_INT_LEVELS = 20  # rationale: codes (education level, 1-5 ratings, industry codes) vs counts and amounts
 HEAVY_TAIL_SKEW = 2.0  # rationale: sample skewness above 2 is "highly skewed" by the usual rule of thumb
 # Numerical columns with more distinct values also feed 32 quantile-bucket ids beside the z-score.
@@ -53,7 +51,6 @@ DRAFT_BUCKETS = 32
 MIN_ROWS_FOR_KEY = 100  # a column unique in fewer rows than this may just be a small sample
 TIME_NAMES = ("ts", "timestamp", "time", "event_time", "unix_time")
 DEFAULT_ROWS = 20_000
-INT_PATTERN = re.compile(r"^[+-]?\d+$")  # what CsvExampleGen reads as INT
 
 
 @dataclasses.dataclass
@@ -64,14 +61,6 @@ class Guess:
     entry: dict
     why: str
     review: bool = False
-
-
-def is_number(value: str) -> bool:
-    """A finite number (what a numerical or vector cell holds)."""
-    try:
-        return math.isfinite(float(value))
-    except ValueError:
-        return False
 
 
 def _skewness(values: Sequence[float]) -> float:

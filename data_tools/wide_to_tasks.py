@@ -11,7 +11,7 @@ trains on it. The converter streams (one row in memory at a time), so a
 multi-GB file converts in constant memory.
 
 Missing-value markers (``?``, ``NA``, ``null``... see
-``data_tools.draft_spec.MISSING_MARKERS``) in numerical columns become empty
+``components.row_check.MISSING_MARKERS``) in numerical columns become empty
 cells, which the pipeline treats as missing.
 
 Bad rows (wrong column count, a numerical value that is not a number, a
@@ -38,7 +38,7 @@ import sys
 from collections.abc import Iterable, Mapping
 
 from components.feature_spec import FeatureSpec, FeatureSpecError, load_feature_spec
-from data_tools.draft_spec import INT_PATTERN, MISSING_MARKERS
+from components.row_check import INT_PATTERN, MISSING_MARKERS
 
 MAX_REPORTED = 20  # bad rows listed in the report; all are counted and written
 

@@ -21,14 +21,18 @@ if __package__ in (None, ""):  # run as a script by the TFX CLI: make the reposi
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from components.anomaly_gate import AnomalyGate  # noqa: E402
-from components.evaluation import eval_config  # noqa: E402
+from components.evaluation import Evaluator, eval_config  # noqa: E402
 from components.feature_spec import load_feature_spec  # noqa: E402
 from components.pusher import idempotent_pusher  # noqa: E402
+from components.row_check import DEFAULT_MAX_BAD_ROWS  # noqa: E402
+from components.task_gate import TaskGates  # noqa: E402
 from components.time_split_example_gen import (  # noqa: E402
+    CheckedImportExampleGen,
     SpecCsvExampleGen,
     TimeSplitCsvExampleGen,
     TimeSplitImportExampleGen,
 )
+from components.validation_split import DEFAULT_VALIDATION_FRACTION, VALIDATION  # noqa: E402
 
 CODE_PACKAGES = ("components", "models")  # what Transform and the Trainer run
 
@@ -52,19 +56,20 @@ HASH_SPLIT = {"train": 4, "eval": 1}  # one input without a time split: 80 % tra
 
 
 def example_gen_component(data_root: str, spec, data_format: str = "csv", time_split: dict | None = None,
-                          input_pattern: str | None = None):  # fmt: skip
+                          input_pattern: str | None = None, max_bad_rows: float = DEFAULT_MAX_BAD_ROWS,
+                          validation_fraction: float = 0.0):  # fmt: skip
     """ExampleGen of ``data_root``: the ``train/`` and ``eval/`` folders as they are; or one input
     (``input_pattern``, default every file in ``data_root``) split by the spec's time column with
-    ``time_split``, else by a stable hash (``HASH_SPLIT``). CSV columns are read with the spec's types."""
-    column_types = {c.name: c.dtype for c in spec.columns}
+    ``time_split``, else by a stable hash (``HASH_SPLIT``). CSV columns are read with the spec's types;
+    bad rows go to the ``bad_rows`` output, up to ``max_bad_rows`` per input split; ``validation_fraction``
+    of ``train`` becomes the ``validation`` split (``components/validation_split.py``)."""
+    checks = {"spec": spec.to_dict(), "max_bad_rows": max_bad_rows, "validation_fraction": validation_fraction}
     if time_split is not None:
         if spec.time_column is None:
             raise ValueError(f"{spec.path or spec.name}: time_split needs a column with role 'time'")
-        if data_format == "csv":
-            return TimeSplitCsvExampleGen(input_base=data_root, time_column=spec.time_column.name,
-                                          pattern=input_pattern or "*", column_types=column_types, **time_split)  # fmt: skip
-        return TimeSplitImportExampleGen(input_base=data_root, time_column=spec.time_column.name,
-                                         pattern=input_pattern or "*", **time_split)  # fmt: skip
+        split_gen = TimeSplitCsvExampleGen if data_format == "csv" else TimeSplitImportExampleGen
+        return split_gen(input_base=data_root, time_column=spec.time_column.name, pattern=input_pattern or "*",
+                         **time_split, **checks)  # fmt: skip
     output_config = None
     if input_pattern is None:
         splits = example_gen_pb2.Input(
@@ -79,9 +84,10 @@ def example_gen_component(data_root: str, spec, data_format: str = "csv", time_s
             example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=n) for name, n in HASH_SPLIT.items()]))  # fmt: skip
     if data_format == "csv":
         # The id users and their tooling know (pipeline_root/grec/CsvExampleGen/...).
-        return SpecCsvExampleGen(input_base=data_root, column_types=column_types, input_config=splits,
-                                 output_config=output_config).with_id("CsvExampleGen")  # fmt: skip
-    return tfx.components.ImportExampleGen(input_base=data_root, input_config=splits, output_config=output_config)
+        return SpecCsvExampleGen(input_base=data_root, input_config=splits, output_config=output_config,
+                                 **checks).with_id("CsvExampleGen")  # fmt: skip
+    return CheckedImportExampleGen(input_base=data_root, input_config=splits, output_config=output_config,
+                                   **checks).with_id("ImportExampleGen")  # fmt: skip
 
 
 def create_pipeline(
@@ -96,11 +102,15 @@ def create_pipeline(
     train_steps: int = 400,
     eval_steps: int = 20,
     min_auc: float = 0.6,
+    max_auc_drop: float = 0.01,
     data_format: str = "csv",
     beam_pipeline_args: list[str] | None = None,
     enable_cache: bool = True,
     time_split: dict | None = None,
     input_pattern: str | None = None,
+    max_bad_rows: float = DEFAULT_MAX_BAD_ROWS,
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
+    task_gates: dict | None = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the GRec pipeline.
 
@@ -118,6 +128,8 @@ def create_pipeline(
         trainer_config: Trainer ``custom_config`` additions (model, hyperparameters...).
         train_steps, eval_steps: Trainer steps.
         min_auc: the Evaluator's value threshold on overall AUC.
+        max_auc_drop: its change threshold: overall AUC at most this below the
+            last blessed model's.
         data_format: ``csv`` or ``tfrecord``.
         beam_pipeline_args: see ``pipelines/beam.py``.
         enable_cache: reuse executions whose inputs did not change.
@@ -127,6 +139,17 @@ def create_pipeline(
         input_pattern: one input (files under ``data_root`` matching it, e.g.
             ``train/*``) instead of the ``train/`` and ``eval/`` folders, split
             by time with ``time_split``, else 80/20 by a stable hash.
+        max_bad_rows: ExampleGen quarantines rows that do not fit the spec
+            (and corrupt TFRecords); more than this per input split stops the
+            run: a count (>= 1), a fraction of the split's rows (< 1), 0 strict.
+        validation_fraction: the share of the training rows ExampleGen carves
+            out as the ``validation`` split (the latest by time when the spec
+            has a time column, else by a hash of the context), which the
+            Trainer early-stops on; the Evaluator reads only ``eval``. 0: the
+            Trainer validates on ``eval`` (the pre-validation behaviour).
+        task_gates: the per-task gate (``components/task_gate.py``):
+            ``min_positives`` (default 20), ``max_drop`` (0.01) and
+            ``floors`` ({task: {"average_precision"|"auc": lowest value}}).
     """
     spec = load_feature_spec(feature_spec_path)
     spec_dict = spec.to_dict()
@@ -136,7 +159,8 @@ def create_pipeline(
     custom_config = {"feature_spec": spec_dict, "feature_spec_path": feature_spec_path,
                      "code_fingerprint": code_fingerprint()}  # fmt: skip
 
-    example_gen = example_gen_component(data_root, spec, data_format, time_split, input_pattern)
+    example_gen = example_gen_component(data_root, spec, data_format, time_split, input_pattern, max_bad_rows,
+                                        validation_fraction)  # fmt: skip
 
     # Statistics of every split.
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
@@ -168,7 +192,7 @@ def create_pipeline(
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=eval_steps, splits=[VALIDATION if validation_fraction else "eval"]),
         custom_config={**custom_config, **(trainer_config or {})},
     )
 
@@ -179,12 +203,17 @@ def create_pipeline(
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
 
-    # AP and AUC per task slice on the raw eval split; blessing by thresholds.
-    evaluator = tfx.components.Evaluator(
+    # AP and AUC per task slice on the raw eval split; blessing by TFMA's overall thresholds,
+    # then every main task gated against the last blessed model (components/task_gate.py).
+    evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
-        eval_config=eval_config(spec, min_auc=min_auc),
+        eval_config=eval_config(spec, min_auc=min_auc, max_auc_drop=max_auc_drop),
+        task_gates=TaskGates(
+            task_column=spec.task_column.name, label_column=spec.label_column.name, **(task_gates or {})
+        ),  # fmt: skip
+        example_splits=["eval"],  # never the validation split the Trainer early-stopped on
     )
 
     # Only a blessed model reaches the TF Serving model base path, and only once.

@@ -21,6 +21,9 @@ import json
 import os
 import sys
 
+from components.row_check import DEFAULT_MAX_BAD_ROWS, REPORTED
+from components.task_gate import DEFAULT_MAX_DROP, DEFAULT_MIN_POSITIVES, TaskGates
+from components.validation_split import DEFAULT_VALIDATION_FRACTION
 from pipelines.preflight import DataRootError, Layout, check_data_root  # noqa: F401 (re-exported for callers)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,7 +59,8 @@ def trainer_config(model: str = DEFAULT_MODEL, overrides: dict | None = None, pr
     return {"model": model, "hyperparameters": presets.resolve(model, overrides, preset)}
 
 
-def preflight(paths: dict, data_format: str = "csv", time_split: dict | None = None):
+def preflight(paths: dict, data_format: str = "csv", time_split: dict | None = None,
+              max_bad_rows: float = DEFAULT_MAX_BAD_ROWS):  # fmt: skip
     """Checks spec, schema and data folder before anything runs; returns the data layout."""
     from components.feature_spec import check_against_schema, load_feature_spec
     from pipelines.preflight import DataRootError
@@ -66,7 +70,7 @@ def preflight(paths: dict, data_format: str = "csv", time_split: dict | None = N
         raise DataRootError(f"{paths['schema_path']}: missing; the schema goes beside the feature spec "
                             f"(python -m components.schema_draft {paths['feature_spec_path']} > {paths['schema_path']})")  # fmt: skip
     check_against_schema(spec, paths["schema_path"])
-    return check_data_root(paths["data_root"], spec, data_format, one_input=bool(time_split))
+    return check_data_root(paths["data_root"], spec, data_format, one_input=bool(time_split), max_bad_rows=max_bad_rows)
 
 
 def build(paths: dict | None = None, **kwargs):
@@ -103,10 +107,24 @@ def run(paths: dict | None = None, layout: Layout | None = None, **kwargs):
 
     paths = {**default_paths(), **(paths or {})}
     if layout is None:
-        layout = preflight(paths, kwargs.get("data_format", "csv"), kwargs.get("time_split"))
+        layout = preflight(paths, kwargs.get("data_format", "csv"), kwargs.get("time_split"),
+                           kwargs.get("max_bad_rows", DEFAULT_MAX_BAD_ROWS))  # fmt: skip
     kwargs.setdefault("input_pattern", layout.pattern)
     pipeline = build(paths, **kwargs)
     return tfx.orchestration.LocalDagRunner().run(pipeline)
+
+
+def parse_floors(items: list[str]) -> dict:
+    """``["cvr:average_precision=0.1", ...]`` -> ``{"cvr": {"average_precision": 0.1}}``."""
+    floors: dict = {}
+    for item in items:
+        try:
+            task, rest = item.split(":", 1)
+            metric, value = rest.split("=", 1)
+            floors.setdefault(task, {})[metric] = float(value)
+        except ValueError:
+            raise ValueError(f"--task-floor {item!r}: expected TASK:METRIC=VALUE, e.g. cvr:average_precision=0.1") from None  # fmt: skip
+    return floors
 
 
 def main(argv=None) -> int:
@@ -126,6 +144,30 @@ def main(argv=None) -> int:
     parser.add_argument("--beam-runner", default="direct")
     parser.add_argument("--eval-days", type=float, help="split the one input folder by time inside ExampleGen: "
                         "the last N days are eval (default: train/ and eval/ folders, or an 80/20 hash split)")  # fmt: skip
+    parser.add_argument("--max-bad-rows", type=float, default=DEFAULT_MAX_BAD_ROWS,
+                        help="rows that do not fit the spec are quarantined (CsvExampleGen's bad_rows output); "
+                        "more than this per input split stops the run: a count (>= 1), a fraction of the "
+                        "rows (< 1), 0 = strict (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--validation-fraction", type=float, default=DEFAULT_VALIDATION_FRACTION,
+                        help="share of the training rows ExampleGen carves out as the validation split the "
+                        "Trainer early-stops on (latest by time, else whole contexts by hash); 0: validate on "
+                        "eval (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--max-task-drop", type=float, default=DEFAULT_MAX_DROP,
+                        help="a main task whose AP or AUC falls by more than this below the last blessed model's, "
+                        "beyond its 95 %% interval, blocks the push (default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--min-task-positives",
+        type=int,
+        default=DEFAULT_MIN_POSITIVES,
+        help="tasks with fewer positive eval rows are reported, not gated (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--task-floor",
+        action="append",
+        default=[],
+        metavar="TASK:METRIC=VALUE",
+        help="a task's lowest AP or AUC, e.g. cvr:average_precision=0.1 (repeatable)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show every library log line")
     args = parser.parse_args(argv)
     output.configure(args.verbose)
@@ -136,7 +178,10 @@ def main(argv=None) -> int:
         overrides = json.loads(args.hyperparameters)
         config = trainer_config(args.model, overrides, args.preset)
         time_split = {"eval_days": args.eval_days} if args.eval_days else None
-        found = preflight(paths, time_split=time_split)
+        gates = {"max_drop": args.max_task_drop, "min_positives": args.min_task_positives,
+                 "floors": parse_floors(args.task_floor)}  # fmt: skip
+        TaskGates("task", "label", **gates)  # unknown metrics named now, not after Transform
+        found = preflight(paths, time_split=time_split, max_bad_rows=args.max_bad_rows)
     except json.JSONDecodeError as e:
         print(f"error: --hyperparameters is not JSON: {e}", file=sys.stderr)
         return 2
@@ -146,9 +191,13 @@ def main(argv=None) -> int:
     print(f"spec {paths['feature_spec_path']}\ndata {paths['data_root']} "
           f"({'train/ and eval/' if found.pattern is None else found.pattern + (', time split' if time_split else ', 80/20 hash split')})\n"
           f"model {args.model} {json.dumps(config['hyperparameters'])}", flush=True)  # fmt: skip
+    if found.bad_rows:
+        print(f"{len(found.bad_rows)} bad row(s) in the files' first lines (ExampleGen quarantines them, and any "
+              "others):\n" + "\n".join(f"  {b}" for b in found.bad_rows[:REPORTED]), flush=True)  # fmt: skip
     with output.progress(args.verbose):
         run(paths, found, trainer_config=config, train_steps=args.train_steps,
-            beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner), time_split=time_split)  # fmt: skip
+            beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner), time_split=time_split,
+            max_bad_rows=args.max_bad_rows, validation_fraction=args.validation_fraction, task_gates=gates)  # fmt: skip
     print(f"done: pipeline_root {paths['pipeline_root']}; served models {paths['serving_model_dir']}; "
           "per-task AP: python -m pipelines.report")  # fmt: skip
     return 0

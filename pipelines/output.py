@@ -20,14 +20,15 @@ _COMPONENT = re.compile(r"^Component (\S+) is (running|finished)\.$")
 
 
 class _ProgressFilter(logging.Filter):
-    """Passes errors; turns LocalDagRunner's component messages into one progress line each."""
+    """Passes errors and the project's own warnings (``grec.*`` loggers: e.g. ExampleGen's quarantined rows);
+    turns LocalDagRunner's component messages into one progress line each."""
 
     def __init__(self):
         super().__init__()
         self.started: dict[str, float] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR:
+        if record.levelno >= logging.ERROR or (record.levelno >= logging.WARNING and record.name.startswith("grec")):
             return True
         match = _COMPONENT.match(record.getMessage())
         if not match:

@@ -7,9 +7,11 @@ What a run would otherwise find after ExampleGen and StatisticsGen, or not at al
 * every file in a split is data with the same header (a stray file, e.g. a
   converter's rejected rows, is named), and that header is the spec's columns;
 * the spec and the schema beside it agree (``check_against_schema``);
-* the first ``SAMPLE_ROWS`` rows of each CSV file parse under the declared
-  dtypes: a value that does not is named with its file, line and column, and
-  the fix.
+* the first ``SAMPLE_ROWS`` rows of each CSV file fit the spec
+  (``components/row_check.py``, the rule ExampleGen applies to every row): when
+  they alone hold more bad rows than ``max_bad_rows`` allows (a wrong dtype in
+  the spec makes every row bad), the check fails naming file, line, column and
+  the fix; fewer are reported, and ExampleGen quarantines them.
 
 Reads only the head of each file, so it takes well under a second for any size.
 """
@@ -21,10 +23,12 @@ import dataclasses
 import itertools
 import os
 
-from components.feature_spec import NULLABLE_ROLES, FeatureSpec
-from data_tools.draft_spec import INT_PATTERN, MISSING_MARKERS, csv_header, is_number
+from components.feature_spec import FeatureSpec
+from components.row_check import DEFAULT_MAX_BAD_ROWS, REPORTED, RowParser, limit, read_rows
+from data_tools.draft_spec import csv_header
 
 SAMPLE_ROWS = 1_000
+CLEAR_BAD_ROWS = 10  # bad rows in the sample that show a fraction threshold is exceeded, not noise
 SPLITS = ("train", "eval")
 
 
@@ -39,6 +43,7 @@ class Layout:
 
     folders: tuple[tuple[str, str], ...]  # (split or "input", folder)
     pattern: str | None
+    bad_rows: tuple[str, ...] = ()  # rows of the checked sample that ExampleGen will quarantine
 
 
 def layout(data_root: str, one_input: bool = False) -> Layout:
@@ -71,83 +76,60 @@ def _files(split: str, folder: str) -> list[str]:
     return [os.path.join(folder, e) for e in entries]
 
 
-def _problem(column, value: str) -> str | None:
-    """Why ``value`` does not fit ``column``'s declared dtype (with the fix), or None."""
-    if value == "":
-        if column.role in NULLABLE_ROLES:
-            return None
-        return f"is empty, and a {column.role!r} column needs a value in every row"
-    if column.role == "label" and value not in ("0", "1"):
-        return f"{value!r} is not a label; labels are 0 or 1"
-    if column.dtype == "int" and not INT_PATTERN.match(value):
-        if value in MISSING_MARKERS:
-            return (f"{value!r} marks a missing value; write an empty cell instead "
-                    "(data_tools.wide_to_tasks does this for wide files)")  # fmt: skip
-        try:
-            float(value)
-            return f"values like {value!r} are decimals; declare `dtype: float`"
-        except ValueError:
-            return f"{value!r} is not a whole number; declare `dtype: string` if the column holds words"
-    if column.dtype == "float":
-        try:
-            float(value)
-        except ValueError:
-            if value in MISSING_MARKERS:
-                return (f"{value!r} marks a missing value; write an empty cell instead "
-                        "(data_tools.wide_to_tasks does this for wide files)")  # fmt: skip
-            return f"{value!r} is not a number; declare `dtype: string` and role categorical if it holds words"
-    if column.role == "image_embedding":
-        parts = value.split()
-        if len(parts) != column.option("dim") or not all(is_number(p) for p in parts):
-            return f"expected {column.option('dim')} space-separated numbers (its `dim`), found {len(parts)} values"
-    return None
+def sample_fails(bad: int, rows: int, max_bad_rows: float) -> bool:
+    """Whether ``bad`` bad rows among the first ``rows`` already doom the run at ExampleGen: more than a
+    count threshold (0 = strict), or at least ``CLEAR_BAD_ROWS`` and more than a fraction threshold."""
+    if max_bad_rows == 0 or max_bad_rows >= 1:
+        return bad > limit(max_bad_rows, rows)
+    return bad >= CLEAR_BAD_ROWS and bad > max_bad_rows * rows
 
 
-def check_csv_file(path: str, spec: FeatureSpec, header: list[str] | None = None) -> tuple[list[str], int]:
-    """Checks one CSV file's header (against ``header`` too, if given) and first rows; returns (header, rows read).
+def check_csv_file(path: str, spec: FeatureSpec, header: list[str] | None = None,
+                   max_bad_rows: float = DEFAULT_MAX_BAD_ROWS) -> tuple[list[str], int, list[str]]:  # fmt: skip
+    """Checks one CSV file's header (against ``header`` too, if given) and first rows.
 
-    Raises:
-        DataRootError: naming the file, and the line and column where a value is wrong.
+    Returns (header, rows read, bad rows as ``file:line: column: reason``): bad rows
+    that ExampleGen will quarantine. Raises ``DataRootError`` naming the file and
+    the first bad rows when the sample alone exceeds ``max_bad_rows`` (``sample_fails``).
     """
     columns = {c.name: c for c in spec.columns}
     with open(path, newline="") as f:
-        reader = csv.reader(f)
-        found = csv_header(reader)
-        if not found:
-            raise DataRootError(f"{path}: empty file, expected a header row and data")
-        if header is not None and found != header:
-            raise DataRootError(f"{path}: header differs from the split's other files; every file ExampleGen "
-                                f"reads must be data with the same columns. Found {found[:8]}...")  # fmt: skip
-        missing = [name for name in columns if name not in found]
-        if missing:
-            raise DataRootError(f"{path}: column(s) {missing} of the feature spec {spec.path} are missing "
-                                f"from the header {found}")  # fmt: skip
-        extra = [name for name in found if name not in columns]
-        if extra:
-            raise DataRootError(f"{path}: column(s) {extra} are not in the feature spec {spec.path}; declare them "
-                                "(`role: ignore` keeps a column out of the model)")  # fmt: skip
-        rows = 0
-        for line, row in zip(itertools.count(2), itertools.islice(reader, SAMPLE_ROWS)):
-            if not row:
-                continue
+        found = csv_header(csv.reader(f))
+    if not found:
+        raise DataRootError(f"{path}: empty file, expected a header row and data")
+    if header is not None and found != header:
+        raise DataRootError(f"{path}: header differs from the split's other files; every file ExampleGen "
+                            f"reads must be data with the same columns. Found {found[:8]}...")  # fmt: skip
+    missing = [name for name in columns if name not in found]
+    if missing:
+        raise DataRootError(f"{path}: column(s) {missing} of the feature spec {spec.path} are missing "
+                            f"from the header {found}")  # fmt: skip
+    extra = [name for name in found if name not in columns]
+    if extra:
+        raise DataRootError(f"{path}: column(s) {extra} are not in the feature spec {spec.path}; declare them "
+                            "(`role: ignore` keeps a column out of the model)")  # fmt: skip
+    rows, bad = 0, []
+    with open(path, "rb") as f:
+        for line, _, values, column, reason in itertools.islice(read_rows(f, RowParser(found, columns)), SAMPLE_ROWS):
             rows += 1
-            if len(row) != len(found):
-                raise DataRootError(f"{path}:{line}: expected {len(found)} fields, found {len(row)}")
-            for name, value in zip(found, row, strict=True):
-                problem = _problem(columns[name], value.strip())
-                if problem:
-                    raise DataRootError(f"{path}:{line}: column {name!r}: {problem}")
-    return found, rows
+            if values is None:
+                bad.append(f"{path}:{line}: " + (f"column {column!r}: " if column else "") + reason)
+    if sample_fails(len(bad), rows, max_bad_rows):
+        listed = "\n".join(f"  {b}" for b in bad[:REPORTED])
+        raise DataRootError(f"{path}: {len(bad)} of the first {rows} rows do not fit the feature spec "
+                            f"{spec.path} (max_bad_rows {max_bad_rows:g}):\n{listed}")  # fmt: skip
+    return found, rows, bad
 
 
 def check_data_root(data_root: str, spec: FeatureSpec | None = None, data_format: str = "csv",
-                    one_input: bool = False) -> Layout:  # fmt: skip
-    """Fails fast, naming what is wrong, before any component runs; returns where ExampleGen reads.
+                    one_input: bool = False, max_bad_rows: float = DEFAULT_MAX_BAD_ROWS) -> Layout:  # fmt: skip
+    """Fails fast, naming what is wrong, before any component runs; returns where ExampleGen reads
+    (with the sample's bad rows, which ExampleGen will quarantine).
 
     Without ``spec`` only the layout and emptiness are checked.
     """
     found = layout(data_root, one_input)
-    header = None
+    header, bad = None, []
     for split, folder in found.folders:
         files = _files(split, folder)
         if data_format != "csv":
@@ -160,8 +142,8 @@ def check_data_root(data_root: str, spec: FeatureSpec | None = None, data_format
                 with open(path) as f:
                     rows += sum(1 for _ in itertools.islice(f, 2)) - 1
                 continue
-            header, file_rows = check_csv_file(path, spec, header)
-            rows += file_rows
+            header, file_rows, file_bad = check_csv_file(path, spec, header, max_bad_rows)
+            rows, bad = rows + file_rows, bad + file_bad
         if rows < 1:
             raise DataRootError(f"{folder}: the {split!r} split is empty (a header and no rows)")
-    return found
+    return dataclasses.replace(found, bad_rows=tuple(bad))

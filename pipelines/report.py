@@ -49,15 +49,36 @@ def slice_table(evaluation_dir: str) -> list[dict]:
 
 
 def validation(evaluation_dir: str) -> tuple[bool, list[str]]:
-    """(blessed, reasons it is not)."""
+    """(blessed, reasons it is not): TFMA's overall thresholds, then the per-task gate."""
     import tensorflow_model_analysis as tfma
+
+    from components import task_gate
 
     result = tfma.load_validation_result(evaluation_dir)
     reasons = []
     for failure in result.metric_validations_per_slice:
+        where = ", ".join(f"{c.column}={c.bytes_value.decode() or c.int64_value}" for c in failure.slice_key.single_slice_keys)  # fmt: skip
         for f in failure.failures:
-            reasons.append(f"{f.metric_key.name}: {f.message}")
-    return result.validation_ok, reasons
+            threshold = f.metric_threshold
+            if threshold.HasField("change_threshold"):
+                rule = f"change vs the last blessed model, at least {threshold.change_threshold.absolute.value:+g}"
+            else:
+                rule = f"at least {threshold.value_threshold.lower_bound.value:g}"
+            reasons.append(f"{where or 'overall'} {f.metric_key.name}{' change' if f.metric_key.is_diff else ''} "
+                           f"{f.metric_value.double_value.value:+.4f}: needs {rule}" + (f" ({f.message})" if f.message else ""))  # fmt: skip
+    gate = task_gate.read(evaluation_dir)
+    failures = gate[1] if gate else []
+    return result.validation_ok and not failures, reasons + failures
+
+
+def gate_section(evaluation_dir: str) -> str:
+    """The per-task gate's table (``components/task_gate.py``), or "" when the evaluation has none."""
+    from components import task_gate
+
+    gate = task_gate.read(evaluation_dir)
+    if gate is None:
+        return ""
+    return "\n\nper-task gate, against the last blessed model:\n" + task_gate.format_verdicts(gate[0])
 
 
 def format_table(rows: list[dict]) -> str:
@@ -107,7 +128,7 @@ def main(argv=None) -> int:
     print(f"Evaluator output: {evaluation}\n")
     with output.progress(args.verbose):
         rows = slice_table(evaluation)
-    print(format_table(rows))
+    print(format_table(rows) + gate_section(evaluation))
     ok, reasons = validation(evaluation)
     print("\nblessed: yes" if ok else "\nblessed: NO\n  " + "\n  ".join(reasons))
     return 0

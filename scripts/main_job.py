@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     with output.progress(args.verbose):
         rows = report.slice_table(evaluation)
         blessed, reasons = report.validation(evaluation)
-    print(report.format_table(rows))
+    print(report.format_table(rows) + report.gate_section(evaluation))
     print("blessed: yes" if blessed else "blessed: NO\n  " + "\n  ".join(reasons))
     timings["report"] = time.perf_counter() - start
 

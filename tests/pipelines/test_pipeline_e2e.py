@@ -1,5 +1,7 @@
 """End to end on small data: the whole pipeline, cached re-run, a weaker model not pushed, the anomaly gate."""
 
+import csv
+import io
 import os
 import shutil
 
@@ -52,13 +54,41 @@ def _versions(paths):
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
 
 
+def _spoil(path: str, edits: dict[int, tuple[str, str] | str]) -> dict[int, str]:
+    """Replaces line n (1-based, header = 1) of a CSV file: a column's value (column, value) or the whole
+    line; a line number past the end appends. Returns the bad lines as written."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    header = lines[0].split(",")
+    for number, edit in sorted(edits.items()):
+        if isinstance(edit, tuple):
+            row = next(csv.reader([lines[number - 1]]))
+            row[header.index(edit[0])] = edit[1]
+            out = io.StringIO()
+            csv.writer(out, lineterminator="").writerow(row)
+            edit = out.getvalue()
+        if number > len(lines):
+            lines.append(edit)
+        else:
+            lines[number - 1] = edit
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return lines
+
+
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     paths = _paths(root)
     generate_synthetic.write_dataset(synthetic.SyntheticConfig(num_rows=12_000, seed=4), paths["data_root"])
+    # Real exports hold a few broken rows: at the start, in the middle and at the end, in both splits.
+    train, evaluation = (os.path.join(paths["data_root"], split, "data.csv") for split in ("train", "eval"))
+    with open(train) as f:
+        end = sum(1 for _ in f) + 1
+    _spoil(train, {2: ("label", "2"), 500: ("price", "abc"), end: "1,2,3,this row is broken"})
+    _spoil(evaluation, {40: ("task", "")})
     local_runner.run(paths, trainer_config=SMALL_MODEL, train_steps=120, eval_steps=5)
-    return paths
+    return {**paths, "bad_rows": {"train": [2, 500, end], "eval": [40]}}
 
 
 def test_pipeline_pushes_a_blessed_model_with_per_task_slices(first_run):
@@ -76,6 +106,17 @@ def test_pipeline_pushes_a_blessed_model_with_per_task_slices(first_run):
         assert key in slices, key
     assert slices["overall"]["auc"] > 0.6 and slices["overall"]["average_precision"] > slices["overall"]["mean_label"]
     assert validation(evaluation)[0]
+    # Three splits: the Trainer early-stopped on `validation`, carved from the training week's latest rows.
+    (examples,) = os.listdir(os.path.join(paths["pipeline_root"], "CsvExampleGen", "examples"))
+    splits = sorted(os.listdir(os.path.join(paths["pipeline_root"], "CsvExampleGen", "examples", examples)))
+    assert splits == ["Split-eval", "Split-train", "Split-validation"], splits
+    # The bad rows did not stop the run: ExampleGen quarantined exactly them, with line and reason.
+    (run,) = os.listdir(os.path.join(paths["pipeline_root"], "CsvExampleGen", "bad_rows"))
+    for split, lines in paths["bad_rows"].items():
+        with open(os.path.join(paths["pipeline_root"], "CsvExampleGen", "bad_rows", run, split, "bad_rows.csv")) as f:
+            listed = list(csv.DictReader(f))
+        assert [int(row["line"]) for row in listed] == lines, listed
+        assert all(row["reason"] and row["file"].endswith(f"{split}/data.csv") for row in listed)
     # The main job's per-component wall times come from the metadata store.
     times = {component: (state, seconds) for component, state, seconds in component_times(paths["metadata_path"])}
     assert len(times) == COMPONENTS and {state for state, _ in times.values()} == {"complete"}

@@ -66,9 +66,12 @@ def test_good_data_passes_and_the_layout_is_known(tmp_path):
 def test_a_value_that_does_not_fit_is_named_with_file_line_column_and_fix(tmp_path, train, expected):
     spec = _spec(tmp_path)
     with pytest.raises(DataRootError) as info:
-        check_data_root(_data(tmp_path, train=train), spec)
+        check_data_root(_data(tmp_path, train=train), spec, max_bad_rows=0)  # strict: one bad row stops the run
     assert expected in str(info.value)
     assert os.path.join("train", "data.csv") in str(info.value)
+    if "feature spec" not in expected:  # a bad row, not a bad header: by default ExampleGen quarantines it
+        found = check_data_root(_data(tmp_path, train=train), spec)
+        assert len(found.bad_rows) == 1 and expected in found.bad_rows[0]
 
 
 def test_a_stray_file_in_a_split_folder_is_named(tmp_path):
@@ -90,7 +93,7 @@ def test_the_runner_stops_before_any_component_with_the_message(tmp_path, monkey
     monkeypatch.setenv("GREC_HOME", str(tmp_path / "home"))
     data_root = _data(tmp_path, train=GOOD.replace("73", "73.5"))
     spec = str(tmp_path / "spec" / "feature_spec.yaml")
-    assert local_runner.main(["--spec", spec, "--data-root", data_root]) == 2
+    assert local_runner.main(["--spec", spec, "--data-root", data_root, "--max-bad-rows", "0"]) == 2
     assert "column 'age': values like '73.5' are decimals" in capsys.readouterr().err
     # A model's key it does not take, named with the keys it does, before anything runs either.
     _data(tmp_path)

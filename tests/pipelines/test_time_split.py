@@ -33,7 +33,8 @@ def test_example_gen_splits_one_input_by_time(tmp_path, data_format):
              "metadata_path": str(tmp_path / "root" / "m.sqlite"), "serving_model_dir": str(tmp_path / "serving")}  # fmt: skip
     local_runner.check_data_root(paths["data_root"], data_format=data_format, one_input=True)
     spec = load_feature_spec(local_runner.default_paths()["feature_spec_path"])
-    example_gen = example_gen_component(paths["data_root"], spec, data_format, time_split={"eval_days": 7})
+    example_gen = example_gen_component(paths["data_root"], spec, data_format, time_split={"eval_days": 7},
+                                        validation_fraction=0.1)  # fmt: skip
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata_path"])
     tfx.orchestration.LocalDagRunner().run(
         tfx.dsl.Pipeline(
@@ -44,11 +45,13 @@ def test_example_gen_splits_one_input_by_time(tmp_path, data_format):
         )  # fmt: skip
     )
     [examples_dir] = glob.glob(os.path.join(paths["pipeline_root"], example_gen.id, "examples", "*"))
-    train, evals = _times(examples_dir, "train"), _times(examples_dir, "eval")
+    train, validation, evals = (_times(examples_dir, split) for split in ("train", "validation", "eval"))
     cutoff = columns["ts"].max() - 7 * DAY
-    assert len(train) + len(evals) == len(columns["ts"])
+    assert len(train) + len(validation) + len(evals) == len(columns["ts"])
     assert len(evals) == (columns["ts"] >= cutoff).sum() > 0
-    assert train.max() < cutoff <= evals.min()
+    # Validation is the latest tenth of the training period, just before eval.
+    assert train.max() <= validation.min() and validation.max() < cutoff <= evals.min()
+    assert abs(len(validation) / (len(train) + len(validation)) - 0.1) < 0.03
 
 
 def test_time_split_config_rejects_ambiguous_or_empty_windows():
@@ -61,7 +64,7 @@ def test_time_split_config_rejects_ambiguous_or_empty_windows():
 
 
 def test_a_row_without_its_time_is_named():
-    from components.time_split_example_gen import _time_of
+    from components.validation_split import time_of as _time_of
 
     example = tf.train.Example()
     example.features.feature["task"].bytes_list.value.append(b"ctr")

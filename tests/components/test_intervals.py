@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from benchmarks.intervals import paired_difference
+from components.intervals import paired_difference
 
 
 def test_identical_models_differ_by_exactly_zero():

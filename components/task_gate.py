@@ -1,0 +1,163 @@
+"""Per-task blessing: a candidate that breaks one main task is not blessed, so not pushed.
+
+TFMA's thresholds (``components/evaluation.py``) gate the overall slice, which
+the dense tasks dominate: a model that gains on click and loses a third of its
+AP on a rare conversion task would pass. This gate runs inside the pipeline's
+Evaluator, after TFMA, on the same ``eval`` rows, and judges every main task:
+
+* a **floor** per task and metric, if the pipeline sets one (default none);
+* a **change** against the last blessed model: the candidate's AP and AUC
+  minus the baseline's, with a paired 95 % bootstrap interval over the task's
+  eval rows (``components/intervals.py``). A task fails only when the drop is
+  beyond the interval (the whole interval below 0) **and** larger than
+  ``max_drop``: a sparse task's wide interval is not a coin flip, and a dense
+  task's tight interval does not block a negligible drop.
+* a task with fewer than ``min_positives`` positive eval rows is reported as
+  ``not gated: N positives``, never silently skipped.
+
+TFMA's intervals are not used: its validator compares point estimates only
+(``tensorflow_model_analysis/evaluators/metrics_validator.py``), and its
+per-slice bounds are not paired between candidate and baseline. Scoring the
+task's rows with both SavedModels here costs seconds.
+
+The verdict per task goes to ``<evaluation>/task_gate.json``; a failure flips
+the Evaluator's blessing to not blessed (the artifact the Pusher and the
+latest-blessed-model resolver read), and the run's output names the tasks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+
+import numpy as np
+
+from components.intervals import Difference, paired_difference
+
+GATE_FILE = "task_gate.json"
+METRICS = ("average_precision", "auc")
+DEFAULT_MIN_POSITIVES = 20  # rationale: below this a task's AP moves by > 0.1 with one positive row
+DEFAULT_MAX_DROP = 0.01  # as TFMA's overall AUC change threshold (components/evaluation.py)
+RESAMPLES = 300  # rationale: the 95 % bounds move by < 0.005 AP beyond this here; seconds per task
+log = logging.getLogger("grec.evaluator")
+
+
+def _metric(name: str):
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    return {"average_precision": average_precision_score, "auc": roc_auc_score}[name]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskGates:
+    """What the gate demands of every main task (the pipeline's ``task_gates``)."""
+
+    task_column: str
+    label_column: str
+    min_positives: int = DEFAULT_MIN_POSITIVES
+    max_drop: float = DEFAULT_MAX_DROP
+    floors: dict = dataclasses.field(default_factory=dict)  # task -> {metric: lowest value}
+
+    def __post_init__(self):
+        for task, floor in self.floors.items():
+            unknown = sorted(set(floor) - set(METRICS))
+            if unknown:
+                raise ValueError(f"task_gates floors[{task!r}]: unknown metric(s) {unknown}; use {list(METRICS)}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TaskGates:
+        return cls(**json.loads(text))
+
+
+@dataclasses.dataclass
+class TaskVerdict:
+    """One main task: its counts, each metric's new and baseline values and difference, and the failures."""
+
+    task: str
+    examples: int
+    positives: int
+    values: dict = dataclasses.field(default_factory=dict)  # metric -> {"new", "baseline", "diff", "low", "high"}
+    failures: list = dataclasses.field(default_factory=list)
+
+    @property
+    def gated(self) -> bool:
+        return bool(self.values)
+
+    @property
+    def verdict(self) -> str:
+        if not self.gated:
+            return f"not gated: {self.positives} positives"
+        return "FAIL" if self.failures else "pass"
+
+
+def judge(tasks, labels, scores, baseline_scores, gates: TaskGates, seed: int = 0) -> list[TaskVerdict]:
+    """The gate's verdict for each main task of the eval rows (``baseline_scores`` None: floors only)."""
+    tasks, labels, scores = np.asarray(tasks), np.asarray(labels), np.asarray(scores)
+    verdicts = []
+    for task in sorted(set(tasks.tolist())):
+        rows = tasks == task
+        positives = int(labels[rows].sum())
+        verdict = TaskVerdict(task, int(rows.sum()), positives)
+        verdicts.append(verdict)
+        if positives < gates.min_positives or positives == rows.sum():
+            continue
+        for name in METRICS:
+            metric = _metric(name)
+            new = float(metric(labels[rows], scores[rows]))
+            entry = {"new": new}
+            floor = gates.floors.get(task, {}).get(name)
+            if floor is not None and new < floor:
+                verdict.failures.append(f"task {task!r}: {name} {new:.4f} is below its floor {floor}")
+            if baseline_scores is not None:
+                base = np.asarray(baseline_scores)[rows]
+                diff: Difference = paired_difference(metric, labels[rows], scores[rows], base, RESAMPLES, seed)
+                entry.update(baseline=float(metric(labels[rows], base)), diff=diff.value, low=diff.low, high=diff.high)
+                if diff.high < 0 and diff.value < -gates.max_drop:
+                    verdict.failures.append(
+                        f"task {task!r}: {name} {new:.4f} vs {entry['baseline']:.4f} for the last blessed model: "
+                        f"{diff} (95 % interval over {positives} positives) is a drop beyond the interval and "
+                        f"beyond max_drop {gates.max_drop}"
+                    )
+            verdict.values[name] = entry
+    return verdicts
+
+
+def format_verdicts(verdicts: list[TaskVerdict]) -> str:
+    """The table ``pipelines.report`` prints: per task and metric, new, baseline, difference, verdict."""
+    header = f"{'task':<16}{'positives':>10}  {'metric':<18}{'new':>8}{'baseline':>10}  {'difference [95 % interval]':<30}verdict"
+    lines = [header, "-" * len(header)]
+    for v in verdicts:
+        if not v.gated:
+            lines.append(f"{v.task:<16}{v.positives:>10}  {'':<18}{'':>8}{'':>10}  {'':<30}{v.verdict}")
+            continue
+        for name, e in v.values.items():
+            base = f"{e['baseline']:.4f}" if "baseline" in e else "-"
+            diff = f"{e['diff']:+.4f} [{e['low']:+.4f}, {e['high']:+.4f}]" if "diff" in e else "no baseline"
+            lines.append(f"{v.task:<16}{v.positives:>10}  {name:<18}{e['new']:>8.4f}{base:>10}  {diff:<30}{v.verdict}")
+    return "\n".join(lines)
+
+
+def write(evaluation_dir: str, verdicts: list[TaskVerdict], gates: TaskGates) -> str:
+    path = os.path.join(evaluation_dir, GATE_FILE)
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump({"gates": json.loads(gates.to_json()),
+                   "tasks": [{**dataclasses.asdict(v), "verdict": v.verdict} for v in verdicts]}, f, indent=1)  # fmt: skip
+    return path
+
+
+def read(evaluation_dir: str) -> tuple[list[TaskVerdict], list[str]] | None:
+    """(verdicts, failures) from an evaluation's ``task_gate.json``; None when it has none."""
+    path = os.path.join(evaluation_dir, GATE_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        tasks = json.load(f)["tasks"]
+    verdicts = [TaskVerdict(t["task"], t["examples"], t["positives"], t["values"], t["failures"]) for t in tasks]
+    return verdicts, [failure for v in verdicts for failure in v.failures]

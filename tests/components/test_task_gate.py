@@ -1,0 +1,73 @@
+"""The per-task gate on scores with a known answer: a broken sparse task fails, noise passes, few positives are named."""
+
+import numpy as np
+import pytest
+
+from components.task_gate import TaskGates, format_verdicts, judge
+
+GATES = TaskGates(task_column="task", label_column="label")
+
+
+def _data(seed=0, dense=4_000, sparse=1_000, sparse_rate=0.04):
+    """A dense task (30 % positives) and a sparse one (about 40 positives), scored by a good model."""
+    rng = np.random.default_rng(seed)
+    tasks = np.array(["ctr"] * dense + ["cvr"] * sparse)
+    labels = np.concatenate([rng.random(dense) < 0.3, rng.random(sparse) < sparse_rate]).astype(int)
+    scores = 1 / (1 + np.exp(-(2.5 * labels - 1.2 + rng.normal(0, 1, len(labels)))))
+    return tasks, labels, scores, rng
+
+
+def test_a_candidate_better_overall_but_broken_on_a_sparse_task_fails_naming_it():
+    tasks, labels, baseline, rng = _data()
+    candidate = baseline.copy()
+    dense = tasks == "ctr"
+    candidate[dense] = 1 / (1 + np.exp(-(3.5 * labels[dense] - 1.7 + rng.normal(0, 1, dense.sum()))))  # better on ctr
+    sparse = tasks == "cvr"
+    candidate[sparse] = rng.permutation(candidate[sparse])  # as if trained with cvr's labels shuffled
+    verdicts = {v.task: v for v in judge(tasks, labels, candidate, baseline, GATES)}
+    assert verdicts["ctr"].verdict == "pass"
+    assert verdicts["ctr"].values["auc"]["diff"] > 0.02  # the overall slice, dominated by ctr, improves
+    cvr = verdicts["cvr"]
+    assert cvr.verdict == "FAIL" and len(cvr.failures) == 2  # AP and AUC
+    ap = cvr.values["average_precision"]
+    message = cvr.failures[0]
+    assert message.startswith(f"task 'cvr': average_precision {ap['new']:.4f} vs {ap['baseline']:.4f}")
+    assert f"[{ap['low']:+.4f}, {ap['high']:+.4f}]" in message and f"over {cvr.positives} positives" in message
+    assert ap["high"] < 0 and ap["new"] < ap["baseline"] - 0.2
+
+
+def test_noise_on_a_sparse_task_is_blessed():
+    tasks, labels, baseline, rng = _data(seed=1)
+    # Another training run of the same model: every score moved a little, this time downwards on cvr.
+    candidate = 1 / (1 + np.exp(-(np.log(baseline / (1 - baseline)) + rng.normal(0, 0.4, len(baseline)))))
+    verdicts = {v.task: v for v in judge(tasks, labels, candidate, baseline, GATES)}
+    cvr = verdicts["cvr"]
+    assert cvr.verdict == "pass" and cvr.failures == []
+    assert cvr.values["average_precision"]["low"] < 0 < cvr.values["average_precision"]["high"]
+
+
+def test_a_tight_interval_does_not_block_a_negligible_drop():
+    tasks, labels, baseline, _ = _data(dense=20_000, sparse=0)
+    candidate = baseline - 0.01 * labels  # every positive a little lower: a real, tiny drop
+    (ctr,) = judge(tasks, labels, candidate, baseline, GATES)
+    for metric in ("average_precision", "auc"):
+        entry = ctr.values[metric]
+        assert entry["high"] < 0 and entry["diff"] > -GATES.max_drop, (metric, entry)  # significant, negligible
+    assert ctr.verdict == "pass"
+    strict = TaskGates("task", "label", max_drop=0.0)
+    assert judge(tasks, labels, candidate, baseline, strict)[0].verdict == "FAIL"
+
+
+def test_few_positives_are_reported_not_gated_and_floors_apply_without_a_baseline():
+    tasks, labels, scores, _ = _data(sparse=100, sparse_rate=0.05)
+    gates = TaskGates("task", "label", floors={"ctr": {"auc": 0.99}})
+    verdicts = {v.task: v for v in judge(tasks, labels, scores, None, gates)}
+    cvr_positives = int(labels[tasks == "cvr"].sum())
+    assert cvr_positives < 20 and verdicts["cvr"].verdict == f"not gated: {cvr_positives} positives"
+    assert verdicts["ctr"].failures == [
+        f"task 'ctr': auc {verdicts['ctr'].values['auc']['new']:.4f} is below its floor 0.99"
+    ]
+    table = format_verdicts(list(verdicts.values()))
+    assert "no baseline" in table and f"not gated: {cvr_positives} positives" in table
+    with pytest.raises(ValueError, match=r"unknown metric\(s\) \['ap'\]"):
+        TaskGates("task", "label", floors={"cvr": {"ap": 0.1}})
