@@ -6,10 +6,11 @@ no Docker here), this server speaks the same gRPC API over the same model
 base path, as a thin adapter over ``tf.saved_model.load`` and grpcio:
 
 * ``PredictionService.Predict`` and ``GetModelMetadata``; ``ModelService.GetModelStatus``;
-* serves the highest numeric version under ``<model_base_path>``, polls for
-  new versions and swaps them in without a restart; requests in flight finish
-  on the version they started with; ``model_spec.version`` picks an older one
-  still loaded;
+* serves the highest numeric version under ``<model_base_path>`` that loads,
+  polls for new versions and swaps them in without a restart; requests in
+  flight finish on the version they started with; ``model_spec.version`` picks
+  an older one still loaded; a broken, half-written or corrupt version never
+  displaces the last good one, and is retried with backoff (``ModelRegistry``);
 * bad requests (unknown model, version or signature, wrong dtype, missing
   input, malformed ``tf.Example``, missing feature, NaN, empty or oversized
   batch) get INVALID_ARGUMENT or NOT_FOUND and the server keeps serving;
@@ -29,6 +30,7 @@ import math
 import os
 import signal
 import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -82,17 +84,30 @@ class LoadedVersion:
 
 
 class ModelRegistry:
-    """Loads the versions under a model base path; the highest is served by default."""
+    """Loads the versions under a model base path; the highest loaded one is served by default.
 
-    def __init__(self, model_name: str, base_path: str, poll_seconds: float = 2.0, keep_versions: int = 2):
+    Never worse than the last good version: the ``keep_versions`` newest versions
+    that *load* are served, so a broken, half-written or corrupt version never
+    displaces a good one. A version is tried once it is complete: its files
+    unchanged for ``settle_seconds`` (the Pusher renames a finished folder into
+    place, so its versions are complete at once). A failed load is retried with
+    backoff (``RETRY_SECONDS`` doubling up to ``MAX_RETRY_SECONDS``), and at once
+    when its files change, so fixing a version in place recovers it.
+    """
+
+    RETRY_SECONDS, MAX_RETRY_SECONDS = 2.0, 60.0
+
+    def __init__(self, model_name: str, base_path: str, poll_seconds: float = 2.0, keep_versions: int = 2,
+                 settle_seconds: float = 1.0):  # fmt: skip
         self.model_name = model_name
         self.base_path = base_path
         self.poll_seconds = poll_seconds
         self.keep_versions = keep_versions
+        self.settle_seconds = settle_seconds
         self._versions: dict[int, LoadedVersion] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._failed: set[int] = set()
+        self._failed: dict[int, tuple[tuple, float, int]] = {}  # version -> (files, retry at, failures)
         self.refresh()
         self._thread = threading.Thread(target=self._poll, name="version-poller", daemon=True)
         self._thread.start()
@@ -106,23 +121,61 @@ class ModelRegistry:
                 versions.append(int(name))
         return sorted(versions)
 
+    def _files(self, version: int) -> tuple[tuple, float]:
+        """(each file's path, size and mtime; the latest change time of any file or folder): a version's state."""
+        folder, files, latest = os.path.join(self.base_path, str(version)), [], 0.0
+        for root, _, names in os.walk(folder):
+            latest = max(latest, os.stat(root).st_ctime)
+            for name in names:
+                path = os.path.join(root, name)
+                try:
+                    stat = os.stat(path)
+                except FileNotFoundError:  # removed while we looked: not complete
+                    return (), time.time()
+                files.append((os.path.relpath(path, folder), stat.st_size, stat.st_mtime_ns))
+                latest = max(latest, stat.st_ctime, stat.st_mtime)  # ctime: a copy that keeps mtimes is still new
+        return tuple(sorted(files)), latest
+
+    def _try_load(self, version: int) -> LoadedVersion | None:
+        files, latest = self._files(version)
+        if time.time() - latest < self.settle_seconds:
+            return None  # still being written
+        failed = self._failed.get(version)
+        if failed and failed[0] == files and time.monotonic() < failed[1]:
+            return None  # failed as it is now; retried after the backoff, or when its files change
+        try:
+            loaded = LoadedVersion(os.path.join(self.base_path, str(version)), version)
+        except Exception:  # a half-written or broken version must not stop serving
+            failures = failed[2] + 1 if failed and failed[0] == files else 1
+            wait = min(self.MAX_RETRY_SECONDS, self.RETRY_SECONDS * 2 ** (failures - 1))
+            self._failed[version] = (files, time.monotonic() + wait, failures)
+            log.exception("could not load version %s of %s (failure %d; retry in %.0f s or when its files "
+                          "change)", version, self.model_name, failures, wait)  # fmt: skip
+            return None
+        self._failed.pop(version, None)
+        log.info("serving %s version %s", self.model_name, version)
+        return loaded
+
     def refresh(self) -> None:
-        """Loads the newest versions not loaded yet; unloads ones beyond ``keep_versions``."""
-        wanted = self._on_disk()[-self.keep_versions :]
-        for version in wanted:
-            if version in self._versions or version in self._failed:
-                continue
-            try:
-                loaded = LoadedVersion(os.path.join(self.base_path, str(version)), version)
-            except Exception:  # a half-written or broken version must not stop serving
-                log.exception("could not load version %s of %s", version, self.model_name)
-                self._failed.add(version)
-                continue
-            with self._lock:
-                self._versions[version] = loaded
-            log.info("serving %s version %s", self.model_name, version)
+        """Serves the ``keep_versions`` newest versions that load; unloads older ones only once newer ones have."""
         with self._lock:
-            for version in [v for v in self._versions if v not in wanted]:
+            loaded = dict(self._versions)
+        keep = []
+        for version in reversed(self._on_disk()):
+            if len(keep) == self.keep_versions:
+                break
+            if version in loaded:
+                keep.append(version)
+                continue
+            new = self._try_load(version)
+            if new is not None:
+                with self._lock:
+                    self._versions[version] = new
+                keep.append(version)
+        if not keep:
+            return  # nothing loads (yet): keep whatever is served
+        with self._lock:
+            for version in [v for v in self._versions if v not in keep]:
                 del self._versions[version]  # requests holding it finish on their reference
 
     def _poll(self):
@@ -351,9 +404,9 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
 
 
 def build_server(model_name: str, base_path: str, port: int, max_workers: int = 4, max_queue: int = 64,
-                 max_batch_size: int = 4096, poll_seconds: float = 2.0):  # fmt: skip
+                 max_batch_size: int = 4096, poll_seconds: float = 2.0, settle_seconds: float = 1.0):  # fmt: skip
     """Returns (grpc server, registry, bound port); call server.start()."""
-    registry = ModelRegistry(model_name, base_path, poll_seconds)
+    registry = ModelRegistry(model_name, base_path, poll_seconds, settle_seconds=settle_seconds)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
         maximum_concurrent_rpcs=max_queue,  # beyond this, RESOURCE_EXHAUSTED rather than unbounded queueing
@@ -374,11 +427,14 @@ def main(argv=None) -> int:
     parser.add_argument("--model_base_path", required=True)
     parser.add_argument("--max_batch_size", type=int, default=4096)
     parser.add_argument("--file_system_poll_wait_seconds", type=float, default=2.0)
+    parser.add_argument("--version_settle_seconds", type=float, default=1.0,
+                        help="(not a tensorflow_model_server flag) a version is loaded once its files have not "
+                        "changed for this long")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     server, registry, port = build_server(
         args.model_name, os.path.abspath(args.model_base_path), args.port, max_batch_size=args.max_batch_size,
-        poll_seconds=args.file_system_poll_wait_seconds,
+        poll_seconds=args.file_system_poll_wait_seconds, settle_seconds=args.version_settle_seconds,
     )  # fmt: skip
     server.start()
     log.info("listening on 127.0.0.1:%s, versions %s", port, registry.versions())
