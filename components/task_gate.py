@@ -81,7 +81,7 @@ class TaskVerdict:
     task: str
     examples: int
     positives: int
-    values: dict = dataclasses.field(default_factory=dict)  # metric -> {"new", "baseline", "diff", "low", "high"}
+    values: dict = dataclasses.field(default_factory=dict)  # metric -> {new, baseline, diff, low, high, verdict}
     failures: list = dataclasses.field(default_factory=list)
 
     @property
@@ -110,6 +110,7 @@ def judge(tasks, labels, scores, baseline_scores, gates: TaskGates, seed: int = 
             metric = _metric(name)
             new = float(metric(labels[rows], scores[rows]))
             entry = {"new": new}
+            failures = len(verdict.failures)
             floor = gates.floors.get(task, {}).get(name)
             if floor is not None and new < floor:
                 verdict.failures.append(f"task {task!r}: {name} {new:.4f} is below its floor {floor}")
@@ -123,6 +124,7 @@ def judge(tasks, labels, scores, baseline_scores, gates: TaskGates, seed: int = 
                         f"{diff} (95 % interval over {positives} positives) is a drop beyond the interval and "
                         f"beyond max_drop {gates.max_drop}"
                     )
+            entry["verdict"] = "FAIL" if len(verdict.failures) > failures else "pass"
             verdict.values[name] = entry
     return verdicts
 
@@ -138,7 +140,9 @@ def format_verdicts(verdicts: list[TaskVerdict]) -> str:
         for name, e in v.values.items():
             base = f"{e['baseline']:.4f}" if "baseline" in e else "-"
             diff = f"{e['diff']:+.4f} [{e['low']:+.4f}, {e['high']:+.4f}]" if "diff" in e else "no baseline"
-            lines.append(f"{v.task:<16}{v.positives:>10}  {name:<18}{e['new']:>8.4f}{base:>10}  {diff:<30}{v.verdict}")
+            lines.append(
+                f"{v.task:<16}{v.positives:>10}  {name:<18}{e['new']:>8.4f}{base:>10}  {diff:<30}{e.get('verdict', v.verdict)}"
+            )
     return "\n".join(lines)
 
 

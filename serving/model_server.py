@@ -302,6 +302,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, e.message.split("\n")[0])
 
     def _predict(self, request):
+        if request.model_spec.WhichOneof("version_choice") == "version_label":
+            # TF Serving serves a label only when its config assigns it; this server assigns none.
+            raise RequestError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Unrecognized servable version label: {request.model_spec.version_label}; this server assigns no "
+                "version labels (ask for a version number, or none for the newest)",
+            )
         loaded = self.registry.get(request.model_spec)
         name = request.model_spec.signature_name or DEFAULT_SIGNATURE
         signature = loaded.signatures.get(name)
@@ -317,13 +324,33 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         unknown = sorted(set(request.inputs) - set(specs))
         if unknown:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Unknown input(s) {unknown} for signature {name!r}")
+        unknown_outputs = sorted(set(request.output_filter) - set(signature.structured_outputs))
+        if unknown_outputs:
+            raise RequestError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"output_filter {unknown_outputs} not in the signature's outputs {sorted(signature.structured_outputs)}",
+            )
         inputs, batch = {}, None
         for key, spec in specs.items():
             proto = request.inputs[key]
             if proto.dtype != spec.dtype.as_datatype_enum:
+                try:
+                    got = tf.dtypes.as_dtype(proto.dtype).name
+                except TypeError:
+                    got = f"enum {proto.dtype}, which is no TensorFlow dtype"
+                raise RequestError(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"Input {key!r}: expects dtype {spec.dtype.name}, got {got}"
+                )
+            # The declared shape is checked before any tensor is built: a few bytes may declare millions of rows.
+            dims = [d.size for d in proto.tensor_shape.dim]
+            if len(dims) != 1:
+                raise RequestError(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"Input {key!r}: expects shape [batch], got {dims}"
+                )
+            if dims[0] > self.max_batch_size:
                 raise RequestError(
                     grpc.StatusCode.INVALID_ARGUMENT,
-                    f"Input {key!r}: expects dtype {spec.dtype.name}, got {tf.dtypes.as_dtype(proto.dtype).name}",
+                    f"Batch of {dims[0]} rows exceeds the limit of {self.max_batch_size} (input {key!r})",
                 )
             try:
                 value = tf.make_ndarray(proto)

@@ -13,7 +13,7 @@ from tensorflow_serving.apis import predict_pb2
 
 from serving import client as client_lib
 from serving.client import GRecClient, serialize_rows
-from serving.launcher import ServerProcess
+from serving.launcher import ServerProcess, official_binary
 from serving.sample_model import SAMPLE_ROW
 
 ROW = SAMPLE_ROW
@@ -187,3 +187,32 @@ def test_request_validation_names_the_row_and_feature_in_any_batch_size(rows):
         batch = np.array(good[:bad_row] + [defect] + good[bad_row + 1 :], dtype=object)
         with pytest.raises(RequestError, match=rf"examples\[{bad_row}\]: .*{fragment}"):
             _check_examples(batch, features)
+
+
+@pytest.mark.skipif(official_binary() is not None, reason="the project server's own checks (messages differ)")
+def test_hostile_requests_are_refused_before_any_allocation(client):
+    expected = client.predict([ROW])
+    good = serialize_rows([ROW], client.feature_dtypes())
+    huge = tf.make_tensor_proto(good)
+    huge.tensor_shape.dim[0].size = 10_000_000  # a few hundred bytes declaring ten million rows
+    bad_dtype = tf.make_tensor_proto(good)
+    bad_dtype.dtype = 999
+    cases = {
+        "declared shape": (dict(examples=huge), {}, "10000000 rows exceeds the limit of 64"),
+        "dtype enum": (dict(examples=bad_dtype), {}, "enum 999, which is no TensorFlow dtype"),
+        "version label": (dict(examples=tf.make_tensor_proto(good)), dict(label="stable"), "version label: stable"),
+        "output filter": (dict(examples=tf.make_tensor_proto(good)), dict(output_filter=["nope"]), "['nope']"),
+    }
+    for name, (inputs, spec, fragment) in cases.items():
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = client.model_name
+        if "label" in spec:
+            request.model_spec.version_label = spec["label"]
+        request.output_filter.extend(spec.get("output_filter", []))
+        for key, value in inputs.items():
+            request.inputs[key].CopyFrom(value)
+        with pytest.raises(grpc.RpcError) as err:
+            client.predictions.Predict(request, timeout=30)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (name, err.value.details())
+        assert fragment in err.value.details(), (name, err.value.details())
+        np.testing.assert_allclose(client.predict([ROW]), expected, atol=1e-6)

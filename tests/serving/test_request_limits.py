@@ -1,0 +1,34 @@
+"""Limits are checked on the request's declared shape, before any tensor is built (in process, memory traced)."""
+
+import tracemalloc
+
+import grpc
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import model_pb2, predict_pb2
+
+from serving.client import serialize_rows
+from serving.model_server import ModelRegistry, PredictionServicer, RequestError
+from serving.sample_model import SAMPLE_ROW
+
+
+def test_a_request_declaring_ten_million_rows_is_refused_without_allocating_them(exported):
+    registry = ModelRegistry("grec", exported.base_path, poll_seconds=3600, settle_seconds=0)
+    registry.stop()
+    servicer = PredictionServicer(registry, max_batch_size=64)
+    loaded = registry.get(model_pb2.ModelSpec(name="grec"))
+    dtypes = {k: v[0] for k, v in loaded.features.items()}
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "grec"
+    request.inputs["examples"].CopyFrom(tf.make_tensor_proto(serialize_rows([SAMPLE_ROW], dtypes)))
+    request.inputs["examples"].tensor_shape.dim[0].size = 10_000_000
+    assert len(request.SerializeToString()) < 1_000
+    tracemalloc.start()
+    with pytest.raises(RequestError) as err:
+        servicer._predict(request)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and "10000000 rows exceeds the limit of 64" in str(
+        err.value
+    )
+    assert peak < 10 * 2**20, f"{peak / 2**20:.0f} MB allocated to refuse it"  # building the rows first: 153 MB
