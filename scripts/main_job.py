@@ -76,7 +76,7 @@ def main(argv=None) -> int:
         rows = report.slice_table(evaluation)
         blessed, reasons = report.validation(evaluation)
     print(report.format_table(rows) + report.gate_section(evaluation))
-    print("blessed: yes" if blessed else "blessed: NO\n  " + "\n  ".join(reasons))
+    print("\nblessed: yes" if blessed else "\nblessed: NO\n  " + "\n  ".join(reasons))
     timings["report"] = time.perf_counter() - start
 
     if not args.no_serve:
