@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import signal
+import sys
 import threading
 import time
 from concurrent import futures
@@ -431,25 +432,41 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
 
 
 def build_server(model_name: str, base_path: str, port: int, max_workers: int = 4, max_queue: int = 64,
-                 max_batch_size: int = 4096, poll_seconds: float = 2.0, settle_seconds: float = 1.0):  # fmt: skip
-    """Returns (grpc server, registry, bound port); call server.start()."""
+                 max_batch_size: int = 4096, poll_seconds: float = 2.0, settle_seconds: float = 1.0,
+                 host: str = "127.0.0.1"):  # fmt: skip
+    """Returns (grpc server, registry, bound port); call server.start().
+
+    Raises:
+        OSError: the port is taken (gRPC would otherwise share it with the other process: SO_REUSEPORT).
+    """
     registry = ModelRegistry(model_name, base_path, poll_seconds, settle_seconds=settle_seconds)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
         maximum_concurrent_rpcs=max_queue,  # beyond this, RESOURCE_EXHAUSTED rather than unbounded queueing
-        options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+        options=[("grpc.max_receive_message_length", 64 * 1024 * 1024), ("grpc.so_reuseport", 0)],
     )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
         PredictionServicer(registry, max_batch_size), server
     )
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(registry), server)
-    bound = server.add_insecure_port(f"127.0.0.1:{port}" if port else "127.0.0.1:0")
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as error:  # grpcio raises on a failed bind
+        bound, cause = 0, error
+    else:
+        cause = None
+    if not bound:
+        registry.stop()
+        raise OSError(f"cannot listen on {address}: the port is taken or the address is not this machine's") from cause
     return server, registry, bound
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8500)
+    parser.add_argument("--host", default="127.0.0.1", help="(not a tensorflow_model_server flag) the address to "
+                        "bind: 0.0.0.0 for every interface; there is no TLS or authentication, see the README")  # fmt: skip
     parser.add_argument("--model_name", default="grec")
     parser.add_argument("--model_base_path", required=True)
     parser.add_argument("--max_batch_size", type=int, default=4096)
@@ -459,12 +476,16 @@ def main(argv=None) -> int:
                         "changed for this long")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    server, registry, port = build_server(
-        args.model_name, os.path.abspath(args.model_base_path), args.port, max_batch_size=args.max_batch_size,
-        poll_seconds=args.file_system_poll_wait_seconds, settle_seconds=args.version_settle_seconds,
-    )  # fmt: skip
+    try:
+        server, registry, port = build_server(
+            args.model_name, os.path.abspath(args.model_base_path), args.port, max_batch_size=args.max_batch_size,
+            poll_seconds=args.file_system_poll_wait_seconds, settle_seconds=args.version_settle_seconds, host=args.host,
+        )  # fmt: skip
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     server.start()
-    log.info("listening on 127.0.0.1:%s, versions %s", port, registry.versions())
+    log.info("listening on %s:%s, versions %s", args.host, port, registry.versions())
     print(f"READY port={port}", flush=True)
     stopped = threading.Event()
 

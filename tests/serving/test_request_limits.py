@@ -32,3 +32,17 @@ def test_a_request_declaring_ten_million_rows_is_refused_without_allocating_them
         err.value
     )
     assert peak < 10 * 2**20, f"{peak / 2**20:.0f} MB allocated to refuse it"  # building the rows first: 153 MB
+
+
+def test_a_second_server_on_a_taken_port_refuses_to_start(tmp_path, capsys):
+    from serving import model_server
+
+    first, registry, port = model_server.build_server("grec", str(tmp_path), 0)  # no versions: nothing to load
+    try:
+        with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}: the port is taken"):
+            model_server.build_server("grec", str(tmp_path), port)  # gRPC would have shared it (SO_REUSEPORT)
+        assert model_server.main(["--port", str(port), "--model_base_path", str(tmp_path)]) == 2
+        assert f"error: cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    finally:
+        registry.stop()
+        first.stop(0)
