@@ -42,6 +42,7 @@ from components.row_check import (  # noqa: F401 (DEFAULT_MAX_BAD_ROWS re-export
     DEFAULT_MAX_BAD_ROWS,
     REPORTED,
     RowParser,
+    describe,
     limit,
     read_rows,
 )
@@ -207,8 +208,7 @@ def _first(folder: str, n: int = REPORTED) -> list[str]:
         reader = csv.reader(f)
         position = next(reader)[1]
         found = sorted(reader, key=lambda r: (r[0], int(r[1])))
-    words = {"line": "", "record": "record "}
-    return [f"{r[0]}:{words[position]}{r[1]}: " + (f"column {r[2]!r}: " if r[2] else "") + r[3] for r in found[:n]]
+    return [describe(r[0], r[1], r[2], r[3], position) for r in found[:n]]
 
 
 def summarize(uri: str, splits: list[str], max_bad_rows: float) -> dict[str, dict]:

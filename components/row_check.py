@@ -78,6 +78,13 @@ def limit(max_bad_rows: float, rows: int) -> int:
     return int(max_bad_rows) if max_bad_rows >= 1 else math.ceil(max_bad_rows * rows)
 
 
+def describe(path: str, position, column: str | None, reason: str, unit: str = "line") -> str:
+    """One bad row as the pre-flight check and ExampleGen print it: ``file:line: column 'c': reason``
+    (``file:record N: ...`` for TFRecord)."""
+    where = f"{position}" if unit == "line" else f"{unit} {position}"
+    return f"{path}:{where}: " + (f"column {column!r}: " if column else "") + reason
+
+
 class BadRow(ValueError):
     """A row that does not fit the spec: ``column`` (None for the row's shape) and ``reason``."""
 

@@ -24,7 +24,7 @@ import itertools
 import os
 
 from components.feature_spec import FeatureSpec
-from components.row_check import DEFAULT_MAX_BAD_ROWS, REPORTED, RowParser, limit, read_rows
+from components.row_check import DEFAULT_MAX_BAD_ROWS, REPORTED, RowParser, describe, limit, read_rows
 from data_tools.draft_spec import csv_header
 
 SAMPLE_ROWS = 1_000
@@ -113,7 +113,7 @@ def check_csv_file(path: str, spec: FeatureSpec, header: list[str] | None = None
         for line, _, values, column, reason in itertools.islice(read_rows(f, RowParser(found, columns)), SAMPLE_ROWS):
             rows += 1
             if values is None:
-                bad.append(f"{path}:{line}: " + (f"column {column!r}: " if column else "") + reason)
+                bad.append(describe(path, line, column, reason))
     if sample_fails(len(bad), rows, max_bad_rows):
         listed = "\n".join(f"  {b}" for b in bad[:REPORTED])
         raise DataRootError(f"{path}: {len(bad)} of the first {rows} rows do not fit the feature spec "
