@@ -71,7 +71,7 @@ ROLE_OPTIONS: dict[str, tuple[str, ...]] = {
     "categorical": ("oov_buckets",),
     "aux_task": ("oov_buckets",),
     "task": ("oov_buckets",),
-    "numerical": ("transform", "num_buckets", "buckets"),
+    "numerical": ("transform", "num_buckets", "buckets", "value_ids"),
     "text": ("max_tokens", "vocab_size"),
     "history": ("max_length",),
     "image_embedding": ("dim",),
@@ -84,6 +84,13 @@ DEFAULT_NUM_BUCKETS = 10  # deciles: the TFX taxi example's choice
 # `buckets: N` on a z-scored or log1p column: its quantile-bucket id is fed as well, as an embedding
 # (a piecewise-constant view beside the linear one), under the transformed feature name + this suffix.
 BUCKET_FEATURE_SUFFIX = "__bucket"
+# `value_ids: N` on a numerical column: an id for each of its N most frequent exact values (seen at
+# least VALUE_MIN_COUNT times in training; the rest share one id) is fed as well, as an embedding,
+# under the transformed feature name + this suffix. For amounts where single values carry meaning
+# (UCI Adult's capital-gain: 7,688 and 15,024 all but decide income; quantile buckets cannot see
+# them because 92 % of rows are 0), which a tree finds by its thresholds and a z-score hides.
+VALUE_FEATURE_SUFFIX = "__value"
+VALUE_MIN_COUNT = 5  # rationale: an embedding row trained on fewer examples is mostly noise
 # Options whose value is a word, not a count: option -> allowed values.
 WORD_OPTIONS = {"transform": NUMERICAL_TRANSFORMS}
 # dtype -> the TFMD FeatureType name that must stand in schema.pbtxt.
@@ -126,6 +133,11 @@ class Column:
     def bucket_feature(self) -> str | None:
         """The extra transformed feature of a numerical column with ``buckets``: its bucket ids."""
         return self.name + BUCKET_FEATURE_SUFFIX if self.option("buckets") else None
+
+    @property
+    def value_feature(self) -> str | None:
+        """The extra transformed feature of a numerical column with ``value_ids``: its exact-value ids."""
+        return self.name + VALUE_FEATURE_SUFFIX if self.option("value_ids") else None
 
     def to_dict(self) -> dict[str, Any]:
         """The column's entry under ``columns`` (what ``parse_feature_spec`` reads back)."""
@@ -265,6 +277,8 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
         if "buckets" in options and (options.get("transform") == "bucketize" or options["buckets"] < 2):
             _fail(path, f"{key}.buckets", f"needs at least 2 buckets and a z-scored or log1p column {name!r} "
                   "(`transform: bucketize` feeds only buckets)")  # fmt: skip
+        if options.get("value_ids", 2) < 2:
+            _fail(path, f"{key}.value_ids", f"needs at least 2 values for column {name!r}")
         if "num_buckets" in options and options.get("transform") != "bucketize":
             _fail(path, f"{key}.num_buckets", f"only with `transform: bucketize` (column {name!r})")
         if options.get("num_buckets", DEFAULT_NUM_BUCKETS) < 2:

@@ -30,7 +30,13 @@ def input_config_from_transform(spec: FeatureSpec, tf_transform_output) -> Input
         # Bucketized numerical columns are ids: buckets + one for missing values.
         categorical=[(c.name, size(c)) for c in spec.by_role("categorical")]
         + [(c.name, c.num_buckets + 1) for c in numerical if c.bucketized]
-        + [(c.bucket_feature, c.option("buckets") + 1) for c in numerical if c.bucket_feature],
+        + [(c.bucket_feature, c.option("buckets") + 1) for c in numerical if c.bucket_feature]
+        # Exact-value ids: the kept values + one OOV id.
+        + [
+            (c.value_feature, tf_transform_output.vocabulary_size_by_name(vocabulary_name(c.value_feature)) + 1)
+            for c in numerical
+            if c.value_feature
+        ],
         numerical=[c.name for c in numerical if not c.bucketized],
         text=(text.name, token_range(text), text.option("max_tokens", DEFAULT_TEXT_TOKENS)) if text else None,
         history=(history.name, token_range(history), history.option("max_length", DEFAULT_HISTORY_LENGTH))

@@ -14,6 +14,9 @@ spec column, every scalar as a rank-1 tensor:
   [0, num_buckets), missing = ``num_buckets`` (an id, embedded like a
   categorical column); with ``buckets: N`` a z-scored or log1p column also
   gets ``<name>__bucket``, its quantile-bucket ids (N buckets + missing);
+  with ``value_ids: N`` any numerical column also gets ``<name>__value``: a
+  vocabulary of its N most frequent exact values seen at least
+  ``VALUE_MIN_COUNT`` times (missing is the value "nan"), the rest one OOV id;
 * text: lower-cased whitespace tokens, a vocabulary of the ``vocab_size - 2``
   most frequent, ids shifted by 1 (0 = padding, last id = OOV), padded or
   truncated to ``max_tokens``;
@@ -31,7 +34,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.feature_spec import ID_ROLES, FeatureSpec, parse_feature_spec
+from components.feature_spec import ID_ROLES, VALUE_MIN_COUNT, FeatureSpec, parse_feature_spec
 
 HISTORY_VOCAB = 50_000  # rationale: bounds the item table; the tail maps to OOV
 DEFAULT_TEXT_VOCAB = 1_000
@@ -89,6 +92,16 @@ def _numerical(values, present, column):
     return tf.where(present, z, 0.0)
 
 
+def _value_strings(x, column, present):
+    """<string>[B]: each value written exactly ("nan" where missing), the key of its value id."""
+    if column.dtype == "int":
+        text = tf.strings.as_string(_dense(x, 0))  # int64: exact, where float32 would round above 2**24
+    else:
+        # 9 significant digits tell every float32 apart; shortest drops the trailing zeros.
+        text = tf.strings.as_string(_dense(_to_float(x), 0.0), precision=9, shortest=True)
+    return tf.where(present, text, "nan")
+
+
 def _tokens(x, column, length, vocab_size, lower):
     text = _dense(x, "")
     if lower:
@@ -125,6 +138,12 @@ def preprocessing_fn(inputs, custom_config):
             outputs[column.name] = _numerical(values, present, column)
             if column.bucket_feature:
                 outputs[column.bucket_feature] = _bucketize(values, present, column.option("buckets"))
+            if column.value_feature:
+                outputs[column.value_feature] = tft.compute_and_apply_vocabulary(
+                    _value_strings(x, column, present), top_k=column.option("value_ids"),
+                    frequency_threshold=VALUE_MIN_COUNT, num_oov_buckets=1,
+                    vocab_filename=vocabulary_name(column.value_feature),
+                )  # fmt: skip
         elif column.role == "text":
             size = column.option("vocab_size", DEFAULT_TEXT_VOCAB) - 2
             outputs[column.name] = _tokens(x, column, column.option("max_tokens", DEFAULT_TEXT_TOKENS), size, True)

@@ -5,9 +5,13 @@
 * ``feature_spec``: the parsed feature spec (dict), as Transform gets it;
 * ``model``: a name from ``models.MODEL_NAMES`` (default ``grec``);
 * ``hyperparameters``: keyword arguments of the model (dim, num_experts, ...);
-* ``batch_size`` (default 256), ``learning_rate`` (2e-3), ``epochs`` (number
+* ``batch_size`` (default 256), ``learning_rate`` (``models.presets.LEARNING_RATE``), ``epochs`` (number
   of validation rounds the ``train_args.num_steps`` are split into, default 4),
   ``early_stopping_patience`` (2 rounds).
+
+With the pipeline's Tuner (``components/tuner.py``), the best trial's
+hyperparameters (``fn_args.hyperparameters``) replace the keys the search
+space covers (``models.presets.search_space``) and the learning rate.
 
 The Trainer validates (early stopping, the per-task logs) on the split its
 ``eval_args`` name: the pipeline's ``validation`` split, carved from the
@@ -34,10 +38,15 @@ from components.model_inputs import input_config_from_transform
 from components.preprocessing import spec_from_config, vocabulary_name
 from components.signatures import export_serving_model
 from components.training_callbacks import PerTaskMetrics
-from models import build_model
+from models import build_model, presets
 
 DEFAULTS = dict(
-    model="grec", hyperparameters={}, batch_size=256, learning_rate=2e-3, epochs=4, early_stopping_patience=2
+    model="grec",
+    hyperparameters={},
+    batch_size=256,
+    learning_rate=presets.LEARNING_RATE,
+    epochs=4,
+    early_stopping_patience=2,
 )
 
 
@@ -141,6 +150,43 @@ def _dataset(file_pattern, data_accessor, tf_transform_output, spec, batch_size)
     return dataset.with_options(options).repeat()
 
 
+class _Setup:
+    """What the Trainer and the Tuner read the same way from their ``fn_args``."""
+
+    def __init__(self, fn_args):
+        self.config = {**DEFAULTS, **(fn_args.custom_config or {})}
+        self.spec = spec_from_config(self.config)
+        self.tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+        self.input_config = input_config_from_transform(self.spec, self.tf_transform_output)
+        batch_size = int(self.config["batch_size"])
+        self.train = _dataset(fn_args.train_files, fn_args.data_accessor, self.tf_transform_output, self.spec,
+                              batch_size)  # fmt: skip
+        self.evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, self.tf_transform_output, self.spec,
+                                   batch_size)  # fmt: skip
+        self.epochs = max(1, min(int(self.config["epochs"]), fn_args.train_steps))
+        self.steps_per_epoch = max(1, fn_args.train_steps // self.epochs)
+        self.validation_steps = max(1, fn_args.eval_steps)
+
+    def early_stopping(self):
+        return keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=int(self.config["early_stopping_patience"]), restore_best_weights=True
+        )
+
+
+def model_settings(config: dict, tuned: dict | None) -> tuple[dict, float]:
+    """(model keyword arguments, learning rate): the configured ones, or the best trial's where the Tuner ran.
+
+    ``tuned``: a KerasTuner ``HyperParameters`` config (``fn_args.hyperparameters``) or None.
+    """
+    hyperparameters, learning_rate = dict(config["hyperparameters"]), float(config["learning_rate"])
+    if tuned:
+        import keras_tuner
+
+        found, learning_rate = presets.search_space(config["model"], keras_tuner.HyperParameters.from_config(tuned))
+        hyperparameters.update(found)
+    return hyperparameters, learning_rate
+
+
 def run_fn(fn_args):
     """Trains and exports; see the module docstring for ``custom_config``. Returns the trained model.
 
@@ -150,22 +196,18 @@ def run_fn(fn_args):
     """
     # First: MultiWorkerMirroredStrategy configures collective ops, which must happen before any op runs.
     strategy = choose_strategy()
-    config = {**DEFAULTS, **(fn_args.custom_config or {})}
-    spec = spec_from_config(config)
-    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    input_config = input_config_from_transform(spec, tf_transform_output)
-    logging.info("GRec trainer: model %s, inputs %s", config["model"], input_config)
-
-    batch_size = int(config["batch_size"])
-    train = _dataset(fn_args.train_files, fn_args.data_accessor, tf_transform_output, spec, batch_size)
-    evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, tf_transform_output, spec, batch_size)
-    epochs = max(1, min(int(config["epochs"]), fn_args.train_steps))
+    setup = _Setup(fn_args)
+    config, spec, tf_transform_output = setup.config, setup.spec, setup.tf_transform_output
+    hyperparameters, learning_rate = model_settings(config, fn_args.hyperparameters)
+    logging.info("GRec trainer: model %s %s, learning rate %g, inputs %s", config["model"], hyperparameters,
+                 learning_rate, setup.input_config)  # fmt: skip
+    evaluation = setup.evaluation
     with strategy.scope():
-        model = build_model(config["model"], input_config, **config["hyperparameters"])
+        model = build_model(config["model"], setup.input_config, **hyperparameters)
         # Every variable now, in the strategy's scope, not lazily inside a replicated train step.
         model.build_from_config_inputs()
         model.compile(
-            optimizer=keras.optimizers.Adam(float(config["learning_rate"])),
+            optimizer=keras.optimizers.Adam(learning_rate),
             metrics=[keras.metrics.AUC(curve="PR", name="ap"), keras.metrics.AUC(name="auc")],
         )
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -176,21 +218,19 @@ def run_fn(fn_args):
                               tf_transform_output.vocabulary_by_name(vocabulary_name(task_column)), log_dir,
                               num_batches=max(1, fn_args.eval_steps))  # fmt: skip
     model.fit(
-        train,
-        epochs=epochs,
-        steps_per_epoch=max(1, fn_args.train_steps // epochs),
+        setup.train,
+        epochs=setup.epochs,
+        steps_per_epoch=setup.steps_per_epoch,
         validation_data=evaluation,
-        validation_steps=max(1, fn_args.eval_steps),
+        validation_steps=setup.validation_steps,
         callbacks=[
             per_task,  # before TensorBoard: its val_ap/<task> entries reach the epoch logs
             keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=int(config["early_stopping_patience"]), restore_best_weights=True
-            ),
+            setup.early_stopping(),
         ],
         verbose=2,
     )
     model.save(os.path.join(log_dir, "model.keras"))
-    export_serving_model(model, tf_transform_output, spec, input_config.feature_names(),
+    export_serving_model(model, tf_transform_output, spec, setup.input_config.feature_names(),
                          _worker_dir(fn_args.serving_model_dir))  # fmt: skip
     return model

@@ -58,9 +58,9 @@ class NumpyPreprocessor:
 
     def fit(self, columns: Mapping[str, np.ndarray]) -> NumpyPreprocessor:
         for c in self.spec.by_role("numerical"):
-            if c.option("transform", "zscore") != "zscore" or c.bucket_feature:
+            if c.option("transform", "zscore") != "zscore" or c.bucket_feature or c.value_feature:
                 raise ValueError(f"numpy preprocessing implements only z-scored numerical columns without bucket "
-                                 f"ids; column {c.name!r} asks for {c.to_dict()} (use the pipeline's Transform)")  # fmt: skip
+                                 f"or value ids; column {c.name!r} asks for {c.to_dict()} (use the pipeline's Transform)")  # fmt: skip
         for c in self.spec.columns:
             values = columns[c.name]
             if c.role in ID_ROLES:

@@ -11,6 +11,9 @@ Two presets per model:
 Runners, the benchmark harness and the Trainer read them here; a user's
 ``--hyperparameters`` override keys of the preset and are checked against the
 model's constructor when the pipeline is built.
+
+``search_space``: what the pipeline's Tuner (``--tune-trials N``) searches
+around the ``small`` preset, per model, with KerasTuner.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from models.registry import MODEL_NAMES, MODELS
 
 SMALL_ENCODER = dict(text_hidden_dim=32, history_hidden_dim=32)
 PRESET_NAMES = ("small", "paper")
+LEARNING_RATE = 2e-3  # Adam's, for every model: the Trainer's and the benchmarks' default
 
 
 def small(name: str, dim: int = 64) -> dict:
     """The CPU-sized preset of model ``name`` at width ``dim``."""
-    towers = dict(tower_hidden_dim=64, tower_dim=32, encoder_options=dict(SMALL_ENCODER))
+    towers = dict(tower_hidden_dim=64, tower_dim=32, embedding_dim=16, encoder_options=dict(SMALL_ENCODER))
     if "grec" in name:
         return dict(dim=dim, num_heads=4, num_experts=8, top_k=4, expert_hidden_dim=dim, **towers)
     return dict(dim=dim, expert_dim=4 * dim if name == "single_task" else 2 * dim, **towers)
@@ -42,6 +46,14 @@ def preset(name: str, size: str = "small") -> dict:
     if size not in PRESET_NAMES:
         raise ValueError(f"Unknown preset; known presets: {list(PRESET_NAMES)}. Received: `preset={size!r}`")
     return small(name) if size == "small" else {}
+
+
+def _constructor_defaults(name: str) -> dict:
+    """Model ``name``'s keyword defaults (its ``paper`` preset), from its constructor's signature."""
+    factory = MODELS[name]
+    cls = getattr(factory, "func", factory)
+    return {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()
+            if p.default is not inspect.Parameter.empty}  # fmt: skip
 
 
 def accepted_keys(name: str) -> list[str]:
@@ -75,3 +87,50 @@ def resolve(name: str, overrides: dict | None = None, size: str = "small") -> di
     hyperparameters = {**preset(name, size), **(overrides or {})}
     check_hyperparameters(name, hyperparameters)
     return hyperparameters
+
+
+# The Tuner's search space (``search_space``): the same kinds of choice for every model (width, embedding
+# width, learning rate), plus each model's own (GRec: E, K, the load-balancing coefficient, dropout;
+# the flat baselines: their expert width as a multiple of ``dim``). Widths start at the small preset's
+# 64 and go one step either way; the learning rate spans the 2e-3 default by ~5x each way.
+SEARCH_DIMS = (32, 64, 128)
+SEARCH_EMBEDDING_DIMS = (8, 16, 32)
+SEARCH_LEARNING_RATE = (3e-4, 1e-2)
+SEARCH_EXPERTS = (4, 8, 16)
+SEARCH_TOP_K = (1, 2, 4)  # never above the fewest experts: every (E, K) pair is valid
+SEARCH_LOAD_BALANCE = (1e-3, 1e-1)
+SEARCH_DROPOUT = (0.0, 0.1, 0.2)
+SEARCH_EXPERT_WIDTHS = (1, 2, 4)  # flat baselines: expert width = this x dim
+
+
+def search_space(name: str, hp) -> tuple[dict, float]:
+    """(model keyword arguments overriding the preset, learning rate), drawn from KerasTuner's ``hp``.
+
+    Called by the Tuner's model builder on each trial, and by the Trainer on the
+    best trial's ``HyperParameters`` (where each ``hp`` call returns the chosen
+    value): one definition of the space and of how a point becomes a model.
+    Every choice defaults to the ``small`` preset (and ``LEARNING_RATE``), the
+    first trial the Tuner runs (``components.tuner.PresetFirstOracle``).
+    """
+    base, constructor = small(name), _constructor_defaults(name)
+
+    def choice(key, values, default):
+        return hp.Choice(key, list(values), default=default)
+
+    def log_float(key, bounds, default):
+        return hp.Float(key, *bounds, sampling="log", default=default)
+
+    dim = choice("dim", SEARCH_DIMS, base["dim"])
+    learning_rate = log_float("learning_rate", SEARCH_LEARNING_RATE, LEARNING_RATE)
+    params = dict(dim=dim, embedding_dim=choice("embedding_dim", SEARCH_EMBEDDING_DIMS, base["embedding_dim"]))
+    if "grec" in name:
+        params.update(expert_hidden_dim=dim, dropout=choice("dropout", SEARCH_DROPOUT, constructor["dropout"]))
+        if name == "grec":  # dense_grec has no router
+            params.update(num_experts=choice("num_experts", SEARCH_EXPERTS, base["num_experts"]),
+                          top_k=choice("top_k", SEARCH_TOP_K, base["top_k"]),
+                          load_balance_coef=log_float("load_balance_coef", SEARCH_LOAD_BALANCE,
+                                                      constructor["load_balance_coef"]))  # fmt: skip
+    else:
+        params["expert_dim"] = choice("expert_width", SEARCH_EXPERT_WIDTHS, base["expert_dim"] // base["dim"]) * dim
+    check_hyperparameters(name, params)
+    return params, learning_rate

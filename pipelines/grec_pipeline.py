@@ -33,6 +33,7 @@ from components.time_split_example_gen import (  # noqa: E402
     TimeSplitImportExampleGen,
 )
 from components.validation_split import DEFAULT_VALIDATION_FRACTION, VALIDATION  # noqa: E402
+from pipelines.preflight import check_tuning  # noqa: E402
 
 CODE_PACKAGES = ("components", "models")  # what Transform and the Trainer run
 
@@ -111,6 +112,7 @@ def create_pipeline(
     max_bad_rows: float = DEFAULT_MAX_BAD_ROWS,
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
     task_gates: dict | None = None,
+    tune_trials: int = 0,
 ) -> tfx.dsl.Pipeline:
     """Builds the GRec pipeline.
 
@@ -150,7 +152,16 @@ def create_pipeline(
         task_gates: the per-task gate (``components/task_gate.py``):
             ``min_positives`` (default 20), ``max_drop`` (0.01) and
             ``floors`` ({task: {"average_precision"|"auc": lowest value}}).
+        tune_trials: run TFX's Tuner before the Trainer: this many KerasTuner
+            trials over the model's search space, each trained as the Trainer
+            trains and scored on the validation split (``components/tuner.py``);
+            the Trainer takes the best. 0: no Tuner.
+
+    Raises:
+        ValueError: ``tune_trials`` without a validation split (tuning on eval would pick the model on the
+            rows that judge it).
     """
+    check_tuning(tune_trials, validation_fraction)
     spec = load_feature_spec(feature_spec_path)
     spec_dict = spec.to_dict()
     # TFX caches an execution by its inputs and properties, not by the code that a module path
@@ -185,15 +196,22 @@ def create_pipeline(
     )
     transform.add_upstream_node(gate)
 
-    # GRec (or a baseline) on the transformed examples.
-    trainer = tfx.components.Trainer(
-        run_fn="components.trainer.run_fn",
+    # Optional: the best hyperparameters on the validation split, each trial trained as the Trainer trains.
+    training = dict(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps, splits=[VALIDATION if validation_fraction else "eval"]),
-        custom_config={**custom_config, **(trainer_config or {})},
+        custom_config={**custom_config, **(trainer_config or {}), "tune_trials": tune_trials},
+    )
+    tuner = tfx.components.Tuner(tuner_fn="components.tuner.tuner_fn", **training) if tune_trials else None
+
+    # GRec (or a baseline) on the transformed examples.
+    trainer = tfx.components.Trainer(
+        run_fn="components.trainer.run_fn",
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+        **training,
     )
 
     # The latest blessed model, the baseline of the change threshold.
@@ -235,6 +253,7 @@ def create_pipeline(
             example_validator,
             gate,
             transform,
+            *([tuner] if tuner else []),
             trainer,
             model_resolver,
             evaluator,

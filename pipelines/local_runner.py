@@ -24,7 +24,12 @@ import sys
 from components.row_check import DEFAULT_MAX_BAD_ROWS, REPORTED
 from components.task_gate import DEFAULT_MAX_DROP, DEFAULT_MIN_POSITIVES, TaskGates
 from components.validation_split import DEFAULT_VALIDATION_FRACTION
-from pipelines.preflight import DataRootError, Layout, check_data_root  # noqa: F401 (re-exported for callers)
+from pipelines.preflight import (  # noqa: F401 (re-exported for callers)
+    DataRootError,
+    Layout,
+    check_data_root,
+    check_tuning,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = "grec"
@@ -141,6 +146,10 @@ def main(argv=None) -> int:
     parser.add_argument("--hyperparameters", default="{}", help='JSON overriding keys of the model\'s preset, '
                         'e.g. \'{"dim": 128}\'')  # fmt: skip
     parser.add_argument("--train-steps", type=int, default=400)
+    parser.add_argument("--tune-trials", type=int, default=0, metavar="N",
+                        help="run TFX's Tuner first: N KerasTuner trials over the model's search space "
+                        "(models/presets.py), each trained like the Trainer and scored on the validation "
+                        "split; the Trainer takes the best (default: no tuning)")  # fmt: skip
     parser.add_argument("--beam-runner", default="direct")
     parser.add_argument("--eval-days", type=float, help="split the one input folder by time inside ExampleGen: "
                         "the last N days are eval (default: train/ and eval/ folders, or an 80/20 hash split)")  # fmt: skip
@@ -181,6 +190,7 @@ def main(argv=None) -> int:
         gates = {"max_drop": args.max_task_drop, "min_positives": args.min_task_positives,
                  "floors": parse_floors(args.task_floor)}  # fmt: skip
         TaskGates("task", "label", **gates)  # unknown metrics named now, not after Transform
+        check_tuning(args.tune_trials, args.validation_fraction)
         found = preflight(paths, time_split=time_split, max_bad_rows=args.max_bad_rows)
     except json.JSONDecodeError as e:
         print(f"error: --hyperparameters is not JSON: {e}", file=sys.stderr)
@@ -197,7 +207,8 @@ def main(argv=None) -> int:
     with output.progress(args.verbose):
         run(paths, found, trainer_config=config, train_steps=args.train_steps,
             beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner), time_split=time_split,
-            max_bad_rows=args.max_bad_rows, validation_fraction=args.validation_fraction, task_gates=gates)  # fmt: skip
+            max_bad_rows=args.max_bad_rows, validation_fraction=args.validation_fraction, task_gates=gates,
+            tune_trials=args.tune_trials)  # fmt: skip
     print(f"done: pipeline_root {paths['pipeline_root']}; served models {paths['serving_model_dir']}; "
           "per-task AP: python -m pipelines.report")  # fmt: skip
     return 0

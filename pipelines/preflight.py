@@ -147,3 +147,11 @@ def check_data_root(data_root: str, spec: FeatureSpec | None = None, data_format
         if rows < 1:
             raise DataRootError(f"{folder}: the {split!r} split is empty (a header and no rows)")
     return dataclasses.replace(found, bad_rows=tuple(bad))
+
+
+def check_tuning(tune_trials: int, validation_fraction: float) -> None:
+    """Raises ValueError unless ``tune_trials`` is 0, or positive with a validation split to tune on."""
+    if tune_trials < 0 or (tune_trials and not validation_fraction):
+        raise ValueError("tuning needs a validation split (tuning on eval would pick the model on the rows that "
+                         "judge it): --tune-trials N > 0 with --validation-fraction > 0. "
+                         f"Received: `tune_trials={tune_trials}, validation_fraction={validation_fraction}`")  # fmt: skip

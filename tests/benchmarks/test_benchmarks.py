@@ -116,6 +116,19 @@ def test_training_length_reads_tuned_settings_and_reports_each_budget(tmp_path):
     assert all(0 < r["mean_ap"] <= 1 for r in rows)
 
 
+def test_every_benchmark_module_imports():
+    """The slow benchmarks' code is exercised only under -m slow; a broken import must still fail the default run."""
+    import importlib
+    import pkgutil
+
+    import benchmarks
+
+    names = [m.name for m in pkgutil.iter_modules(benchmarks.__path__)]
+    assert "real_data" in names and "paper_claims" in names
+    for name in names:
+        importlib.import_module(f"benchmarks.{name}")
+
+
 @pytest.mark.slow
 def test_real_data_benchmark_smallest_run(tmp_path):
     """Adult from the registry wheel through draft, conversion and the pipeline's Transform; every model scored."""

@@ -70,6 +70,8 @@ def test_json_spec_reads_like_yaml(tmp_path):
             MINIMAL + "  x: {role: numerical, transform: bucketize, num_buckets: 1}\n",
             ["columns.x.num_buckets", "at least 2 buckets"],
         ),
+        (MINIMAL + "  x: {role: numerical, value_ids: 1}\n", ["columns.x.value_ids", "at least 2 values"]),
+        (MINIMAL + "  x: {role: categorical, value_ids: 8}\n", ["columns.x.value_ids", "not valid for role"]),
         (MINIMAL + "  x: {dtype: int}\n", ["columns.x", "needs a `role`"]),
         (MINIMAL + "  l2: {role: label}\n", ["`columns`", "role 'label' may be used once", "['label', 'l2']"]),
         (

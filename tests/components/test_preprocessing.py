@@ -117,3 +117,44 @@ def test_numerical_transforms_log1p_quantile_buckets_and_bucket_ids(tmp_path):
     bucket = out["gain__bucket"].numpy()
     # 0 is in the lowest quartile (a quarter of the rows are 0), 1000 and 10**6 above the top one (~570).
     assert bucket[0] in (0, 1) and bucket[1] == bucket[2] == 3 and bucket[3] == 4
+
+
+def test_value_ids_give_frequent_exact_values_their_own_id(tmp_path):
+    """`value_ids`: each value seen >= VALUE_MIN_COUNT times gets an id (most frequent first), rarer and
+    unseen values share the OOV id, missing is a value of its own; int and float columns alike."""
+    from google.protobuf import text_format as tf_text
+
+    from components.feature_spec import VALUE_MIN_COUNT
+    from components.schema_draft import draft_schema
+
+    (tmp_path / "spec.yaml").write_text(
+        "columns:\n  task: {role: task}\n  label: {role: label}\n"
+        "  gain: {role: numerical, dtype: int, value_ids: 4}\n"
+        "  rate: {role: numerical, value_ids: 8}\n"
+    )
+    spec = load_feature_spec(str(tmp_path / "spec.yaml"))
+    (tmp_path / "schema.pbtxt").write_text(tf_text.MessageToString(draft_schema(spec)))
+    # gain: 0 x 40, 7688 x 9, missing x 7, 123456789 x 6 (beyond float32's exact integers), 15024 x 5
+    # (the 5th: beyond the top 4), 3 x (VALUE_MIN_COUNT - 1) (too rare). rate: 0.1 x 30, 2.5 x 30.
+    gains = [0] * 40 + [7688] * 9 + [None] * 7 + [123456789] * 6 + [15024] * 5 + [3] * (VALUE_MIN_COUNT - 1)
+    with open(tmp_path / "data.csv", "w") as f:
+        f.write("task,label,gain,rate\n")
+        for i, gain in enumerate(gains):
+            f.write(f"ctr,{i % 2},{'' if gain is None else gain},{0.1 if i % 2 else 2.5}\n")
+    output = run_transform(str(tmp_path / "data.csv"), str(tmp_path / "spec.yaml"), str(tmp_path / "schema.pbtxt"),
+                           str(tmp_path / "tft"))  # fmt: skip
+    config = input_config_from_transform(spec, output)
+    assert config.numerical == ("gain", "rate")  # the z-scores stay
+    assert config.categorical == (("gain__value", 5), ("rate__value", 3))  # kept values + one OOV id
+    present = [[i, 0] for i in range(6)]
+    raw = {"task": tf.constant([["ctr"]] * 7), "label": tf.constant([[0]] * 7, tf.int64),
+           "gain": tf.SparseTensor(present, tf.constant([0, 7688, 123456789, 123456790, 15024, 3], tf.int64), [7, 1]),
+           "rate": tf.SparseTensor(present, tf.constant([0.1, 2.5, 0.1, 0.2, 2.5, 0.1]), [7, 1])}  # fmt: skip
+    out = output.transform_raw_features(raw)
+    # Most frequent first: 0 -> 0, 7688 -> 1, missing -> 2, 123456789 -> 3; the rest (a neighbour of
+    # 123456789 too) -> the OOV id 4.
+    assert list(out["gain__value"].numpy()) == [0, 1, 3, 4, 4, 4, 2]
+    # 0.1 and 2.5 tie (30 each); no rate was missing in training, so "nan" is OOV here.
+    rate = out["rate__value"].numpy()
+    assert rate[0] == rate[2] == rate[5] != rate[1] == rate[4] and {rate[0], rate[1]} == {0, 1}
+    assert rate[3] == rate[6] == 2

@@ -19,12 +19,14 @@ def test_a_wide_file_drafts_roles_dtypes_and_wide_labels(tmp_path, capsys):
     assert got == {
         "task": ("task", "string", {}),
         "label": ("label", "int", {}),
-        "age": ("numerical", "int", {"buckets": 32}),  # 73 distinct whole numbers: a count, not codes
+        # 73 distinct whole numbers: a count, not codes; few values, so each frequent one gets an id too.
+        "age": ("numerical", "int", {"buckets": 32, "value_ids": 256}),
         "workclass": ("categorical", "string", {}),  # `?` is one more category
         "industry_code": ("categorical", "int", {}),  # 12 distinct whole numbers: codes
-        "hours": ("numerical", "int", {"buckets": 32}),
-        "capital_gain": ("numerical", "int", {"buckets": 32}),  # mostly 0, a long tail
-        "balance": ("numerical", "float", {"buckets": 32}),  # decimals with `?` for missing
+        "hours": ("numerical", "int", {"buckets": 32, "value_ids": 256}),
+        "capital_gain": ("numerical", "int", {"buckets": 32, "value_ids": 256}),  # mostly 0, a long tail
+        # Decimals with `?` for missing: thousands of distinct values, no value ids.
+        "balance": ("numerical", "float", {"buckets": 32}),
     }
     assert spec.wide_labels == {"click": "click", "conversion": "conversion"}
     table = capsys.readouterr().out

@@ -27,3 +27,33 @@ def test_overrides_apply_and_a_key_the_model_does_not_take_names_the_ones_it_doe
         presets.preset("xgboost")
     with pytest.raises(ValueError, match="Unknown preset"):
         presets.preset("grec", "large")
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_point_of_the_search_space_builds_the_model_and_the_best_one_comes_back(name):
+    """The Tuner's space: the extremes of every choice build and score; a saved trial's values rebuild the same
+    keyword arguments and learning rate (what the Trainer does with the best trial)."""
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    defaults, learning_rate = presets.search_space(name, hp)  # registers the space, each at its default
+    assert {"dim", "learning_rate", "embedding_dim"} <= {h.name for h in hp.space}
+    # The defaults (the Tuner's first trial) are the small preset and the default learning rate.
+    preset = presets.preset(name)
+    assert learning_rate == presets.LEARNING_RATE and {k: preset[k] for k in defaults if k in preset} == {
+        k: v for k, v in defaults.items() if k in preset
+    }
+    assert len([k for k in defaults if k in preset]) >= 3
+    for pick in (0, -1):  # the first and the last value of every choice
+        values = {h.name: h.values[pick] if hasattr(h, "values") else (h.min_value if pick == 0 else h.max_value)
+                  for h in hp.space}  # fmt: skip
+        fixed = keras_tuner.HyperParameters()
+        for key, value in values.items():
+            fixed.Fixed(key, value)
+        found, learning_rate = presets.search_space(name, fixed)
+        assert learning_rate == values["learning_rate"] and found["dim"] == values["dim"]
+        model = build_model(name, fixtures.MINIMAL, **{**presets.preset(name), **found})
+        scores = np.asarray(model(fixtures.inputs(fixtures.MINIMAL, batch=4)))
+        assert scores.shape == (4,) and np.all((scores > 0) & (scores < 1))
+    restored = keras_tuner.HyperParameters.from_config(hp.get_config())
+    assert presets.search_space(name, restored) == presets.search_space(name, hp)

@@ -32,7 +32,7 @@ def main(transform_dir, examples_pattern, out_dir, result_path):
     fn_args = FnArgs(
         train_files=[examples_pattern],
         eval_files=[examples_pattern],
-        transform_output=transform_dir,
+        transform_graph_path=transform_dir,
         serving_model_dir=os.path.join(out_dir, "serving_model"),
         model_run_dir=os.path.join(out_dir, "model_run"),
         train_steps=8,

@@ -1,11 +1,13 @@
 """A CSV nobody here wrote, from file to served model with the README's four commands, run from
 outside the repository: draft the spec, convert, run the pipeline, report; then score over gRPC."""
 
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -53,11 +55,15 @@ def test_a_wide_csv_goes_from_file_to_served_model_with_four_commands(tmp_path):
     spec_path = work / "my_spec" / "feature_spec.yaml"
     text = spec_path.read_text()
     text = re.sub(r"hours:\s+\{role: numerical, dtype: int", "hours: {role: numerical, dtype: float", text)
-    text = re.sub(r"age:\s+\{role: numerical, dtype: int, buckets: 32\}", "age: {role: numerical, transform: bucketize}",
+    text = re.sub(r"age:\s+\{role: numerical, dtype: int, buckets: 32, value_ids: 256\}",
+                  "age: {role: numerical, transform: bucketize}",
                   text)  # fmt: skip
     # An integer-coded categorical left at the default dtype (string): its codes are read as words.
     text = re.sub(r"industry_code:\s+\{role: categorical, dtype: int\}", "industry_code: {role: categorical}", text)
-    assert "hours: {role: numerical, dtype: float, buckets: 32}" in text and "transform: bucketize}" in text
+    assert (
+        "hours: {role: numerical, dtype: float, buckets: 32, value_ids: 256}" in text
+        and "transform: bucketize}" in text
+    )
     assert "industry_code: {role: categorical}" in text
     spec_path.write_text(text)
     schema = subprocess.run([sys.executable, "-m", "components.schema_draft", str(spec_path)], cwd=work, env=env,
@@ -74,8 +80,23 @@ def test_a_wide_csv_goes_from_file_to_served_model_with_four_commands(tmp_path):
     assert os.listdir(work / "my_data" / "train") == ["data.csv"]
 
     log = _run(["pipelines.local_runner", "--spec", "my_spec/feature_spec.yaml", "--data-root", "my_data",
-                "--train-steps", "150", "--hyperparameters", SMALL], work, env)  # fmt: skip
+                "--train-steps", "150", "--hyperparameters", SMALL, "--tune-trials", "2"], work, env)  # fmt: skip
     assert "train/*, 80/20 hash split" in log and "Trainer done in" in log and "Pusher done in" in log
+    # TFX's Tuner ran its 2 trials on the validation split; the Trainer built the best one's model.
+    assert "Tuner done in" in log
+    root = work / "pipeline_root" / "grec"
+    (best_file,) = (root / "Tuner" / "best_hyperparameters").glob("*/best_hyperparameters.txt")
+    best = json.loads(best_file.read_text())["values"]
+    (results_file,) = (root / "Tuner" / "tuner_results").glob("*/tuner_results.json")
+    trials = json.loads(results_file.read_text())
+    assert len(trials) == 2 and min(t["score"] for t in trials) == trials[0]["score"]
+    assert {k: trials[0][k] for k in best} == best and set(best) >= {"dim", "learning_rate", "num_experts", "top_k"}
+    (saved,) = (root / "Trainer" / "model_run").glob("*/model.keras")
+    with zipfile.ZipFile(saved) as z:
+        built = json.loads(z.read("config.json"))["config"]
+    assert {k: built[k] for k in ("dim", "num_experts", "top_k", "embedding_dim")} == {
+        k: best[k] for k in ("dim", "num_experts", "top_k", "embedding_dim")
+    }
     assert "cuFFT" not in log and "FutureWarning" not in log  # the libraries' noise stays hidden
     report = _run(["pipelines.report"], work, env)
     assert "task=click" in report and "task=conversion" in report and "blessed: yes" in report
