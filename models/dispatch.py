@@ -27,13 +27,13 @@ import math
 
 from keras import ops
 
-LEAKY_SLOPE = 0.2  # LeakyReLU(0.2) inside every expert, as in the paper
+from models.activation import leaky_relu
 
 
 def _experts_on_blocks(x_blocks, block_expert, w_in, b_in, w_out, b_out):
     # Shape: [N_blocks, rows, D] x [N_blocks, D, F] -> [N_blocks, rows, F].
     hidden = ops.einsum("nrd,ndf->nrf", x_blocks, ops.take(w_in, block_expert, axis=0))
-    hidden = ops.leaky_relu(hidden + ops.expand_dims(ops.take(b_in, block_expert, axis=0), 1), LEAKY_SLOPE)
+    hidden = leaky_relu(hidden + ops.expand_dims(ops.take(b_in, block_expert, axis=0), 1))
     # Shape: [N_blocks, rows, F] x [N_blocks, F, D] -> [N_blocks, rows, D].
     out = ops.einsum("nrf,nfd->nrd", hidden, ops.take(w_out, block_expert, axis=0))
     return out + ops.expand_dims(ops.take(b_out, block_expert, axis=0), 1)
@@ -103,7 +103,7 @@ def dense_dispatch(x, expert_index, combine_weights, w_in, b_in, w_out, b_out):
     num_experts = w_in.shape[0]
     # Shape: [G, R, D] x [E, D, F] -> [G, E, R, F].
     hidden = ops.einsum("grd,edf->gerf", x, w_in) + ops.reshape(b_in, (1, num_experts, 1, -1))
-    hidden = ops.leaky_relu(hidden, LEAKY_SLOPE)
+    hidden = leaky_relu(hidden)
     # Shape: [G, E, R, D].
     out = ops.einsum("gerf,efd->gerd", hidden, w_out) + ops.reshape(b_out, (1, num_experts, 1, -1))
     # Shape: [G, K, E] -> [G, E] gate per expert (0 when not chosen).

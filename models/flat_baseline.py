@@ -5,19 +5,18 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from models.activation import leaky_relu
 from models.input_config import InputConfig
 from models.input_encoder import InputEncoder
 from models.multitask_model import MultiTaskModel
 from models.task_towers import TaskTowers
 from models.validation import require_positive
 
-LEAKY_SLOPE = 0.2
-
 
 def mlp(widths, name, dtype=None):
     """Dense + LeakyReLU(0.2) layers, a small helper of the baselines."""
     return keras.Sequential(
-        [keras.layers.Dense(w, activation=lambda x: ops.leaky_relu(x, LEAKY_SLOPE), dtype=dtype) for w in widths],
+        [keras.layers.Dense(w, activation=leaky_relu, dtype=dtype) for w in widths],
         name=name,
     )
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from models.activation import leaky_relu
 from models.validation import require_positive
-
-LEAKY_SLOPE = 0.2
 
 
 @keras.saving.register_keras_serializable(package="grec")
@@ -55,10 +54,10 @@ class GatedExperts(keras.layers.Layer):
     def call(self, inputs, task_ids):
         task_ids = ops.cast(task_ids, "int32")
         # Shape: [B, F_in] x [Es, F_in, h] -> [B, Es, h].
-        experts = ops.leaky_relu(ops.einsum("bi,eih->beh", inputs, self.shared_w) + self.shared_b, LEAKY_SLOPE)
+        experts = leaky_relu(ops.einsum("bi,eih->beh", inputs, self.shared_w) + self.shared_b)
         if self.num_task_experts:
             # Shape: [B, N, Et, h], every task's experts; keep the example's task: [B, Et, h].
-            own = ops.leaky_relu(ops.einsum("bi,nmih->bnmh", inputs, self.task_w) + self.task_b, LEAKY_SLOPE)
+            own = leaky_relu(ops.einsum("bi,nmih->bnmh", inputs, self.task_w) + self.task_b)
             own = ops.sum(
                 own * ops.reshape(ops.one_hot(task_ids, self.num_tasks, dtype=own.dtype), (-1, self.num_tasks, 1, 1)),
                 axis=1,

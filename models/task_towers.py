@@ -5,9 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from models.activation import leaky_relu
 from models.validation import require_positive
-
-LEAKY_SLOPE = 0.2
 
 
 @keras.saving.register_keras_serializable(package="grec")
@@ -48,12 +47,12 @@ class TaskTowers(keras.layers.Layer):
 
     def call(self, inputs, task_ids):
         task_ids = ops.cast(task_ids, "int32")
-        shared = ops.leaky_relu(self.shared(inputs), LEAKY_SLOPE)
+        shared = leaky_relu(self.shared(inputs))
         # Shape: [B, h] x [B, h, t] -> [B, t].
         hidden = ops.einsum("bh,bht->bt", shared, ops.take(self.w1, task_ids, axis=0)) + ops.take(
             self.b1, task_ids, axis=0
         )
-        hidden = ops.leaky_relu(hidden, LEAKY_SLOPE)
+        hidden = leaky_relu(hidden)
         # Shape: [B].
         logit = ops.sum(hidden * ops.take(self.w2, task_ids, axis=0), axis=-1) + ops.take(self.b2, task_ids, axis=0)
         return ops.sigmoid(ops.cast(logit, "float32"))

@@ -6,9 +6,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from models.activation import leaky_relu
 from models.validation import require, require_positive
 
-LEAKY_SLOPE = 0.2  # LeakyReLU(0.2) as in the paper's reference implementation
 NUMERICAL_EMBEDDINGS = (None, "periodic")
 
 
@@ -132,14 +132,14 @@ class WideDeepHead(keras.layers.Layer):
             cross_inputs.append(embedded)
         if self.num_numerical:
             normed = self.norm(ops.cast(numerical, self.compute_dtype), training=training)
-            parts.append(ops.leaky_relu(self.wide(normed), LEAKY_SLOPE))
+            parts.append(leaky_relu(self.wide(normed)))
             cross_inputs.append(normed)
             if self._periodic:
                 deep_inputs.append(self._periodic_embeddings(normed))
         if deep_inputs:
             # Shape: [B, (C + M_periodic) * e] -> [B, D].
             deep = deep_inputs[0] if len(deep_inputs) == 1 else ops.concatenate(deep_inputs, axis=-1)
-            parts.insert(0, ops.leaky_relu(self.deep(deep), LEAKY_SLOPE))
+            parts.insert(0, leaky_relu(self.deep(deep)))
         if self.use_cross:
             x0 = ops.concatenate(cross_inputs, axis=-1)
             parts.append(self.cross_out(x0 * self.cross(x0) + x0))

@@ -78,19 +78,22 @@ def test_transform_values_follow_the_model_contract(transform_output):
     np.testing.assert_allclose(out["image_emb"].numpy()[0], [0.1] * 16, rtol=1e-6)
 
 
-def test_numerical_transforms_log1p_quantile_buckets_and_bucket_ids(tmp_path):
-    """Integer data in a float column, log1p, quantile buckets (ids) and `buckets` beside a z-score."""
+def _spec_with_schema(tmp_path, columns: str):
+    """A spec of task, label and ``columns`` (YAML lines) in ``tmp_path``, its drafted schema beside it."""
     from google.protobuf import text_format as tf_text
 
     from components.schema_draft import draft_schema
 
-    (tmp_path / "spec.yaml").write_text(
-        "columns:\n  task: {role: task}\n  label: {role: label}\n"
-        "  gain: {role: numerical, dtype: int, transform: log1p, buckets: 4}\n"
-        "  age: {role: numerical, transform: bucketize, num_buckets: 4}\n"
-    )
+    (tmp_path / "spec.yaml").write_text("columns:\n  task: {role: task}\n  label: {role: label}\n" + columns)
     spec = load_feature_spec(str(tmp_path / "spec.yaml"))
     (tmp_path / "schema.pbtxt").write_text(tf_text.MessageToString(draft_schema(spec)))
+    return spec
+
+
+def test_numerical_transforms_log1p_quantile_buckets_and_bucket_ids(tmp_path):
+    """Integer data in a float column, log1p, quantile buckets (ids) and `buckets` beside a z-score."""
+    spec = _spec_with_schema(tmp_path, "  gain: {role: numerical, dtype: int, transform: log1p, buckets: 4}\n"
+                                       "  age: {role: numerical, transform: bucketize, num_buckets: 4}\n")  # fmt: skip
     rng = np.random.default_rng(0)
     gains = [0] * 50 + [int(v) for v in rng.lognormal(5, 2, 149)]
     ages = list(range(20, 219))
@@ -122,18 +125,10 @@ def test_numerical_transforms_log1p_quantile_buckets_and_bucket_ids(tmp_path):
 def test_value_ids_give_frequent_exact_values_their_own_id(tmp_path):
     """`value_ids`: each value seen >= VALUE_MIN_COUNT times gets an id (most frequent first), rarer and
     unseen values share the OOV id, missing is a value of its own; int and float columns alike."""
-    from google.protobuf import text_format as tf_text
-
     from components.feature_spec import VALUE_MIN_COUNT
-    from components.schema_draft import draft_schema
 
-    (tmp_path / "spec.yaml").write_text(
-        "columns:\n  task: {role: task}\n  label: {role: label}\n"
-        "  gain: {role: numerical, dtype: int, value_ids: 4}\n"
-        "  rate: {role: numerical, value_ids: 8}\n"
-    )
-    spec = load_feature_spec(str(tmp_path / "spec.yaml"))
-    (tmp_path / "schema.pbtxt").write_text(tf_text.MessageToString(draft_schema(spec)))
+    spec = _spec_with_schema(tmp_path, "  gain: {role: numerical, dtype: int, value_ids: 4}\n"
+                                       "  rate: {role: numerical, value_ids: 8}\n")  # fmt: skip
     # gain: 0 x 40, 7688 x 9, missing x 7, 123456789 x 6 (beyond float32's exact integers), 15024 x 5
     # (the 5th: beyond the top 4), 3 x (VALUE_MIN_COUNT - 1) (too rare). rate: 0.1 x 30, 2.5 x 30.
     gains = [0] * 40 + [7688] * 9 + [None] * 7 + [123456789] * 6 + [15024] * 5 + [3] * (VALUE_MIN_COUNT - 1)
