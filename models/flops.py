@@ -48,17 +48,18 @@ def grec_flops(config: InputConfig, dim=256, num_heads=4, num_blocks=1, num_expe
 
 def baseline_flops(name, config: InputConfig, dim=256, expert_dim=256, tower_hidden_dim=128, tower_dim=64,
                    hidden_layers=2, num_experts=8, num_shared_experts=4, num_task_experts=2, num_levels=2, **_):  # fmt: skip
-    """Body FLOPs of a flat baseline for one example (all N task gates / task experts, as implemented)."""
-    flat, tasks, h = config.num_tokens * dim, config.num_tasks, expert_dim
+    """Body FLOPs of a flat baseline for one example: the row's own task's gate and task experts only (as
+    implemented, ``models/gated_experts.py``), so the count does not depend on the number of tasks."""
+    flat, h = config.num_tokens * dim, expert_dim
     if name in ("single_task", "shared_bottom"):
         body = 2 * (flat * h + (hidden_layers - 1) * h * h)
     elif name == "mmoe":
-        body = 2 * (num_experts * flat * h + flat * tasks * num_experts)
+        body = 2 * (num_experts * flat * h + flat * num_experts)
     elif name == "ple":
         body, width = 0, flat
         for _ in range(num_levels):
-            experts = num_shared_experts + tasks * num_task_experts
-            body += 2 * (experts * width * h + width * tasks * (num_shared_experts + num_task_experts))
+            experts = num_shared_experts + num_task_experts
+            body += 2 * (experts * width * h + width * experts)
             width = h
     else:
         raise ValueError(f"Unknown baseline. Received: `name={name!r}`")

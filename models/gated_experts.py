@@ -16,8 +16,11 @@ class GatedExperts(keras.layers.Layer):
     MMoE (Ma et al. 2018): ``num_task_experts=0``; every task has a softmax gate
     over the shared experts. PLE's extraction layer (CGC, Tang et al. 2020):
     each task also owns ``num_task_experts`` experts, and its gate mixes the
-    shared ones with its own. Every expert runs on every example (and PLE's
-    task experts for every task), which is the cost profile of these models.
+    shared ones with its own. Each row is one (context, task) example, so only
+    that task's gate and own experts run on it: their weights are gathered by
+    the row's task id (``ops.take``), and a row costs the same whatever the
+    number of tasks N (no [B, N, ...] tensor is built). Every shared expert runs
+    on every row, which is the cost profile of these models.
 
     Args:
         num_tasks: N.
@@ -56,17 +59,13 @@ class GatedExperts(keras.layers.Layer):
         # Shape: [B, F_in] x [Es, F_in, h] -> [B, Es, h].
         experts = leaky_relu(ops.einsum("bi,eih->beh", inputs, self.shared_w) + self.shared_b)
         if self.num_task_experts:
-            # Shape: [B, N, Et, h], every task's experts; keep the example's task: [B, Et, h].
-            own = leaky_relu(ops.einsum("bi,nmih->bnmh", inputs, self.task_w) + self.task_b)
-            own = ops.sum(
-                own * ops.reshape(ops.one_hot(task_ids, self.num_tasks, dtype=own.dtype), (-1, self.num_tasks, 1, 1)),
-                axis=1,
-            )
+            # The row's task's own experts only: [B, Et, F_in, h] weights -> [B, Et, h].
+            own_w, own_b = ops.take(self.task_w, task_ids, axis=0), ops.take(self.task_b, task_ids, axis=0)
+            own = leaky_relu(ops.einsum("bi,bmih->bmh", inputs, own_w) + own_b)
             experts = ops.concatenate([experts, own], axis=1)
-        # Shape: [B, N, Es + Et] all gates; keep the example's task's gate: [B, Es + Et].
-        gates = ops.einsum("bi,ine->bne", inputs, self.gate_w) + self.gate_b
-        gates = ops.sum(gates * ops.expand_dims(ops.one_hot(task_ids, self.num_tasks, dtype=gates.dtype), -1), axis=1)
-        gates = ops.softmax(gates, axis=-1)
+        # The row's task's gate only: [F_in, B, Es + Et] weights -> [B, Es + Et].
+        gate_w, gate_b = ops.take(self.gate_w, task_ids, axis=1), ops.take(self.gate_b, task_ids, axis=0)
+        gates = ops.softmax(ops.einsum("bi,ibe->be", inputs, gate_w) + gate_b, axis=-1)
         return ops.einsum("beh,be->bh", experts, gates)
 
     def compute_output_shape(self, inputs_shape, task_ids_shape=None):
