@@ -18,6 +18,7 @@ import os
 import tensorflow as tf
 
 from components.feature_spec import FeatureSpec
+from components.preprocessing import vocabulary_name
 
 DTYPES = {"string": tf.string, "int": tf.int64, "float": tf.float32}
 OUTPUT_KEY = "probability"
@@ -34,13 +35,26 @@ class ServingModule(tf.Module):
         self._columns = [c for c in spec.feature_columns]
         self._request_spec = {c.name: raw_spec[c.name] for c in self._columns}
         self._feature_names = list(feature_names)
+        # The task and auxiliary-task values seen in training: anything else would be scored with a shared
+        # OOV embedding, so the model server can refuse it (or flag it) by name.
+        self._known_values = {
+            c.name: sorted(v.decode() for v in tf_transform_output.vocabulary_by_name(vocabulary_name(c.name)))
+            for c in spec.task_columns
+        }
 
     def feature_manifest(self) -> dict:
-        """Request feature -> {"dtype": spec dtype, "nullable": may be missing from a request}."""
-        return {
-            c.name: {"dtype": c.dtype, "nullable": not isinstance(self._request_spec[c.name], tf.io.FixedLenFeature)}
-            for c in self._columns
-        }
+        """Request feature -> {"dtype": spec dtype, "nullable": may be missing from a request, "role"}, plus
+        "known_values" (task and auxiliary-task columns: the training vocabulary) and "dim" (a vector's length)."""
+        manifest = {}
+        for c in self._columns:
+            entry = {"dtype": c.dtype, "role": c.role,
+                     "nullable": not isinstance(self._request_spec[c.name], tf.io.FixedLenFeature)}  # fmt: skip
+            if c.name in self._known_values:
+                entry["known_values"] = self._known_values[c.name]
+            if c.role == "image_embedding":
+                entry["dim"] = c.option("dim")
+            manifest[c.name] = entry
+        return manifest
 
     def _score(self, raw):
         """Raw features (as parsed from tf.Example) -> {probability}: the one scoring function."""

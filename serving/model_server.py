@@ -24,6 +24,7 @@ base path, as a thin adapter over ``tf.saved_model.load`` and grpcio:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -52,6 +53,61 @@ DEFAULT_SIGNATURE = "serving_default"
 EXAMPLES_INPUT = "examples"
 
 
+UNSEEN_POLICIES = ("reject", "flag")
+UNSEEN_OUTPUT = "unseen_values"  # with --unseen_values=flag: per row, how many task values training never saw
+KNOWN_SHOWN = 20  # known values quoted in an error
+
+
+@dataclasses.dataclass
+class ValueRules:
+    """What a request's values must be beyond their dtype (from the export's feature manifest).
+
+    ``known``: task and auxiliary-task feature -> the values seen in training (as text); another value
+    would be scored with one shared out-of-vocabulary embedding, a silent wrong answer, so it is refused
+    (``reject``) or counted in the response's ``unseen_values`` output (``flag``).
+    ``dims``: image-embedding feature -> how many finite numbers its text must hold (Transform would
+    pad or cut another length, and "nan" would make the probability NaN).
+    """
+
+    known: dict = dataclasses.field(default_factory=dict)
+    dims: dict = dataclasses.field(default_factory=dict)
+    unseen: str = "reject"
+
+    @classmethod
+    def from_manifest(cls, entries: dict) -> ValueRules:
+        return cls(known={k: frozenset(v["known_values"]) for k, v in entries.items() if "known_values" in v},
+                   dims={k: int(v["dim"]) for k, v in entries.items() if "dim" in v})  # fmt: skip
+
+    def problem(self, name: str, value) -> str | None:
+        """Why one value of feature ``name`` cannot be scored, or None."""
+        text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+        if name in self.known and self.unseen == "reject" and text not in self.known[name]:
+            known = sorted(self.known[name])
+            shown = known[:KNOWN_SHOWN] + (["..."] if len(known) > KNOWN_SHOWN else [])
+            return (f"feature {name!r} has value {text!r}, which the model never saw in training "
+                    f"(it would get the shared out-of-vocabulary score); known values: {shown}")  # fmt: skip
+        if name in self.dims:
+            numbers = text.split()
+            if len(numbers) != self.dims[name]:
+                return f"feature {name!r} holds {len(numbers)} numbers; the model takes {self.dims[name]}"
+            for token in numbers:
+                try:
+                    ok = math.isfinite(float(token))
+                except ValueError:
+                    ok = False
+                if not ok:
+                    return f"feature {name!r} holds {token!r}, not a finite number"
+        return None
+
+    def unseen_count(self, name: str, values) -> np.ndarray:
+        """<int32>[B]: 1 where a value of feature ``name`` was never seen in training."""
+        known = self.known.get(name)
+        if known is None:
+            return np.zeros(len(values), np.int32)
+        return np.array([(v.decode(errors="replace") if isinstance(v, bytes) else str(v)) not in known
+                         for v in values], np.int32)  # fmt: skip
+
+
 class RequestError(Exception):
     """A request that cannot be served; carries the gRPC status code."""
 
@@ -70,11 +126,13 @@ class LoadedVersion:
         self.signatures = dict(self.model.signatures)
         self.signature_defs = self._signature_defs(path)
         # Request features: dtype and whether they may be missing (written at export).
-        self.features = {}
+        self.features, self.rules = {}, ValueRules()
         manifest = os.path.join(path, "assets.extra", "grec_features.json")
         if os.path.exists(manifest):
             with open(manifest) as f:
-                self.features = {k: (DTYPES[v["dtype"]], v["nullable"]) for k, v in json.load(f).items()}
+                entries = json.load(f)
+            self.features = {k: (DTYPES[v["dtype"]], v["nullable"]) for k, v in entries.items()}
+            self.rules = ValueRules.from_manifest(entries)
 
     @staticmethod
     def _signature_defs(path):
@@ -211,10 +269,13 @@ _CHECKERS: dict = {}
 PYTHON_CHECK_ROWS = 12  # where the row-by-row walk and the compiled check cost the same, measured here
 
 
-def _checker(features: dict):
-    """A compiled check for one feature manifest: True when every required feature has a value in
-    every row and no float value is NaN (a dtype mismatch or a malformed proto raises)."""
-    key = tuple(sorted((name, dtype.name, nullable) for name, (dtype, nullable) in features.items()))
+def _checker(features: dict, rules: ValueRules):
+    """A compiled check for one feature manifest: True when every required feature has a value in every
+    row, no feature has two, no float value is NaN, and the values meet ``rules`` (a dtype mismatch, a
+    malformed proto or a vector word that is no number raises)."""
+    key = (tuple(sorted((name, dtype.name, nullable) for name, (dtype, nullable) in features.items())),
+           tuple(sorted((k, tuple(sorted(v))) for k, v in rules.known.items())) if rules.unseen == "reject" else (),
+           tuple(sorted(rules.dims.items())))  # fmt: skip
     if key not in _CHECKERS:
         specs = {name: tf.io.VarLenFeature(dtype) for name, (dtype, _) in features.items()}
 
@@ -224,18 +285,31 @@ def _checker(features: dict):
             rows = tf.size(serialized)
             good = tf.constant(True)
             for name, (dtype, nullable) in features.items():
+                rows_with_values = tf.size(tf.unique(parsed[name].indices[:, 0])[0])
+                good = good & tf.equal(tf.size(parsed[name].values), rows_with_values)  # one value a row at most
                 if not nullable:
-                    good = good & tf.equal(tf.size(tf.unique(parsed[name].indices[:, 0])[0]), rows)
+                    good = good & tf.equal(rows_with_values, rows)
                 if dtype == tf.float32:
                     good = good & ~tf.reduce_any(tf.math.is_nan(parsed[name].values))
+            if rules.unseen == "reject":
+                for name, known in rules.known.items():
+                    values = parsed[name].values
+                    text = values if values.dtype == tf.string else tf.strings.as_string(values)
+                    allowed = tf.constant(sorted(known), tf.string)
+                    good = good & tf.reduce_all(tf.reduce_any(tf.equal(text[:, None], allowed[None, :]), axis=1))
+            for name, dim in rules.dims.items():
+                words = tf.strings.split(parsed[name].values)
+                good = good & tf.reduce_all(tf.equal(words.row_lengths(), dim))
+                good = good & tf.reduce_all(tf.math.is_finite(tf.strings.to_number(words.flat_values)))
             return good
 
         _CHECKERS[key] = check
     return _CHECKERS[key]
 
 
-def _check_examples(serialized, features: dict) -> None:
-    """Validates serialized tf.Examples: parseable, required features present, typed, no NaN.
+def _check_examples(serialized, features: dict, rules: ValueRules | None = None) -> None:
+    """Validates serialized tf.Examples: parseable, required features present, one value each, typed, no
+    NaN, and the values ``rules`` asks for (known task values, vectors of the right length).
 
     Small batches are walked row by row in Python (0.05 ms a row). Larger ones are
     checked by one compiled ``tf.io.parse_example`` (0.5 ms at 1 row, 0.8 ms at
@@ -244,21 +318,22 @@ def _check_examples(serialized, features: dict) -> None:
     """
     tensor = serialized if tf.is_tensor(serialized) else tf.constant(list(serialized), tf.string)
     serialized = tensor.numpy()
+    rules = rules or ValueRules()
     if len(serialized) <= PYTHON_CHECK_ROWS:
-        _find_bad_example(serialized, features)
+        _find_bad_example(serialized, features, rules)
         return
     try:
-        good = bool(_checker(features)(tensor))
+        good = bool(_checker(features, rules)(tensor))
     # A malformed proto: TensorFlow raises InvalidArgumentError, or UnicodeDecodeError when the
     # bytes it quotes in that error's message are not UTF-8.
     except (tf.errors.InvalidArgumentError, UnicodeDecodeError):
-        _find_bad_example(serialized, features)
+        _find_bad_example(serialized, features, rules)
         raise
     if not good:
-        _find_bad_example(serialized, features)
+        _find_bad_example(serialized, features, rules)
 
 
-def _find_bad_example(serialized: np.ndarray, features: dict) -> None:
+def _find_bad_example(serialized: np.ndarray, features: dict, rules: ValueRules | None = None) -> None:
     """Row by row in Python: raises a RequestError naming the first bad row and feature."""
     kinds = {tf.string: "bytes_list", tf.int64: "int64_list", tf.float32: "float_list"}
     for row, blob in enumerate(serialized):
@@ -282,14 +357,24 @@ def _find_bad_example(serialized: np.ndarray, features: dict) -> None:
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"examples[{row}]: feature {name!r} is a {kind}, expected a {kinds[dtype]}",
                 )
-            if kind == "float_list" and any(math.isnan(v) for v in present[name].float_list.value):
+            values = getattr(present[name], kind).value
+            if len(values) > 1:
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                                   f"examples[{row}]: feature {name!r} has {len(values)} values; it takes one")  # fmt: skip
+            if kind == "float_list" and any(math.isnan(v) for v in values):
                 raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"examples[{row}]: feature {name!r} is NaN")
+            problem = rules.problem(name, values[0]) if rules and values else None
+            if problem:
+                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"examples[{row}]: {problem}")
 
 
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, registry: ModelRegistry, max_batch_size: int = 4096):
+    def __init__(self, registry: ModelRegistry, max_batch_size: int = 4096, unseen_values: str = "reject"):
+        if unseen_values not in UNSEEN_POLICIES:
+            raise ValueError(f"unseen_values must be one of {list(UNSEEN_POLICIES)}. Received: `{unseen_values!r}`")
         self.registry = registry
         self.max_batch_size = max_batch_size
+        self.unseen_values = unseen_values
 
     def _abort(self, context, error: RequestError):
         context.abort(error.code, str(error))
@@ -311,6 +396,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 "version labels (ask for a version number, or none for the newest)",
             )
         loaded = self.registry.get(request.model_spec)
+        rules = dataclasses.replace(loaded.rules, unseen=self.unseen_values)
+        unseen = None  # with the flag policy: <int32>[B], how many task values of each row training never saw
         name = request.model_spec.signature_name or DEFAULT_SIGNATURE
         signature = loaded.signatures.get(name)
         if signature is None:
@@ -325,7 +412,8 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         unknown = sorted(set(request.inputs) - set(specs))
         if unknown:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Unknown input(s) {unknown} for signature {name!r}")
-        unknown_outputs = sorted(set(request.output_filter) - set(signature.structured_outputs))
+        outputs_known = set(signature.structured_outputs) | ({UNSEEN_OUTPUT} if rules.unseen == "flag" else set())
+        unknown_outputs = sorted(set(request.output_filter) - outputs_known)
         if unknown_outputs:
             raise RequestError(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -369,6 +457,13 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 raise RequestError(
                     grpc.StatusCode.INVALID_ARGUMENT, f"Input {key!r} holds NaN; it is a required feature"
                 )
+            if key in rules.known or key in rules.dims:
+                for row, item in enumerate(value):
+                    problem = rules.problem(key, item) if not (nullable and item in (b"", "")) else None
+                    if problem:
+                        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Input {key!r}[{row}]: {problem}")
+                if rules.unseen == "flag" and key in rules.known:
+                    unseen = (0 if unseen is None else unseen) + rules.unseen_count(key, value)
             inputs[key] = tf.constant(value, dtype=spec.dtype)
         if not batch:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "Empty batch: send at least one row")
@@ -377,8 +472,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, f"Batch of {batch} rows exceeds the limit of {self.max_batch_size}"
             )
         if EXAMPLES_INPUT in inputs and specs[EXAMPLES_INPUT].dtype == tf.string:
-            _check_examples(inputs[EXAMPLES_INPUT], loaded.features)
-        outputs = signature(**inputs)
+            _check_examples(inputs[EXAMPLES_INPUT], loaded.features, rules)
+            if rules.unseen == "flag" and rules.known:
+                parsed = tf.io.parse_example(inputs[EXAMPLES_INPUT], {
+                    k: tf.io.FixedLenFeature([], loaded.features[k][0]) for k in rules.known})  # fmt: skip
+                unseen = sum(rules.unseen_count(k, v.numpy()) for k, v in parsed.items())
+        outputs = dict(signature(**inputs))
+        if unseen is not None:
+            outputs[UNSEEN_OUTPUT] = tf.constant(np.asarray(unseen, np.int32))
         response = predict_pb2.PredictResponse()
         response.model_spec.name = self.registry.model_name
         response.model_spec.version.value = loaded.version
@@ -433,7 +534,7 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
 
 def build_server(model_name: str, base_path: str, port: int, max_workers: int = 4, max_queue: int = 64,
                  max_batch_size: int = 4096, poll_seconds: float = 2.0, settle_seconds: float = 1.0,
-                 host: str = "127.0.0.1"):  # fmt: skip
+                 host: str = "127.0.0.1", unseen_values: str = "reject"):  # fmt: skip
     """Returns (grpc server, registry, bound port); call server.start().
 
     Raises:
@@ -446,7 +547,7 @@ def build_server(model_name: str, base_path: str, port: int, max_workers: int = 
         options=[("grpc.max_receive_message_length", 64 * 1024 * 1024), ("grpc.so_reuseport", 0)],
     )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionServicer(registry, max_batch_size), server
+        PredictionServicer(registry, max_batch_size, unseen_values), server
     )
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(registry), server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -474,12 +575,18 @@ def main(argv=None) -> int:
     parser.add_argument("--version_settle_seconds", type=float, default=1.0,
                         help="(not a tensorflow_model_server flag) a version is loaded once its files have not "
                         "changed for this long")  # fmt: skip
+    parser.add_argument("--unseen_values", choices=UNSEEN_POLICIES, default="reject",
+                        help="(not a tensorflow_model_server flag) a task or auxiliary-task value the model never saw "
+                        "in training: reject the request (INVALID_ARGUMENT naming feature and known values), or flag: "
+                        f"score it with the shared out-of-vocabulary embedding and count it per row in the "
+                        f"{UNSEEN_OUTPUT!r} output (default: %(default)s)")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         server, registry, port = build_server(
             args.model_name, os.path.abspath(args.model_base_path), args.port, max_batch_size=args.max_batch_size,
             poll_seconds=args.file_system_poll_wait_seconds, settle_seconds=args.version_settle_seconds, host=args.host,
+            unseen_values=args.unseen_values,
         )  # fmt: skip
     except OSError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -37,7 +37,8 @@ def client(server):
 
 def _rows():
     rows = [dict(ROW, task=t) for t in TASKS]
-    rows.append(dict(ROW, task="brand_new_task", user_id="u_never_seen", item_id="i_never_seen", query="zzz"))
+    # Unseen ids and words share OOV embeddings by design; unseen *tasks* are refused (test below).
+    rows.append(dict(ROW, user_id="u_never_seen", item_id="i_never_seen", query="zzz"))
     rows.append({k: v for k, v in ROW.items() if k not in ("tenure_days", "data_gb", "query")})  # nullable ones missing
     return rows
 
@@ -163,7 +164,7 @@ def test_task_specialised_export_serves_the_same_scores_under_its_own_name(expor
 def test_request_validation_names_the_row_and_feature_in_any_batch_size(rows):
     from components.feature_spec import load_feature_spec
     from components.signatures import DTYPES
-    from serving.model_server import PYTHON_CHECK_ROWS, RequestError, _check_examples
+    from serving.model_server import PYTHON_CHECK_ROWS, RequestError, ValueRules, _check_examples
     from serving.sample_model import SPEC
 
     assert (rows > PYTHON_CHECK_ROWS) == (rows == 20)
@@ -180,13 +181,24 @@ def test_request_validation_names_the_row_and_feature_in_any_batch_size(rows):
     wrong_type.features.feature["price"].int64_list.value.append(3)
     missing = tf.train.Example.FromString(good[bad_row])
     del missing.features.feature["task"]
+    two = tf.train.Example.FromString(good[bad_row])
+    two.features.feature["region"].bytes_list.value.append(b"r2")
+    unseen = serialize_rows([dict(ROW, task="CTR")], dtypes)[0]
+    short = serialize_rows([dict(ROW, image_emb="0.1 0.2")], dtypes)[0]
+    junk = serialize_rows([dict(ROW, image_emb=" ".join(["0.1"] * 15 + ["x"]))], dtypes)[0]
+    rules = ValueRules(known={"task": frozenset(TASKS)}, dims={"image_emb": 16})
+    _check_examples(np.array(good, dtype=object), features, rules)  # a good batch passes the rules too
     for defect, fragment in ((nan.SerializeToString(), "'price' is NaN"),
                              (wrong_type.SerializeToString(), "'price' is a int64_list"),
                              (missing.SerializeToString(), "required feature 'task' is missing"),
-                             (b"\x08\x96\x01garbage", "not a serialized tf.Example")):  # fmt: skip
+                             (b"\x08\x96\x01garbage", "not a serialized tf.Example"),
+                             (two.SerializeToString(), "'region' has 2 values; it takes one"),
+                             (unseen, "'task' has value 'CTR', which the model never saw"),
+                             (short, "'image_emb' holds 2 numbers; the model takes 16"),
+                             (junk, "'image_emb' holds 'x', not a finite number")):  # fmt: skip
         batch = np.array(good[:bad_row] + [defect] + good[bad_row + 1 :], dtype=object)
         with pytest.raises(RequestError, match=rf"examples\[{bad_row}\]: .*{fragment}"):
-            _check_examples(batch, features)
+            _check_examples(batch, features, rules)
 
 
 @pytest.mark.skipif(official_binary() is not None, reason="the project server's own checks (messages differ)")
@@ -216,3 +228,72 @@ def test_hostile_requests_are_refused_before_any_allocation(client):
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (name, err.value.details())
         assert fragment in err.value.details(), (name, err.value.details())
         np.testing.assert_allclose(client.predict([ROW]), expected, atol=1e-6)
+
+
+def _examples(client, rows):
+    return dict(examples=tf.make_tensor_proto(serialize_rows(rows, client.feature_dtypes())))
+
+
+def _raw(client, rows):
+    inputs = {}
+    for name, dtype in client.feature_dtypes().items():
+        values = [row.get(name) for row in rows]
+        inputs[name] = tf.make_tensor_proto(
+            np.array(values, dtype=dtype.as_numpy_dtype if dtype != tf.string else object), dtype=dtype
+        )
+    return inputs
+
+
+@pytest.mark.skipif(official_binary() is not None, reason="the project server's own checks (TF Serving scores them)")
+def test_values_the_model_cannot_score_are_refused_by_name(client):
+    """Unseen tasks and auxiliary values, wrong-length or non-finite vectors, two values for a scalar feature:
+    INVALID_ARGUMENT naming the row and feature (old server: OOV scores, NaN, or `Graph execution error`)."""
+    expected = client.predict([ROW])
+    two_values = tf.train.Example.FromString(serialize_rows([ROW], client.feature_dtypes())[0])
+    two_values.features.feature["price"].float_list.value.append(3.0)
+    cases = {
+        "unseen task": (dict(ROW, task="brand_new_task"), "'task' has value 'brand_new_task', which the model never saw"),
+        "task in upper case": (dict(ROW, task="CTR"), "'CTR', which the model never saw"),
+        "task with a space": (dict(ROW, task=" ctr"), "' ctr', which the model never saw"),
+        # As a tf.Example an empty string is no value (the client leaves it out); as a tensor it is a value.
+        "empty task": (dict(ROW, task=""), ("'', which the model never saw", "required feature 'task' is missing")),
+        "unseen auxiliary value": (dict(ROW, flow="nope"), "'flow' has value 'nope'"),
+        "3 floats": (dict(ROW, image_emb="0.1 0.2 0.3"), "'image_emb' holds 3 numbers; the model takes 16"),
+        "17 floats": (dict(ROW, image_emb=" ".join(["0.1"] * 17)), "holds 17 numbers"),
+        "no floats": (dict(ROW, image_emb=""), ("holds 0 numbers", "required feature 'image_emb' is missing")),
+        "nan as text": (dict(ROW, image_emb=" ".join(["0.1"] * 15 + ["nan"])), "holds 'nan', not a finite number"),
+        "inf as text": (dict(ROW, image_emb=" ".join(["inf"] + ["0.1"] * 15)), "holds 'inf', not a finite number"),
+    }  # fmt: skip
+    for name, (row, fragment) in cases.items():
+        for signature, inputs in (("serving_default", _examples(client, [ROW, row])),
+                                  ("serve_raw", _raw(client, [ROW, row]))):  # fmt: skip
+            with pytest.raises(grpc.RpcError) as err:
+                _predict_raw(client, inputs, signature=signature)
+            assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (name, signature, err.value.details())
+            details = err.value.details()
+            assert any(f in details for f in ((fragment,) if isinstance(fragment, str) else fragment)), (name, details)
+            assert "[1]" in details, (name, signature, details)
+    known = "known values: ['atc', 'churn', 'ctr', 'cvr']"
+    with pytest.raises(grpc.RpcError) as err:
+        client.predict([dict(ROW, task="CTR")])
+    assert known in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        _predict_raw(client, dict(examples=tf.make_tensor_proto([two_values.SerializeToString()])))
+    assert "examples[0]: feature 'price' has 2 values; it takes one" in err.value.details()
+    np.testing.assert_allclose(client.predict([ROW]), expected, atol=1e-6)  # still serving, same answer
+
+
+@pytest.mark.skipif(official_binary() is not None, reason="a project server option")
+def test_unseen_values_can_be_scored_and_flagged_instead(exported, tmp_path):
+    """--unseen_values=flag: the OOV score, and the response says which rows carried an unseen value."""
+    base = tmp_path / "grec"
+    shutil.copytree(os.path.join(exported.base_path, "1"), base / "1")
+    rows = [ROW, dict(ROW, task="brand_new_task"), dict(ROW, task="brand_new_task", flow="nope")]
+    with ServerProcess(str(base), extra_args=["--unseen_values=flag"]) as process:
+        flagging = GRecClient(process.target)
+        for inputs, signature in ((_examples(flagging, rows), "serving_default"), (_raw(flagging, rows), "serve_raw")):
+            response = _predict_raw(flagging, inputs, signature=signature)
+            assert list(tf.make_ndarray(response.outputs["unseen_values"])) == [0, 1, 2]
+            np.testing.assert_allclose(tf.make_ndarray(response.outputs["probability"]), exported.in_process(rows),
+                                       atol=1e-5)  # fmt: skip
+        flagging.close()
