@@ -150,7 +150,7 @@ def _dataset(file_pattern, data_accessor, tf_transform_output, spec, batch_size)
     return dataset.with_options(options).repeat()
 
 
-class _Setup:
+class TrainingSetup:
     """What the Trainer and the Tuner read the same way from their ``fn_args``."""
 
     def __init__(self, fn_args):
@@ -196,7 +196,7 @@ def run_fn(fn_args):
     """
     # First: MultiWorkerMirroredStrategy configures collective ops, which must happen before any op runs.
     strategy = choose_strategy()
-    setup = _Setup(fn_args)
+    setup = TrainingSetup(fn_args)
     config, spec, tf_transform_output = setup.config, setup.spec, setup.tf_transform_output
     hyperparameters, learning_rate = model_settings(config, fn_args.hyperparameters)
     logging.info("GRec trainer: model %s %s, learning rate %g, inputs %s", config["model"], hyperparameters,

@@ -40,9 +40,9 @@ def tuner_fn(fn_args):
     """The KerasTuner search and the ``fit`` arguments of every trial (a ``TunerFnResult``)."""
     from tfx.components.tuner.component import TunerFnResult
 
-    from components.trainer import _Setup
+    from components.trainer import TrainingSetup
 
-    setup = _Setup(fn_args)
+    setup = TrainingSetup(fn_args)
     config = setup.config
     name = config["model"]
     trials = int(config["tune_trials"])
