@@ -17,7 +17,7 @@ from tfx.utils import json_utils
 
 from components import task_gate
 from components.feature_spec import FeatureSpec
-from components.signatures import OUTPUT_KEY
+from serving.contract import DEFAULT_SIGNATURE, EXAMPLES_INPUT, OUTPUT_KEY
 
 
 def slicing_specs(spec: FeatureSpec) -> list:
@@ -43,7 +43,7 @@ def eval_config(spec: FeatureSpec, min_auc: float = 0.6, max_auc_drop: float = 0
             the last blessed model's by more than this is not blessed.
     """
     model_spec = tfma.ModelSpec(
-        signature_name="serving_default",
+        signature_name=DEFAULT_SIGNATURE,
         label_key=spec.label_column.name,
         prediction_key=OUTPUT_KEY,
         preprocessing_function_names=[],
@@ -95,8 +95,8 @@ def _scores(model_artifact, records: list[bytes], batch: int = 2048):
     import tensorflow as tf
     from tfx.utils import path_utils
 
-    serve = tf.saved_model.load(path_utils.serving_model_path(model_artifact.uri)).signatures["serving_default"]
-    return np.concatenate([serve(examples=tf.constant(records[i : i + batch]))[OUTPUT_KEY].numpy()
+    serve = tf.saved_model.load(path_utils.serving_model_path(model_artifact.uri)).signatures[DEFAULT_SIGNATURE]
+    return np.concatenate([serve(**{EXAMPLES_INPUT: tf.constant(records[i : i + batch])})[OUTPUT_KEY].numpy()
                            for i in range(0, len(records), batch)])  # fmt: skip
 
 

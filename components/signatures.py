@@ -19,9 +19,18 @@ import tensorflow as tf
 
 from components.feature_spec import FeatureSpec
 from components.preprocessing import vocabulary_name
+from serving.contract import (
+    DEFAULT_SIGNATURE,
+    DTYPE_NAMES,
+    EXAMPLES_INPUT,
+    FEATURE_MANIFEST,
+    OUTPUT_KEY,
+    RAW_SIGNATURE,
+    WARMUP_FILE,
+)
 
-DTYPES = {"string": tf.string, "int": tf.int64, "float": tf.float32}
-OUTPUT_KEY = "probability"
+DTYPES = {name: tf.as_dtype(dtype) for name, dtype in DTYPE_NAMES.items()}
+WARMUP_ROWS = 32  # at most this many rows in the batched warm-up request
 
 
 class ServingModule(tf.Module):
@@ -62,7 +71,7 @@ class ServingModule(tf.Module):
         features = {name: transformed[name] for name in self._feature_names}
         return {OUTPUT_KEY: tf.reshape(tf.cast(self.model(features, training=False), tf.float32), [-1])}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
     def serve_examples(self, examples):
         return self._score(tf.io.parse_example(examples, self._request_spec))
 
@@ -98,14 +107,13 @@ def export_serving_model(model, tf_transform_output, spec: FeatureSpec, feature_
     """Saves the SavedModel that TFMA evaluates and TF Serving serves."""
     module = ServingModule(model, tf_transform_output, spec, feature_names)
     signatures = {
-        "serving_default": module.serve_examples.get_concrete_function(),
-        "serve_raw": module.raw_signature().get_concrete_function(),
+        DEFAULT_SIGNATURE: module.serve_examples.get_concrete_function(),
+        RAW_SIGNATURE: module.raw_signature().get_concrete_function(),
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
-    write_feature_manifest(module.feature_manifest(), export_dir)
-
-
-FEATURE_MANIFEST = os.path.join("assets.extra", "grec_features.json")
+    manifest = module.feature_manifest()
+    write_feature_manifest(manifest, export_dir)
+    write_warmup_requests(manifest, export_dir)
 
 
 def write_feature_manifest(features: dict, export_dir: str) -> None:
@@ -114,3 +122,42 @@ def write_feature_manifest(features: dict, export_dir: str) -> None:
     os.makedirs(os.path.join(export_dir, "assets.extra"), exist_ok=True)
     with open(os.path.join(export_dir, FEATURE_MANIFEST), "w") as f:
         json.dump(features, f, indent=2)
+
+
+def warmup_rows(features: dict) -> list[dict]:
+    """Valid raw rows built from a feature manifest: one per known main-task value (at most
+    ``WARMUP_ROWS``), other task columns at their first known value, vectors of zeros, other strings
+    a placeholder word, numbers 0."""
+    main = next(name for name, entry in features.items() if entry["role"] == "task")
+    rows = []
+    for value in features[main]["known_values"][:WARMUP_ROWS]:
+        row = {}
+        for name, entry in features.items():
+            if name == main:
+                row[name] = value
+            elif entry.get("known_values"):
+                row[name] = entry["known_values"][0]
+            elif entry["role"] == "image_embedding":
+                row[name] = " ".join(["0"] * entry["dim"])
+            else:
+                row[name] = {"string": "warmup", "int": 0, "float": 0.0}[entry["dtype"]]
+        rows.append(row)
+    return rows
+
+
+def write_warmup_requests(features: dict, export_dir: str) -> None:
+    """Writes TF Serving's warm-up file (``assets.extra/tf_serving_warmup_requests``, a TFRecord of
+    PredictionLog protos): a one-row and a batched ``serving_default`` request. The official server and
+    the project's replay it before a version takes traffic, so no user request pays the first call."""
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    from serving.client import serialize_rows
+
+    rows, dtypes = warmup_rows(features), {name: DTYPES[entry["dtype"]] for name, entry in features.items()}
+    with tf.io.TFRecordWriter(os.path.join(export_dir, WARMUP_FILE)) as writer:
+        for batch in (rows[:1], rows):
+            request = predict_pb2.PredictRequest()
+            request.model_spec.signature_name = DEFAULT_SIGNATURE
+            request.inputs[EXAMPLES_INPUT].CopyFrom(tf.make_tensor_proto(serialize_rows(batch, dtypes), tf.string))
+            writer.write(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(
+                request=request)).SerializeToString())  # fmt: skip

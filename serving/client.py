@@ -29,7 +29,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-OUTPUT_KEY = "probability"
+from serving.contract import DEFAULT_SIGNATURE, EXAMPLES_INPUT, OUTPUT_KEY, RAW_SIGNATURE
 
 
 def serialize_rows(rows: list[dict], dtypes: dict) -> list[bytes]:
@@ -91,7 +91,7 @@ class GRecClient:
 
     def feature_dtypes(self) -> dict:
         if self._dtypes is None:
-            raw = self.signature_defs()["serve_raw"]
+            raw = self.signature_defs()[RAW_SIGNATURE]
             self._dtypes = {name: tf.dtypes.as_dtype(info.dtype) for name, info in raw.inputs.items()}
         return self._dtypes
 
@@ -99,10 +99,10 @@ class GRecClient:
         """Returns (probabilities <float32>[rows], served version)."""
         request = predict_pb2.PredictRequest()
         request.model_spec.name = self.model_name
-        request.model_spec.signature_name = "serving_default"
+        request.model_spec.signature_name = DEFAULT_SIGNATURE
         if version is not None:
             request.model_spec.version.value = version
-        request.inputs["examples"].CopyFrom(tf.make_tensor_proto(serialized, dtype=tf.string))
+        request.inputs[EXAMPLES_INPUT].CopyFrom(tf.make_tensor_proto(serialized, dtype=tf.string))
         response = self.predictions.Predict(request, timeout=self.timeout)
         return tf.make_ndarray(response.outputs[OUTPUT_KEY]), response.model_spec.version.value
 

@@ -6,6 +6,10 @@ no Docker here), this server speaks the same gRPC API over the same model
 base path, as a thin adapter over ``tf.saved_model.load`` and grpcio:
 
 * ``PredictionService.Predict`` and ``GetModelMetadata``; ``ModelService.GetModelStatus``;
+  the same calls over TF Serving's REST API with ``--rest_api_port`` (``serving.rest_api``),
+  and Prometheus metrics there (``serving.metrics``);
+* each version replays its ``assets.extra/tf_serving_warmup_requests`` (TF Serving's
+  warm-up file, written at export) before it takes traffic;
 * serves the highest numeric version under ``<model_base_path>`` that loads,
   polls for new versions and swaps them in without a restart; requests in
   flight finish on the version they started with; ``model_spec.version`` picks
@@ -47,14 +51,20 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from serving.calls import RequestError, serve_call
+from serving.contract import (
+    DEFAULT_SIGNATURE,
+    DTYPE_NAMES,
+    EXAMPLES_INPUT,
+    FEATURE_MANIFEST,
+    UNSEEN_OUTPUT,
+    WARMUP_FILE,
+)
+from serving.metrics import METRICS_PATH, ServerMetrics
+
 log = logging.getLogger("grec.model_server")
-DTYPES = {"string": tf.string, "int": tf.int64, "float": tf.float32}
-DEFAULT_SIGNATURE = "serving_default"
-EXAMPLES_INPUT = "examples"
-
-
-UNSEEN_POLICIES = ("reject", "flag")
-UNSEEN_OUTPUT = "unseen_values"  # with --unseen_values=flag: per row, how many task values training never saw
+DTYPES = {name: tf.as_dtype(dtype) for name, dtype in DTYPE_NAMES.items()}
+UNSEEN_POLICIES = ("reject", "flag")  # with flag: UNSEEN_OUTPUT counts per row the task values training never saw
 KNOWN_SHOWN = 20  # known values quoted in an error
 
 
@@ -108,14 +118,6 @@ class ValueRules:
                          for v in values], np.int32)  # fmt: skip
 
 
-class RequestError(Exception):
-    """A request that cannot be served; carries the gRPC status code."""
-
-    def __init__(self, code: grpc.StatusCode, message: str):
-        super().__init__(message)
-        self.code = code
-
-
 class LoadedVersion:
     """One loaded SavedModel version: its signatures and their input specs."""
 
@@ -127,12 +129,35 @@ class LoadedVersion:
         self.signature_defs = self._signature_defs(path)
         # Request features: dtype and whether they may be missing (written at export).
         self.features, self.rules = {}, ValueRules()
-        manifest = os.path.join(path, "assets.extra", "grec_features.json")
+        manifest = os.path.join(path, FEATURE_MANIFEST)
         if os.path.exists(manifest):
             with open(manifest) as f:
                 entries = json.load(f)
             self.features = {k: (DTYPES[v["dtype"]], v["nullable"]) for k, v in entries.items()}
             self.rules = ValueRules.from_manifest(entries)
+        self.warmup_requests = self._warm_up(path)
+
+    MAX_WARMUP_RECORDS = 1000  # TF Serving's limit
+
+    def _warm_up(self, path: str) -> int:
+        """Replays the version's ``assets.extra/tf_serving_warmup_requests`` (TF Serving's format) before it
+        takes traffic, so no user request pays the first call; as in TF Serving, a failure fails the load.
+        Returns the number of requests replayed."""
+        from tensorflow_serving.apis import prediction_log_pb2
+
+        file = os.path.join(path, WARMUP_FILE)
+        if not os.path.exists(file):
+            return 0
+        count = 0
+        for record in tf.data.TFRecordDataset(file).take(self.MAX_WARMUP_RECORDS):
+            entry = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+            if entry.WhichOneof("log_type") != "predict_log":
+                raise ValueError(f"{file}: record {count}: only predict_log warm-up requests are supported")
+            request = entry.predict_log.request
+            signature = self.signatures[request.model_spec.signature_name or DEFAULT_SIGNATURE]
+            signature(**{key: tf.constant(tf.make_ndarray(proto)) for key, proto in request.inputs.items()})
+            count += 1
+        return count
 
     @staticmethod
     def _signature_defs(path):
@@ -157,7 +182,7 @@ class ModelRegistry:
     RETRY_SECONDS, MAX_RETRY_SECONDS = 2.0, 60.0
 
     def __init__(self, model_name: str, base_path: str, poll_seconds: float = 2.0, keep_versions: int = 2,
-                 settle_seconds: float = 1.0):  # fmt: skip
+                 settle_seconds: float = 1.0, on_load_failure=lambda: None):  # fmt: skip
         self.model_name = model_name
         self.base_path = base_path
         self.poll_seconds = poll_seconds
@@ -167,6 +192,7 @@ class ModelRegistry:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._failed: dict[int, tuple[tuple, float, int]] = {}  # version -> (files, retry at, failures)
+        self.on_load_failure = on_load_failure  # called on each failed load (the server's metrics count them)
         self.refresh()
         self._thread = threading.Thread(target=self._poll, name="version-poller", daemon=True)
         self._thread.start()
@@ -208,11 +234,13 @@ class ModelRegistry:
             failures = failed[2] + 1 if failed and failed[0] == files else 1
             wait = min(self.MAX_RETRY_SECONDS, self.RETRY_SECONDS * 2 ** (failures - 1))
             self._failed[version] = (files, time.monotonic() + wait, failures)
+            self.on_load_failure()
             log.exception("could not load version %s of %s (failure %d; retry in %.0f s or when its files "
                           "change)", version, self.model_name, failures, wait)  # fmt: skip
             return None
         self._failed.pop(version, None)
-        log.info("serving %s version %s", self.model_name, version)
+        log.info("serving %s version %s (%d warm-up requests replayed)", self.model_name, version,
+                 loaded.warmup_requests)  # fmt: skip
         return loaded
 
     def refresh(self) -> None:
@@ -368,26 +396,33 @@ def _find_bad_example(serialized: np.ndarray, features: dict, rules: ValueRules 
                 raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"examples[{row}]: {problem}")
 
 
+def _grpc(metrics: ServerMetrics, method: str, fn, request, context):
+    """``serve_call`` over gRPC: a RequestError aborts the call with its status code."""
+    try:
+        return serve_call(metrics, "grpc", method, fn, request)
+    except RequestError as e:
+        context.abort(e.code, str(e))
+
+
 class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, registry: ModelRegistry, max_batch_size: int = 4096, unseen_values: str = "reject"):
+    """Predict and GetModelMetadata: ``predict`` and ``metadata`` are the API-free calls the REST API shares."""
+
+    def __init__(self, registry: ModelRegistry, max_batch_size: int = 4096, unseen_values: str = "reject",
+                 metrics: ServerMetrics | None = None):  # fmt: skip
         if unseen_values not in UNSEEN_POLICIES:
             raise ValueError(f"unseen_values must be one of {list(UNSEEN_POLICIES)}. Received: `{unseen_values!r}`")
         self.registry = registry
         self.max_batch_size = max_batch_size
         self.unseen_values = unseen_values
-
-    def _abort(self, context, error: RequestError):
-        context.abort(error.code, str(error))
+        self.metrics = metrics or ServerMetrics()
 
     def Predict(self, request, context):
-        try:
-            return self._predict(request)
-        except RequestError as e:
-            self._abort(context, e)
-        except tf.errors.InvalidArgumentError as e:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, e.message.split("\n")[0])
+        return _grpc(self.metrics, "Predict", self.predict, request, context)
 
-    def _predict(self, request):
+    def GetModelMetadata(self, request, context):
+        return _grpc(self.metrics, "GetModelMetadata", self.metadata, request, context)
+
+    def predict(self, request):
         if request.model_spec.WhichOneof("version_choice") == "version_label":
             # TF Serving serves a label only when its config assigns it; this server assigns none.
             raise RequestError(
@@ -490,13 +525,10 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             response.outputs[key].CopyFrom(tf.make_tensor_proto(value.numpy()))
         return response
 
-    def GetModelMetadata(self, request, context):
-        try:
-            loaded = self.registry.get(request.model_spec)
-        except RequestError as e:
-            return self._abort(context, e)
+    def metadata(self, request):
+        loaded = self.registry.get(request.model_spec)
         if list(request.metadata_field) not in ([], ["signature_def"]):
-            context.abort(
+            raise RequestError(
                 grpc.StatusCode.INVALID_ARGUMENT, f"Unsupported metadata field(s) {list(request.metadata_field)}"
             )
         signature_map = get_model_metadata_pb2.SignatureDefMap()
@@ -510,17 +542,23 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
 
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, registry: ModelRegistry):
+    def __init__(self, registry: ModelRegistry, metrics: ServerMetrics | None = None):
         self.registry = registry
+        self.metrics = metrics or ServerMetrics()
 
     def GetModelStatus(self, request, context):
+        return _grpc(self.metrics, "GetModelStatus", self.status, request, context)
+
+    def status(self, request):
         if request.model_spec.name != self.registry.model_name:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {request.model_spec.name}")
+            raise RequestError(
+                grpc.StatusCode.NOT_FOUND, f"Could not find any versions of model {request.model_spec.name}"
+            )
         versions = self.registry.versions()
         if request.model_spec.HasField("version"):
             wanted = request.model_spec.version.value
             if wanted not in versions:
-                context.abort(
+                raise RequestError(
                     grpc.StatusCode.NOT_FOUND, f"Could not find version {wanted} of model {self.registry.model_name}"
                 )
             versions = [wanted]
@@ -532,24 +570,72 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         return response
 
 
-def build_server(model_name: str, base_path: str, port: int, max_workers: int = 4, max_queue: int = 64,
-                 max_batch_size: int = 4096, poll_seconds: float = 2.0, settle_seconds: float = 1.0,
-                 host: str = "127.0.0.1", unseen_values: str = "reject"):  # fmt: skip
-    """Returns (grpc server, registry, bound port); call server.start().
+DEFAULT_CHANNEL_ARGUMENTS = {"grpc.max_receive_message_length": 64 * 1024 * 1024, "grpc.so_reuseport": 0}
+
+
+def channel_arguments(text: str) -> dict:
+    """TF Serving's ``--grpc_channel_arguments`` (``key=value,key=value``; integer values as integers) over
+    this server's defaults: a 64 MiB request limit (also the REST body limit), and no port sharing.
 
     Raises:
-        OSError: the port is taken (gRPC would otherwise share it with the other process: SO_REUSEPORT).
+        ValueError: an entry without ``=``, named.
     """
-    registry = ModelRegistry(model_name, base_path, poll_seconds, settle_seconds=settle_seconds)
+    arguments = dict(DEFAULT_CHANNEL_ARGUMENTS)
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--grpc_channel_arguments: {entry!r} is not key=value")
+        value = value.strip()
+        arguments[key.strip()] = int(value) if value.lstrip("-").isdigit() else value
+    return arguments
+
+
+@dataclasses.dataclass
+class Server:
+    """A running model server: gRPC, optionally REST, one registry of versions and one set of metrics."""
+
+    grpc_server: grpc.Server
+    registry: ModelRegistry
+    port: int
+    metrics: ServerMetrics
+    rest: object = None  # serving.rest_api.RestServer with --rest_api_port
+
+    def start(self) -> None:
+        self.grpc_server.start()
+        if self.rest is not None:
+            self.rest.start()
+
+    def stop(self, grace: float | None = None) -> None:
+        self.registry.stop()
+        if self.rest is not None:
+            self.rest.stop()
+        self.grpc_server.stop(grace).wait()
+
+
+def build_server(model_name: str, base_path: str, port: int, max_workers: int = 4, max_queue: int = 64,
+                 max_batch_size: int = 4096, poll_seconds: float = 2.0, settle_seconds: float = 1.0,
+                 host: str = "127.0.0.1", unseen_values: str = "reject", rest_api_port: int | None = None,
+                 grpc_arguments: dict | None = None) -> Server:  # fmt: skip
+    """A model server, not started; ``rest_api_port`` 0 picks a free port, None serves no REST API.
+
+    Raises:
+        OSError: a port is taken (gRPC would otherwise share it with the other process: SO_REUSEPORT).
+    """
+    from serving.rest_api import RestServer
+
+    arguments = grpc_arguments or dict(DEFAULT_CHANNEL_ARGUMENTS)
+    metrics = ServerMetrics(versions=lambda: len(registry.versions()))
+    registry = ModelRegistry(model_name, base_path, poll_seconds, settle_seconds=settle_seconds,
+                             on_load_failure=metrics.load_failures.inc)  # fmt: skip
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers),
         maximum_concurrent_rpcs=max_queue,  # beyond this, RESOURCE_EXHAUSTED rather than unbounded queueing
-        options=[("grpc.max_receive_message_length", 64 * 1024 * 1024), ("grpc.so_reuseport", 0)],
+        options=list(arguments.items()),
     )
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionServicer(registry, max_batch_size, unseen_values), server
-    )
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(registry), server)
+    prediction = PredictionServicer(registry, max_batch_size, unseen_values, metrics)
+    models = ModelServicer(registry, metrics)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)
@@ -557,10 +643,19 @@ def build_server(model_name: str, base_path: str, port: int, max_workers: int = 
         bound, cause = 0, error
     else:
         cause = None
+    rest = None
+    if bound and rest_api_port is not None:
+        try:
+            body_limit = int(arguments.get("grpc.max_receive_message_length", -1))
+            rest = RestServer(prediction, models, metrics, host, rest_api_port, max_queue,
+                              body_limit if body_limit > 0 else 2**31 - 1)  # fmt: skip
+        except OSError as error:
+            bound, cause, address = 0, error, f"{host}:{rest_api_port} (REST)"
     if not bound:
         registry.stop()
+        server.stop(0)
         raise OSError(f"cannot listen on {address}: the port is taken or the address is not this machine's") from cause
-    return server, registry, bound
+    return Server(server, registry, bound, metrics, rest)
 
 
 def main(argv=None) -> int:
@@ -580,26 +675,34 @@ def main(argv=None) -> int:
                         "in training: reject the request (INVALID_ARGUMENT naming feature and known values), or flag: "
                         f"score it with the shared out-of-vocabulary embedding and count it per row in the "
                         f"{UNSEEN_OUTPUT!r} output (default: %(default)s)")  # fmt: skip
+    parser.add_argument("--rest_api_port", type=int, default=0,
+                        help=f"TF Serving's REST API and the Prometheus metrics ({METRICS_PATH}) on this port; 0: none")  # fmt: skip
+    parser.add_argument("--grpc_channel_arguments", default="",
+                        help="key=value,... gRPC server arguments, e.g. grpc.max_receive_message_length=134217728 "
+                        "(default 64 MiB, also the REST body limit)")  # fmt: skip
+    parser.add_argument("--log_level", default="info", choices=("debug", "info", "warning"),
+                        help="(not a tensorflow_model_server flag) debug: one access-log line per request")  # fmt: skip
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     try:
-        server, registry, port = build_server(
+        server = build_server(
             args.model_name, os.path.abspath(args.model_base_path), args.port, max_batch_size=args.max_batch_size,
             poll_seconds=args.file_system_poll_wait_seconds, settle_seconds=args.version_settle_seconds, host=args.host,
-            unseen_values=args.unseen_values,
+            unseen_values=args.unseen_values, rest_api_port=args.rest_api_port or None,
+            grpc_arguments=channel_arguments(args.grpc_channel_arguments),
         )  # fmt: skip
-    except OSError as error:
+    except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     server.start()
-    log.info("listening on %s:%s, versions %s", args.host, port, registry.versions())
-    print(f"READY port={port}", flush=True)
+    rest = f", REST on port {server.rest.port}" if server.rest else ""
+    log.info("listening on %s:%s%s, versions %s", args.host, server.port, rest, server.registry.versions())
+    print(f"READY port={server.port}" + (f" rest_api_port={server.rest.port}" if server.rest else ""), flush=True)
     stopped = threading.Event()
 
     def shutdown(signum, frame):
         log.info("signal %s: finishing requests in flight", signum)
-        registry.stop()
-        server.stop(grace=10).wait()
+        server.stop(grace=10)
         stopped.set()
 
     signal.signal(signal.SIGTERM, shutdown)

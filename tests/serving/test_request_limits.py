@@ -25,7 +25,7 @@ def test_a_request_declaring_ten_million_rows_is_refused_without_allocating_them
     assert len(request.SerializeToString()) < 1_000
     tracemalloc.start()
     with pytest.raises(RequestError) as err:
-        servicer._predict(request)
+        servicer.predict(request)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT and "10000000 rows exceeds the limit of 64" in str(
@@ -37,12 +37,12 @@ def test_a_request_declaring_ten_million_rows_is_refused_without_allocating_them
 def test_a_second_server_on_a_taken_port_refuses_to_start(tmp_path, capsys):
     from serving import model_server
 
-    first, registry, port = model_server.build_server("grec", str(tmp_path), 0)  # no versions: nothing to load
+    first = model_server.build_server("grec", str(tmp_path), 0)  # no versions: nothing to load
+    port = first.port
     try:
         with pytest.raises(OSError, match=f"cannot listen on 127.0.0.1:{port}: the port is taken"):
             model_server.build_server("grec", str(tmp_path), port)  # gRPC would have shared it (SO_REUSEPORT)
         assert model_server.main(["--port", str(port), "--model_base_path", str(tmp_path)]) == 2
         assert f"error: cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     finally:
-        registry.stop()
         first.stop(0)
