@@ -39,6 +39,10 @@ class ServingModule(tf.Module):
     def __init__(self, model, tf_transform_output, spec: FeatureSpec, feature_names):
         super().__init__()
         self.model = model
+        # The Keras 3 variables' own tf.Variables, tracked here: without it the SavedModel's restore op skips them
+        # and TensorFlow's C++ loader (tensorflow_model_server) serves uninitialised variables ("Could not find
+        # variable ..."); tf.saved_model.load would not notice (keras-team/keras#20095, tensorflow/serving#2250).
+        self.model_variables = [v.value for v in model.variables]
         self.tft_layer = tf_transform_output.transform_features_layer()
         raw_spec = tf_transform_output.raw_feature_spec()
         self._columns = [c for c in spec.feature_columns]

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import grpc
@@ -40,13 +41,21 @@ class ServerProcess:
         env = dict(
             os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="2"
         )
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # The server's log goes to a file: a pipe nobody reads fills up and blocks the server's next log line.
+        self.log_path = tempfile.NamedTemporaryFile(prefix="model_server-", suffix=".log", delete=False).name
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+
+    def output(self) -> str:
+        """The server's log so far."""
+        with open(self.log_path) as f:
+            return f.read()
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited with {self.process.returncode}:\n{self.process.stdout.read()}")
+                raise RuntimeError(f"{self.kind} exited with {self.process.returncode}:\n{self.output()}")
             try:
                 grpc.channel_ready_future(grpc.insecure_channel(self.target)).result(timeout=1)
                 return
@@ -61,7 +70,10 @@ class ServerProcess:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-        return self.process.wait()
+        code = self.process.wait()
+        if os.path.exists(self.log_path):
+            os.remove(self.log_path)
+        return code
 
     def __enter__(self):
         self.wait_ready()

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import json
 import logging
 import math
@@ -42,7 +43,6 @@ from concurrent import futures
 import grpc
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -118,15 +118,45 @@ class ValueRules:
                          for v in values], np.int32)  # fmt: skip
 
 
+class SessionSignature:
+    """One SignatureDef, run in its version's own graph and session."""
+
+    def __init__(self, session, signature_def):
+        self._session = session
+        self.input_specs = {
+            k: tf.TensorSpec(None, tf.as_dtype(v.dtype), name=k) for k, v in signature_def.inputs.items()
+        }
+        self.output_names = sorted(signature_def.outputs)
+        self._feeds = {k: v.name for k, v in signature_def.inputs.items()}
+        self._fetches = {k: v.name for k, v in signature_def.outputs.items()}
+
+    def __call__(self, **inputs) -> dict:
+        """Input name -> array-like; returns output name -> numpy array."""
+        return self._session.run(self._fetches, feed_dict={self._feeds[k]: np.asarray(v) for k, v in inputs.items()})
+
+
 class LoadedVersion:
-    """One loaded SavedModel version: its signatures and their input specs."""
+    """One loaded SavedModel version: its signatures and their input specs.
+
+    Loaded as ``tensorflow_model_server`` loads it, into a graph and session of
+    its own (``tf.compat.v1.saved_model.loader``: the SavedModel's restore and
+    init ops, then ``Session.run`` on the signature's tensors), not with
+    ``tf.saved_model.load``, which registers every function in the process-wide
+    eager context and never frees them: about 100 MB kept per load of the sample
+    model, measured (RSS 597 -> 1,548 MB over 8 loads, with ``gc.collect``). A
+    graph and session are freed with the version. Loading as the official server
+    does also means a model it could not run fails here too, at load (warm-up).
+    """
 
     def __init__(self, path: str, version: int):
         self.path = path
         self.version = version
-        self.model = tf.saved_model.load(path)
-        self.signatures = dict(self.model.signatures)
-        self.signature_defs = self._signature_defs(path)
+        self._graph = tf.Graph()
+        self._session = tf.compat.v1.Session(graph=self._graph)
+        with self._graph.as_default():
+            meta_graph = tf.compat.v1.saved_model.loader.load(self._session, [tf.saved_model.SERVING], path)
+        self.signature_defs = {k: v for k, v in meta_graph.signature_def.items() if not k.startswith("__")}
+        self.signatures = {k: SessionSignature(self._session, v) for k, v in self.signature_defs.items()}
         # Request features: dtype and whether they may be missing (written at export).
         self.features, self.rules = {}, ValueRules()
         manifest = os.path.join(path, FEATURE_MANIFEST)
@@ -155,16 +185,9 @@ class LoadedVersion:
                 raise ValueError(f"{file}: record {count}: only predict_log warm-up requests are supported")
             request = entry.predict_log.request
             signature = self.signatures[request.model_spec.signature_name or DEFAULT_SIGNATURE]
-            signature(**{key: tf.constant(tf.make_ndarray(proto)) for key, proto in request.inputs.items()})
+            signature(**{key: tf.make_ndarray(proto) for key, proto in request.inputs.items()})
             count += 1
         return count
-
-    @staticmethod
-    def _signature_defs(path):
-        proto = saved_model_pb2.SavedModel()
-        with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-            proto.ParseFromString(f.read())
-        return dict(proto.meta_graphs[0].signature_def)
 
 
 class ModelRegistry:
@@ -262,8 +285,11 @@ class ModelRegistry:
         if not keep:
             return  # nothing loads (yet): keep whatever is served
         with self._lock:
-            for version in [v for v in self._versions if v not in keep]:
+            unloaded = [v for v in self._versions if v not in keep]
+            for version in unloaded:
                 del self._versions[version]  # requests holding it finish on their reference
+        if unloaded:
+            gc.collect()  # its graph and session: free them now, not at some later collection
 
     def _poll(self):
         while not self._stop.wait(self.poll_seconds):
@@ -440,19 +466,19 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f'Serving signature key "{name}" not found. Available: {sorted(loaded.signatures)}',
             )
-        specs = signature.structured_input_signature[1]
+        specs = signature.input_specs
         missing = sorted(set(specs) - set(request.inputs))
         if missing:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Missing input(s) {missing} for signature {name!r}")
         unknown = sorted(set(request.inputs) - set(specs))
         if unknown:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Unknown input(s) {unknown} for signature {name!r}")
-        outputs_known = set(signature.structured_outputs) | ({UNSEEN_OUTPUT} if rules.unseen == "flag" else set())
+        outputs_known = set(signature.output_names) | ({UNSEEN_OUTPUT} if rules.unseen == "flag" else set())
         unknown_outputs = sorted(set(request.output_filter) - outputs_known)
         if unknown_outputs:
             raise RequestError(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"output_filter {unknown_outputs} not in the signature's outputs {sorted(signature.structured_outputs)}",
+                f"output_filter {unknown_outputs} not in the signature's outputs {signature.output_names}",
             )
         inputs, batch = {}, None
         for key, spec in specs.items():
@@ -512,9 +538,9 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
                 parsed = tf.io.parse_example(inputs[EXAMPLES_INPUT], {
                     k: tf.io.FixedLenFeature([], loaded.features[k][0]) for k in rules.known})  # fmt: skip
                 unseen = sum(rules.unseen_count(k, v.numpy()) for k, v in parsed.items())
-        outputs = dict(signature(**inputs))
+        outputs = signature(**inputs)
         if unseen is not None:
-            outputs[UNSEEN_OUTPUT] = tf.constant(np.asarray(unseen, np.int32))
+            outputs[UNSEEN_OUTPUT] = np.asarray(unseen, np.int32)
         response = predict_pb2.PredictResponse()
         response.model_spec.name = self.registry.model_name
         response.model_spec.version.value = loaded.version
@@ -522,7 +548,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         for key, value in outputs.items():
             if request.output_filter and key not in request.output_filter:
                 continue
-            response.outputs[key].CopyFrom(tf.make_tensor_proto(value.numpy()))
+            response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
         return response
 
     def metadata(self, request):

@@ -275,7 +275,7 @@ class RestServer:
         if signature is None:
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                             f'Serving signature key "{signature_name}" not found. Available: {sorted(loaded.signatures)}')  # fmt: skip
-        request, rows = predict_request(body, spec, signature.structured_input_signature[1])
+        request, rows = predict_request(body, spec, signature.input_specs)
         return "Predict", self.prediction.predict, request, lambda response: predict_body(response, rows)
 
     def _body(self, handler):

@@ -25,3 +25,23 @@ def test_requests_look_up_vocabularies_but_never_initialise_tables(exported):
         assert ops["LookupTableFindV2"] >= 3, (name, ops)  # task, flow, surface at least
         initialising = sorted(op for op in ops if "InitializeTable" in op or "LookupTableImport" in op)
         assert not initialising, (name, initialising)
+
+
+def test_the_graph_loader_of_tensorflow_model_server_restores_every_variable(exported):
+    """tensorflow_model_server loads a SavedModel into a session with its restore and init ops, not with
+    tf.saved_model.load; Keras 3 variables inside a tf.Module were left out of the restore op
+    ("Could not find variable g_rec/tower_w1" on the first request) until the export tracked them."""
+    from serving.client import serialize_rows
+    from serving.sample_model import SAMPLE_ROW
+
+    rows = [dict(SAMPLE_ROW, task=t) for t in ("ctr", "atc", "cvr", "churn")]
+    from components.signatures import DTYPES
+
+    dtypes = {c.name: DTYPES[c.dtype] for c in exported.spec.feature_columns}
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
+        meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], os.path.join(exported.base_path, "1"))
+        signature = meta_graph.signature_def["serving_default"]
+        scores = session.run(signature.outputs["probability"].name,
+                             {signature.inputs["examples"].name: serialize_rows(rows, dtypes)})  # fmt: skip
+    assert abs(scores - exported.in_process(rows)).max() < 1e-5
