@@ -140,10 +140,12 @@ def run(source: str, requests: int, concurrency: int, warmup: bool, work: str) -
     in_swap = np.zeros(len(records), bool)
     for t in good_pushes:
         in_swap |= (times >= t) & (times < t + SWAP_WINDOW)
-    first = {}
-    for (_, _, version, _), in_ms in zip(records, latency, strict=True):
+    first, first_at = {}, {}
+    for (begin, _, version, _), in_ms in zip(records, latency, strict=True):
         if version is not None and version not in first and version != 1:
-            first[version] = float(in_ms)
+            first[version], first_at[version] = float(in_ms), begin
+    # Resident memory when each new version first answered: flat once two versions are kept, or growing.
+    rss_at = {str(v): next((r for t, r in rss if t >= at), rss[-1][1]) / 2**20 for v, at in sorted(first_at.items())}
 
     def pct(values):
         return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99)),
@@ -157,7 +159,8 @@ def run(source: str, requests: int, concurrency: int, warmup: bool, work: str) -
         "versions_answering": {str(v): versions.count(v) for v in sorted(set(v for v in versions if v is not None))},
         "steady": pct(latency[~in_swap]), "during_swaps": pct(latency[in_swap]),
         "first_request_ms": {str(k): v for k, v in sorted(first.items())},
-        "rss_mb": {"start": rss[0][1] / 2**20, "end": rss[-1][1] / 2**20, "max": max(r for _, r in rss) / 2**20},
+        "rss_mb": {"start": rss[0][1] / 2**20, "end": rss[-1][1] / 2**20, "max": max(r for _, r in rss) / 2**20,
+                   "at_first_answer_of_version": rss_at},
         "machine": machine.describe(),
     }  # fmt: skip
 
@@ -168,8 +171,9 @@ def markdown(results: list[dict], command: str) -> str:
              "", f"Pushed during the run (versions 2-11): {', '.join(PUSHES)} (`broken`: junk `saved_model.pb`; "
              f"`half`: `saved_model.pb` first, the rest {HALF_WRITTEN_DELAY:.0f} s later).", "",
              "| warm-up | requests | failed | versions answering | steady p50 / p99 ms | within 5 s of a good push "
-             "p50 / p99 ms | first request per new version, ms (median / max) | RSS start -> end (max) MB |",
-             "|---|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+             "p50 / p99 ms | first request per new version, ms (median / max) | RSS start -> end (max) MB | "
+             "RSS when each new version first answered, MB |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---|"]  # fmt: skip
     for r in results:
         first = list(r["first_request_ms"].values())
         lines.append(
@@ -177,7 +181,9 @@ def markdown(results: list[dict], command: str) -> str:
             f"{', '.join(r['versions_answering'])} | {r['steady']['p50_ms']:.1f} / {r['steady']['p99_ms']:.1f} | "
             f"{r['during_swaps']['p50_ms']:.1f} / {r['during_swaps']['p99_ms']:.1f} | "
             f"{np.median(first) if first else float('nan'):.1f} / {max(first, default=float('nan')):.1f} | {r['rss_mb']['start']:.0f} -> {r['rss_mb']['end']:.0f} "
-            f"({r['rss_mb']['max']:.0f}) |"
+            f"({r['rss_mb']['max']:.0f}) | "
+            + ", ".join(f"v{v}: {mb:.0f}" for v, mb in r["rss_mb"]["at_first_answer_of_version"].items())
+            + " |"
         )
     return "\n".join(lines) + "\n"
 

@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # loaded from Airflow's dags folder: make the rep
 
 from tfx.orchestration.airflow.airflow_dag_runner import AirflowDagRunner, AirflowPipelineConfig  # noqa: E402
 
-from pipelines import local_runner  # noqa: E402
+from pipelines import config  # noqa: E402
 
 AIRFLOW_CONFIG = {
     "schedule": None,  # run on demand (trigger or `airflow dags test`); set a cron string to schedule
@@ -38,7 +38,7 @@ AIRFLOW_CONFIG = {
 
 def build_dag():
     """Builds the Airflow DAG of the pipeline from the local runner's paths and trainer settings."""
-    pipeline = local_runner.build(train_steps=int(os.environ.get("GREC_TRAIN_STEPS", "400")))
+    pipeline = config.build(train_steps=int(os.environ.get("GREC_TRAIN_STEPS", "400")))
     return AirflowDagRunner(AirflowPipelineConfig(airflow_dag_config=AIRFLOW_CONFIG)).run(pipeline)
 
 

@@ -1,39 +1,32 @@
 """The GRec TFX pipeline: ExampleGen -> ... -> Pusher.
 
-``create_pipeline`` is the pure constructor; runners live in their own files
-(``local_runner.py``). Run as a script, this file runs the local runner, which
-is what the TFX CLI expects of ``--pipeline_path``::
-
-    tfx pipeline create --engine=local --pipeline_path=$PWD/pipelines/grec_pipeline.py
-    tfx run create --engine=local --pipeline_name=grec
+``create_pipeline`` is the pure constructor: it knows no paths or defaults of a
+run (``pipelines/config.py``) and no runner (``local_runner.py``,
+``airflow_dag.py``, ``kubeflow_runner.py``; the TFX CLI's file is ``tfx_cli.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import sys
 
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
-if __package__ in (None, ""):  # run as a script by the TFX CLI: make the repository importable
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from components.anomaly_gate import AnomalyGate  # noqa: E402
-from components.evaluation import Evaluator, eval_config  # noqa: E402
-from components.feature_spec import load_feature_spec  # noqa: E402
-from components.pusher import idempotent_pusher  # noqa: E402
-from components.row_check import DEFAULT_MAX_BAD_ROWS  # noqa: E402
-from components.task_gate import TaskGates  # noqa: E402
-from components.time_split_example_gen import (  # noqa: E402
+from components.anomaly_gate import AnomalyGate
+from components.evaluation import Evaluator, eval_config
+from components.feature_spec import load_feature_spec
+from components.pusher import idempotent_pusher
+from components.row_check import DEFAULT_MAX_BAD_ROWS
+from components.task_gate import TaskGates
+from components.time_split_example_gen import (
     CheckedImportExampleGen,
     SpecCsvExampleGen,
     TimeSplitCsvExampleGen,
     TimeSplitImportExampleGen,
 )
-from components.validation_split import DEFAULT_VALIDATION_FRACTION, VALIDATION  # noqa: E402
-from pipelines.preflight import check_tuning  # noqa: E402
+from components.validation_split import DEFAULT_VALIDATION_FRACTION, VALIDATION
+from pipelines.preflight import check_tuning
 
 CODE_PACKAGES = ("components", "models")  # what Transform and the Trainer run
 
@@ -263,9 +256,3 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],
     )
-
-
-if __name__ == "__main__":
-    from pipelines import local_runner
-
-    local_runner.run()

@@ -14,8 +14,8 @@ import argparse
 import os
 
 from pipelines import beam
+from pipelines.config import ROOT
 from pipelines.grec_pipeline import create_pipeline
-from pipelines.local_runner import ROOT
 
 
 def compile_pipeline(output: str, image: str, pipeline_root: str, data_root: str, serving_model_dir: str,

@@ -24,85 +24,21 @@ import sys
 from components.row_check import DEFAULT_MAX_BAD_ROWS, REPORTED
 from components.task_gate import DEFAULT_MAX_DROP, DEFAULT_MIN_POSITIVES, TaskGates
 from components.validation_split import DEFAULT_VALIDATION_FRACTION
+from pipelines.config import (  # noqa: F401 (re-exported for callers)
+    DEFAULT_MODEL,
+    PIPELINE_NAME,
+    ROOT,
+    build,
+    default_paths,
+    preflight,
+    trainer_config,
+)
 from pipelines.preflight import (  # noqa: F401 (re-exported for callers)
     DataRootError,
     Layout,
     check_data_root,
     check_tuning,
 )
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PIPELINE_NAME = "grec"
-DEFAULT_MODEL = "grec"
-
-
-def default_paths(root: str | None = None, dataset: str = "synthetic", spec: str | None = None) -> dict:
-    """Paths of a local run: data, artifacts and served models under ``root`` (default ``$GREC_HOME``,
-    else the current folder); the spec is ``spec``, else ``$GREC_SPEC``, else the repository's
-    ``schemas/<dataset>/feature_spec.yaml``; the schema is ``schema.pbtxt`` beside the spec."""
-    root = os.path.abspath(root or os.environ.get("GREC_HOME") or os.getcwd())
-    spec = spec or os.environ.get("GREC_SPEC") or os.path.join(ROOT, "schemas", dataset, "feature_spec.yaml")
-    spec = os.path.abspath(spec)
-    return {
-        "data_root": os.environ.get("GREC_DATA_ROOT") or os.path.join(root, "data", dataset),
-        "feature_spec_path": spec,
-        "schema_path": os.path.join(os.path.dirname(spec), "schema.pbtxt"),
-        "pipeline_root": os.path.join(root, "pipeline_root", PIPELINE_NAME),
-        "serving_model_dir": os.path.join(root, "serving_models", PIPELINE_NAME),
-        "metadata_path": os.path.join(root, "pipeline_root", PIPELINE_NAME, "metadata.sqlite"),
-    }
-
-
-def trainer_config(model: str = DEFAULT_MODEL, overrides: dict | None = None, preset: str = "small") -> dict:
-    """The Trainer's model and hyperparameters: the model's preset with ``overrides`` applied.
-
-    Raises:
-        ValueError: an unknown model, or a key the model does not take (the accepted keys named).
-    """
-    from models import presets
-
-    return {"model": model, "hyperparameters": presets.resolve(model, overrides, preset)}
-
-
-def preflight(paths: dict, data_format: str = "csv", time_split: dict | None = None,
-              max_bad_rows: float = DEFAULT_MAX_BAD_ROWS):  # fmt: skip
-    """Checks spec, schema and data folder before anything runs; returns the data layout."""
-    from components.feature_spec import check_against_schema, load_feature_spec
-    from pipelines.preflight import DataRootError
-
-    spec = load_feature_spec(paths["feature_spec_path"])
-    if not os.path.exists(paths["schema_path"]):
-        raise DataRootError(f"{paths['schema_path']}: missing; the schema goes beside the feature spec "
-                            f"(python -m components.schema_draft {paths['feature_spec_path']} > {paths['schema_path']})")  # fmt: skip
-    check_against_schema(spec, paths["schema_path"])
-    return check_data_root(paths["data_root"], spec, data_format, one_input=bool(time_split), max_bad_rows=max_bad_rows)
-
-
-def build(paths: dict | None = None, **kwargs):
-    """The pipeline for ``paths`` (over ``default_paths()``); ``trainer_config`` is completed from the
-    model's preset and checked here, before anything runs."""
-    from tfx import v1 as tfx
-
-    from pipelines import beam
-    from pipelines.grec_pipeline import create_pipeline
-
-    paths = {**default_paths(), **(paths or {})}
-    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata_path"])
-    config = dict(kwargs.pop("trainer_config", None) or {})
-    config.update(trainer_config(config.pop("model", DEFAULT_MODEL), config.pop("hyperparameters", None),
-                                 config.pop("preset", "small")))  # fmt: skip
-    return create_pipeline(
-        pipeline_name=kwargs.pop("pipeline_name", PIPELINE_NAME),
-        pipeline_root=paths["pipeline_root"],
-        data_root=paths["data_root"],
-        feature_spec_path=paths["feature_spec_path"],
-        schema_path=paths["schema_path"],
-        serving_model_dir=paths["serving_model_dir"],
-        metadata_connection_config=metadata,
-        beam_pipeline_args=kwargs.pop("beam_pipeline_args", beam.beam_pipeline_args("direct")),
-        trainer_config=config,
-        **kwargs,
-    )
 
 
 def run(paths: dict | None = None, layout: Layout | None = None, **kwargs):

@@ -121,7 +121,7 @@ def main(argv=None) -> int:
 
     output.configure(args.verbose)
     if args.pipeline_root is None:
-        from pipelines.local_runner import default_paths
+        from pipelines.config import default_paths
 
         args.pipeline_root = default_paths()["pipeline_root"]
     evaluation = latest_evaluation(args.pipeline_root)

@@ -61,7 +61,7 @@ def test_tfx_cli_local_engine_creates_and_runs_the_pipeline(tmp_path):
     )
     env = dict(os.environ, GREC_HOME=str(home), LOCAL_HOME=str(tmp_path / "tfx_local"), TF_CPP_MIN_LOG_LEVEL="2")
     tfx_cli = os.path.join(os.path.dirname(sys.executable), "tfx")
-    pipeline_path = os.path.join(ROOT, "pipelines", "grec_pipeline.py")
+    pipeline_path = os.path.join(ROOT, "pipelines", "tfx_cli.py")
     create = subprocess.run([tfx_cli, "pipeline", "create", "--engine=local", f"--pipeline_path={pipeline_path}"],
                             env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert create.returncode == 0, create.stdout[-3000:] + create.stderr[-3000:]

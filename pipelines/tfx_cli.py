@@ -1,0 +1,18 @@
+"""The TFX CLI's pipeline file: run as a script, it runs the local pipeline (``pipelines/config.py``).
+
+    tfx pipeline create --engine=local --pipeline_path=$PWD/pipelines/tfx_cli.py
+    tfx run create --engine=local --pipeline_name=grec
+
+``GREC_HOME``, ``GREC_SPEC`` and ``GREC_DATA_ROOT`` choose artifacts, spec and
+data as ``--data-root`` / ``--spec`` do for ``python -m pipelines.local_runner``.
+"""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the CLI runs a file
+
+    from pipelines import local_runner
+
+    local_runner.run()
