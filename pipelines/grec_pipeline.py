@@ -28,7 +28,8 @@ from components.time_split_example_gen import (
 from components.validation_split import DEFAULT_VALIDATION_FRACTION, VALIDATION
 from pipelines.preflight import check_tuning
 
-CODE_PACKAGES = ("components", "models")  # what Transform and the Trainer run
+# What Transform, the Trainer and the Evaluator run (serving: the contract's names, the warm-up rows' encoding).
+CODE_PACKAGES = ("components", "models", "serving")
 
 
 def code_fingerprint(root: str | None = None, packages=CODE_PACKAGES) -> str:

@@ -151,3 +151,7 @@ def test_code_fingerprint_changes_with_the_code_transform_and_trainer_run(tmp_pa
     assert code_fingerprint(str(tmp_path)) == before
     (tmp_path / "models" / "grec.py").write_text("B = 2\n")
     assert code_fingerprint(str(tmp_path)) != before
+    changed = code_fingerprint(str(tmp_path))
+    (tmp_path / "serving").mkdir()
+    (tmp_path / "serving" / "contract.py").write_text('OUTPUT_KEY = "score"\n')  # the export and Evaluator read it
+    assert code_fingerprint(str(tmp_path)) != changed
