@@ -3,7 +3,8 @@
 The production server is the official ``tensorflow_model_server`` (see the
 README). Where it cannot be installed (no binary on the package registries,
 no Docker here), this server speaks the same gRPC API over the same model
-base path, as a thin adapter over ``tf.saved_model.load`` and grpcio:
+base path, as a thin adapter over grpcio and TensorFlow's SavedModel loader (each
+version in a graph and session of its own, as the official server loads it):
 
 * ``PredictionService.Predict`` and ``GetModelMetadata``; ``ModelService.GetModelStatus``;
   the same calls over TF Serving's REST API with ``--rest_api_port`` (``serving.rest_api``),
