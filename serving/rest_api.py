@@ -84,6 +84,14 @@ def _value(raw, dtype: tf.DType, where: str):
     raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: expects a {dtype.name}, got {raw!r}")
 
 
+def _check_names(given: dict, specs: dict, where: str) -> None:
+    """Refuses an object whose keys are not exactly the signature's inputs, naming the difference."""
+    unknown, missing = sorted(set(given) - set(specs)), sorted(set(specs) - set(given))
+    if unknown or missing:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: unknown input(s) {unknown}, missing "
+                           f"input(s) {missing}; the signature takes {sorted(specs)}")  # fmt: skip
+
+
 def _columns(body: dict, specs: dict) -> tuple[dict, bool]:
     """(input name -> list of JSON values, row format?) from a predict body, in either of TF Serving's formats."""
     if not isinstance(body, dict) or ("instances" in body) == ("inputs" in body):
@@ -100,10 +108,7 @@ def _columns(body: dict, specs: dict) -> tuple[dict, bool]:
                 raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"instances[{row}]: expects an object of the inputs {sorted(specs)}")  # fmt: skip
             if named:
-                unknown, missing = sorted(set(instance) - set(specs)), sorted(set(specs) - set(instance))
-                if unknown or missing:
-                    raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"instances[{row}]: unknown input(s) {unknown}, "
-                                    f"missing input(s) {missing}; the signature takes {sorted(specs)}")  # fmt: skip
+                _check_names(instance, specs, f"instances[{row}]")
                 for name in specs:
                     columns[name].append(instance[name])
             else:
@@ -111,10 +116,7 @@ def _columns(body: dict, specs: dict) -> tuple[dict, bool]:
         return columns, True
     inputs = body["inputs"]
     if isinstance(inputs, dict) and set(inputs) != {"b64"}:
-        unknown, missing = sorted(set(inputs) - set(specs)), sorted(set(specs) - set(inputs))
-        if unknown or missing:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f'"inputs": unknown input(s) {unknown}, missing '
-                            f"input(s) {missing}; the signature takes {sorted(specs)}")  # fmt: skip
+        _check_names(inputs, specs, '"inputs"')
         columns = inputs
     elif single is not None:
         columns = {single: inputs}
