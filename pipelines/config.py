@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from components.row_check import DEFAULT_MAX_BAD_ROWS
-from pipelines.preflight import check_data_root
+from pipelines.preflight import DataRootError, check_data_root
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = "grec"
@@ -49,7 +49,6 @@ def preflight(paths: dict, data_format: str = "csv", time_split: dict | None = N
               max_bad_rows: float = DEFAULT_MAX_BAD_ROWS):  # fmt: skip
     """Checks spec, schema and data folder before anything runs; returns the data layout."""
     from components.feature_spec import check_against_schema, load_feature_spec
-    from pipelines.preflight import DataRootError
 
     spec = load_feature_spec(paths["feature_spec_path"])
     if not os.path.exists(paths["schema_path"]):
