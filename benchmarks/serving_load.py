@@ -138,8 +138,7 @@ def markdown(result) -> str:
         "",
         f"Command: `python -m benchmarks.serving_load {result['command_args']}`  ",
         f"Server: {result['server']}; model: {result['model']}.  ",
-        f"Machine: {info.get('cpu', '?')}, {info['cores']} cores, {info.get('memory_gb', '?')} GB, no GPU; "
-        f"TensorFlow {info.get('tensorflow', '?')}; commit {info.get('commit', '?')}. Client and server share the 2 cores.",
+        machine.summary(info) + " Client and server share the 2 cores.",
         "",
         "| batch | concurrency | requests | errors | p50 ms | p95 ms | p99 ms | rows / s |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",

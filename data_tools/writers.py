@@ -8,7 +8,7 @@ loop builds a proto per row.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -57,23 +57,29 @@ def _list_array(values: np.ndarray):
     return pa.ListArray.from_arrays(offsets, pa.array(values.astype(np.int64)))
 
 
-def write_tfrecord(columns: Mapping[str, np.ndarray], path: str, chunk_rows: int = 100_000) -> None:
-    """Writes columns as a gzip-free TFRecord file of serialized tf.Example."""
+def serialize_examples(columns: Mapping[str, np.ndarray], chunk_rows: int = 100_000) -> Iterator[bytes]:
+    """The rows of ``columns`` as serialized tf.Examples, in order (NaN floats: the feature absent)."""
     import pyarrow as pa
-    import tensorflow as tf
     from tfx_bsl.coders import example_coder
 
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     names = list(columns)
     total = len(next(iter(columns.values())))
     encoder = example_coder.RecordBatchToExamplesEncoder()
+    for start in range(0, total, chunk_rows):
+        batch = pa.RecordBatch.from_arrays(
+            [_list_array(np.asarray(columns[n])[start : start + chunk_rows]) for n in names], names
+        )
+        yield from encoder.encode(batch)
+
+
+def write_tfrecord(columns: Mapping[str, np.ndarray], path: str, chunk_rows: int = 100_000) -> None:
+    """Writes columns as a gzip-free TFRecord file of serialized tf.Example."""
+    import tensorflow as tf
+
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with tf.io.TFRecordWriter(path) as writer:
-        for start in range(0, total, chunk_rows):
-            batch = pa.RecordBatch.from_arrays(
-                [_list_array(np.asarray(columns[n])[start : start + chunk_rows]) for n in names], names
-            )
-            for record in encoder.encode(batch):
-                writer.write(record)
+        for record in serialize_examples(columns, chunk_rows):
+            writer.write(record)
 
 
 def write(columns: Mapping[str, np.ndarray], path: str, file_format: str) -> None:

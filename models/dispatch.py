@@ -23,11 +23,15 @@ work ``G*E*R*D*F``; it is the reference the sparse path is tested against.
 
 from __future__ import annotations
 
-import math
-
 from keras import ops
 
 from models.activation import leaky_relu
+
+
+def padded_blocks(num_assign, block_size, num_experts):
+    """Blocks the sparse path runs for ``num_assign`` = G*K assignments: ceil(A / block) + E, a bound known
+    when tracing (each expert wastes less than one block). Every one of them runs, whatever the routing."""
+    return (num_assign + block_size - 1) // block_size + num_experts
 
 
 def _experts_on_blocks(x_blocks, block_expert, w_in, b_in, w_out, b_out):
@@ -69,11 +73,7 @@ def sparse_dispatch(x, expert_index, combine_weights, w_in, b_in, w_out, b_out, 
     # Shape: [A] rank of each assignment among its expert's, then its slot.
     rank = ops.sum((ops.cumsum(one_hot, axis=0) - 1) * one_hot, axis=1)
     slot = ops.take(padded_start, flat_expert) + rank
-    # Static bound on blocks: ceil(A / block) + E (each expert wastes < 1 block).
-    if isinstance(num_assign, int):
-        num_blocks = math.ceil(num_assign / block_size) + num_experts
-    else:
-        num_blocks = (num_assign + block_size - 1) // block_size + num_experts
+    num_blocks = padded_blocks(num_assign, block_size, num_experts)
     num_slots = num_blocks * block_size
     # Shape: [S] the assignment in each slot, -1 for padding.
     slot_assignment = (

@@ -30,12 +30,12 @@ def encoder_flops(config: InputConfig, dim, embedding_dim=16, text_hidden_dim=64
     return flops
 
 
-def _towers(flat_width, hidden=128, tower=64):
+def _towers(flat_width, hidden, tower):
     return 2 * (flat_width * hidden + hidden * tower + tower)
 
 
-def grec_flops(config: InputConfig, dim=256, num_heads=4, num_blocks=1, num_experts=8, top_k=4, routing="task_sentence",
-               expert_hidden_dim=None, use_moe=True, tower_hidden_dim=128, tower_dim=64, **_):  # fmt: skip
+def grec_flops(config: InputConfig, *, dim, num_heads, num_blocks, num_experts, top_k, routing, expert_hidden_dim,
+               use_moe, tower_hidden_dim, tower_dim, **_):  # fmt: skip
     """Body FLOPs of GRec (after the encoders) for one example."""
     tokens = config.num_tokens
     hidden = expert_hidden_dim or 2 * dim
@@ -46,28 +46,63 @@ def grec_flops(config: InputConfig, dim=256, num_heads=4, num_blocks=1, num_expe
     return flops + _towers(tokens * dim, tower_hidden_dim, tower_dim)
 
 
-def baseline_flops(name, config: InputConfig, dim=256, expert_dim=256, tower_hidden_dim=128, tower_dim=64,
-                   hidden_layers=2, num_experts=8, num_shared_experts=4, num_task_experts=2, num_levels=2, **_):  # fmt: skip
-    """Body FLOPs of a flat baseline for one example: the row's own task's gate and task experts only (as
-    implemented, ``models/gated_experts.py``), so the count does not depend on the number of tasks."""
-    flat, h = config.num_tokens * dim, expert_dim
+def grec_executed_flops(config: InputConfig, rows: int, *, dim, num_experts, top_k, routing, expert_hidden_dim,
+                        use_moe, dispatch, block_size, **params):  # fmt: skip
+    """Body FLOPs GRec executes for a request of ``rows`` examples: the analytic count plus the sparse
+    dispatch's padding (``models.dispatch.padded_blocks`` blocks of ``block_size`` routing groups all run),
+    or every expert on every group with dense dispatch."""
+    from models.dispatch import padded_blocks
+
+    analytic = rows * grec_flops(config, dim=dim, num_experts=num_experts, top_k=top_k, routing=routing,
+                                 expert_hidden_dim=expert_hidden_dim, use_moe=use_moe, **params)  # fmt: skip
+    if not use_moe:
+        return analytic  # one always-on expert, no padding
+    tokens = config.num_tokens
+    groups, per_group = (rows * tokens, 1) if routing == "token" else (rows, tokens)
+    per_slot = 2 * 2 * per_group * dim * (expert_hidden_dim or 2 * dim)  # one expert on one group
+    slots = padded_blocks(groups * top_k, block_size, num_experts) * block_size if dispatch == "sparse" else (
+        groups * num_experts)  # fmt: skip
+    return analytic + (slots - groups * top_k) * per_slot
+
+
+def baseline_flops(name, config: InputConfig, **p):
+    """Body FLOPs of a flat baseline for one example (``p``: its hyperparameters, every one): the row's own
+    task's gate and task experts only (as implemented, ``models/gated_experts.py``), so the count does not
+    depend on the number of tasks."""
+    flat, h = config.num_tokens * p["dim"], p["expert_dim"]
     if name in ("single_task", "shared_bottom"):
-        body = 2 * (flat * h + (hidden_layers - 1) * h * h)
+        body = 2 * (flat * h + (p["hidden_layers"] - 1) * h * h)
     elif name == "mmoe":
-        body = 2 * (num_experts * flat * h + flat * num_experts)
+        body = 2 * (p["num_experts"] * flat * h + flat * p["num_experts"])
     elif name == "ple":
         body, width = 0, flat
-        for _ in range(num_levels):
-            experts = num_shared_experts + num_task_experts
+        for _ in range(p["num_levels"]):
+            experts = p["num_shared_experts"] + p["num_task_experts"]
             body += 2 * (experts * width * h + width * experts)
             width = h
+    elif name == "dcn_v2":  # low-rank crosses (down and up), then the MLP
+        body = p["num_cross"] * 2 * 2 * flat * p["cross_rank"] + 2 * (flat * h + (p["hidden_layers"] - 1) * h * h)
     else:
         raise ValueError(f"Unknown baseline. Received: `name={name!r}`")
-    return body + _towers(h, tower_hidden_dim, tower_dim)
+    return body + _towers(h, p["tower_hidden_dim"], p["tower_dim"])
 
 
 def model_flops(name, config: InputConfig, **hyperparameters):
-    """Body FLOPs per example of model ``name`` (registry names)."""
+    """Body FLOPs per example of model ``name`` (registry names); hyperparameters not given take the model's
+    constructor defaults (``models.presets.constructor_defaults``: one source for them)."""
+    from models.presets import constructor_defaults
+
+    params = {**constructor_defaults(name), **hyperparameters}
     if name in ("grec", "dense_grec"):
-        return grec_flops(config, use_moe=name == "grec", **hyperparameters)
-    return baseline_flops(name, config, **hyperparameters)
+        return grec_flops(config, **params)
+    return baseline_flops(name, config, **params)
+
+
+def executed_flops(name, config: InputConfig, rows: int, **hyperparameters):
+    """Body FLOPs model ``name`` executes for a request of ``rows`` examples: ``rows`` x the analytic count,
+    plus GRec's dispatch padding (the flat baselines run exactly their analytic matmuls)."""
+    from models.presets import constructor_defaults
+
+    if name in ("grec", "dense_grec"):
+        return grec_executed_flops(config, rows, **{**constructor_defaults(name), **hyperparameters})
+    return rows * model_flops(name, config, **hyperparameters)

@@ -6,13 +6,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from models.input_config import InputConfig
-from models.input_encoder import InputEncoder
+from models.feed_forward import FeedForward
 from models.multitask_model import MultiTaskModel
 from models.parallel_transformer_block import ParallelTransformerBlock
-from models.routing import ROUTING_MODES, router_input, top_k_plan
+from models.routing import ROUTING_MODES
 from models.sparse_moe import SparseMoE
-from models.task_towers import TaskTowers
 from models.validation import require, require_positive
 
 
@@ -25,32 +23,30 @@ class GRec(MultiTaskModel):
     -> <float32>[B]`` probability of each example's main task.
 
     Args:
-        input_config: ``InputConfig`` dict of the transformed features.
-        dim: D, token width (paper: 256).
         num_heads: H query heads of the multi-query attention.
         num_blocks: parallel Transformer blocks before the MoE layer.
         num_experts: E (paper: 8).
         top_k: K (paper: 4).
         routing: ``token``, ``sentence``, ``task`` or ``task_sentence`` (GRec).
         expert_hidden_dim: F, hidden width of each expert; default 2 * D.
-        use_moe: False gives the dense GRec baseline: one feed-forward expert
-            of equal active width (K * F) in place of the MoE layer.
+        use_moe: False gives the dense GRec baseline: one feed-forward layer
+            (``FeedForward``) of equal active width (K * F) in place of the MoE layer.
         dispatch: ``sparse`` or ``dense`` (reference) expert dispatch.
         block_size: sparse-dispatch padding granularity.
         jitter, load_balance_coef, z_loss_coef: router noise and loss weights.
-        tower_hidden_dim, tower_dim: shared tower layer and per-task head widths.
-        embedding_dim: categorical embedding width.
-        use_cross: cross features in the wide & deep head.
-        text_preset: local keras-hub preset directory for the text encoder.
         dropout: dropout in the parallel Transformer blocks.
         fixed_combine_weights: set by ``specialize`` (a one-task-sentence model).
-        encoder_options: dict of extra ``InputEncoder`` sizes (text/history encoder widths).
+        (others: the skeleton's, see ``MultiTaskModel``: input_config, dim, tower and embedding widths,
+        use_cross, text_preset, encoder_options)
     """
+
+    CONFIG_KEYS = ("num_heads", "num_blocks", "num_experts", "top_k", "routing", "expert_hidden_dim", "use_moe",
+                   "dispatch", "block_size", "jitter", "load_balance_coef", "z_loss_coef", "dropout",
+                   "fixed_combine_weights")  # fmt: skip
 
     def __init__(
         self,
         input_config,
-        dim=256,
         num_heads=4,
         num_blocks=1,
         num_experts=8,
@@ -63,25 +59,17 @@ class GRec(MultiTaskModel):
         jitter=0.01,
         load_balance_coef=0.01,
         z_loss_coef=0.001,
-        tower_hidden_dim=128,
-        tower_dim=64,
-        embedding_dim=16,
-        use_cross=False,
-        text_preset=None,
         dropout=0.0,
         fixed_combine_weights=None,
-        encoder_options=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        config = InputConfig.from_dict(dict(input_config))
-        require_positive(dim=dim, num_heads=num_heads, num_experts=num_experts, top_k=top_k)
+        super().__init__(input_config, **kwargs)
+        dim = self.dim
+        require_positive(num_heads=num_heads, num_experts=num_experts, top_k=top_k)
         require(dim % num_heads == 0, "`dim` must be divisible by `num_heads`.", dim=dim, num_heads=num_heads)
         require(top_k <= num_experts, "`top_k` must not exceed `num_experts`.", top_k=top_k, num_experts=num_experts)
         require(routing in ROUTING_MODES, f"`routing` must be one of {list(ROUTING_MODES)}.", routing=routing)
         require(num_blocks >= 0, "`num_blocks` must be >= 0.", num_blocks=num_blocks)
-        self.input_config = config.to_dict()
-        self.dim = dim
         self.num_heads = num_heads
         self.num_blocks = num_blocks
         self.num_experts = num_experts
@@ -94,40 +82,28 @@ class GRec(MultiTaskModel):
         self.jitter = jitter
         self.load_balance_coef = load_balance_coef
         self.z_loss_coef = z_loss_coef
-        self.tower_hidden_dim = tower_hidden_dim
-        self.tower_dim = tower_dim
-        self.embedding_dim = embedding_dim
-        self.use_cross = use_cross
-        self.text_preset = text_preset
         self.dropout = dropout
         self.fixed_combine_weights = fixed_combine_weights
-        self.encoder_options = dict(encoder_options or {})
 
-        self.encoder = InputEncoder(self.input_config, dim, embedding_dim, use_cross, text_preset=text_preset,
-                                    name="input_encoder", **self.encoder_options)  # fmt: skip
         self.blocks = [
             ParallelTransformerBlock(num_heads, dropout=dropout, name=f"parallel_block_{i}") for i in range(num_blocks)
         ]
         hidden = expert_hidden_dim or 2 * dim
         if use_moe:
-            self.moe = SparseMoE(
-                num_experts, top_k, routing, hidden, jitter, load_balance_coef, z_loss_coef, dispatch, block_size,
-                num_tasks=config.num_tasks, fixed_combine_weights=fixed_combine_weights, name="moe",
-            )  # fmt: skip
+            self.moe = SparseMoE(num_experts=num_experts, top_k=top_k, routing=routing, expert_hidden_dim=hidden,
+                                 jitter=jitter, load_balance_coef=load_balance_coef, z_loss_coef=z_loss_coef,
+                                 dispatch=dispatch, block_size=block_size, num_tasks=self.num_tasks,
+                                 fixed_combine_weights=fixed_combine_weights, name="moe")  # fmt: skip
         else:
             # Dense GRec: one always-on expert as wide as the K active experts together.
-            self.moe = SparseMoE(1, 1, "sentence", top_k * hidden, 0.0, 0.0, 0.0, "dense", name="dense_ffn",
-                                 fixed_combine_weights=[1.0])  # fmt: skip
-        self.towers = TaskTowers(config.num_tasks, tower_hidden_dim, tower_dim, name="towers")
+            self.ffn = FeedForward(hidden_dim=top_k * hidden, name="dense_ffn")
 
-    def call(self, features, training=None):
-        tokens, sentence, task_ids = self.encoder(features, training=training)
+    def body(self, tokens, sentence, task_ids, training=None):
         for block in self.blocks:
             tokens = block(tokens, training=training)
-        tokens = self.moe(tokens, sentence, task_ids, training=training)
+        tokens = self.moe(tokens, sentence, task_ids, training=training) if self.use_moe else self.ffn(tokens)
         # Shape: [B, T, D] -> [B, T * D].
-        flat = ops.reshape(tokens, (-1, tokens.shape[1] * tokens.shape[2]))
-        return self.towers(flat, task_ids)
+        return ops.reshape(tokens, (-1, tokens.shape[1] * tokens.shape[2]))
 
     def route(self, descriptor_ids):
         """The experts and weights a task sentence is routed to (``task``/``task_sentence`` modes).
@@ -142,9 +118,7 @@ class GRec(MultiTaskModel):
                 "Routing depends on the task sentence only in `task` and `task_sentence` modes.",
                 routing=self.routing, use_moe=self.use_moe)  # fmt: skip
         ids = ops.convert_to_tensor(np.asarray([descriptor_ids], dtype="int32"))
-        sentence = self.encoder.task_sentence(ids)
-        state = ops.cast(router_input(self.routing, None, sentence), "float32")
-        plan = top_k_plan(self.moe.router(state), self.top_k)
+        plan = self.moe.router.plan(None, self.encoder.task_sentence(ids))
         return ops.convert_to_numpy(plan.expert_index)[0], ops.convert_to_numpy(plan.combine_weights)[0]
 
     def specialize(self, descriptor_ids):
@@ -166,31 +140,3 @@ class GRec(MultiTaskModel):
         for name in ("w_in", "b_in", "w_out", "b_out"):
             getattr(special.moe, name).assign(ops.take(getattr(self.moe, name), index, axis=0))
         return special
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            input_config=self.input_config,
-            dim=self.dim,
-            num_heads=self.num_heads,
-            num_blocks=self.num_blocks,
-            num_experts=self.num_experts,
-            top_k=self.top_k,
-            routing=self.routing,
-            expert_hidden_dim=self.expert_hidden_dim,
-            use_moe=self.use_moe,
-            dispatch=self.dispatch,
-            block_size=self.block_size,
-            jitter=self.jitter,
-            load_balance_coef=self.load_balance_coef,
-            z_loss_coef=self.z_loss_coef,
-            tower_hidden_dim=self.tower_hidden_dim,
-            tower_dim=self.tower_dim,
-            embedding_dim=self.embedding_dim,
-            use_cross=self.use_cross,
-            text_preset=self.text_preset,
-            dropout=self.dropout,
-            fixed_combine_weights=self.fixed_combine_weights,
-            encoder_options=self.encoder_options,
-        )
-        return config

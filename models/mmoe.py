@@ -17,13 +17,12 @@ class MMoE(FlatBaseline):
         (others: see ``FlatBaseline``)
     """
 
+    CONFIG_KEYS = (*FlatBaseline.CONFIG_KEYS, "num_experts")
+
     def __init__(self, input_config, num_experts=8, **kwargs):
         super().__init__(input_config, **kwargs)
         self.num_experts = num_experts
         self.mixture = GatedExperts(self.num_tasks, num_experts, 0, self.expert_dim, name="mmoe")
 
-    def body(self, flat, task_ids, training=None):
+    def flat_body(self, flat, task_ids, training=None):
         return self.mixture(flat, task_ids)
-
-    def get_config(self):
-        return {**super().get_config(), "num_experts": self.num_experts}

@@ -1,4 +1,5 @@
-"""Base class of GRec and the baselines: the task loss, the auxiliary losses, their metrics."""
+"""Base class of GRec and the baselines: the skeleton (encoder -> body -> towers), the task loss, the auxiliary
+losses, their metrics, and the config every model shares."""
 
 from __future__ import annotations
 
@@ -6,10 +7,33 @@ import keras
 from keras import ops
 
 from models.input_config import InputConfig, example_inputs
+from models.input_encoder import InputEncoder
+from models.task_towers import TaskTowers
+from models.validation import require_positive
+
+# The constructor arguments of the skeleton, shared by every model.
+SHARED_CONFIG = ("input_config", "dim", "tower_hidden_dim", "tower_dim", "embedding_dim", "use_cross", "text_preset",
+                 "encoder_options")  # fmt: skip
 
 
 class MultiTaskModel(keras.Model):
     """A Keras model over task examples: ``features -> probability of the main task``.
+
+    The skeleton every model shares: ``InputEncoder`` -> tokens <float>[B, T, D],
+    the task sentence and the task ids -> ``body`` (the model's own part) ->
+    <float>[B, W] -> ``TaskTowers`` (the tower of each example's main task) ->
+    <float32>[B]. A model writes only ``body`` and its constructor; its own
+    constructor arguments, named in ``CONFIG_KEYS`` and kept as attributes of
+    the same names, are serialised with the shared ones by ``get_config``.
+
+    Args:
+        input_config: ``InputConfig`` (or its dict) of the transformed features.
+        dim: D, token width (paper: 256).
+        tower_hidden_dim, tower_dim: shared tower layer and per-task head widths.
+        embedding_dim: categorical embedding width.
+        use_cross: cross features in the wide & deep head.
+        text_preset: local keras-hub preset directory for the text encoder.
+        encoder_options: dict of extra ``InputEncoder`` sizes (text/history encoder widths).
 
     The task (loss and metrics) is kept apart from the model wiring
     (TensorFlow Recommenders' split): ``compute_loss`` is binary
@@ -30,12 +54,49 @@ class MultiTaskModel(keras.Model):
     def from_config(cls, config):
         return cls(**config)
 
-    def __init__(self, **kwargs):
+    CONFIG_KEYS: tuple[str, ...] = ()
+
+    def __init__(self, input_config, dim=256, tower_hidden_dim=128, tower_dim=64, embedding_dim=16, use_cross=False,
+                 text_preset=None, encoder_options=None, **kwargs):  # fmt: skip
         super().__init__(**kwargs)
+        require_positive(dim=dim)
+        config = InputConfig.from_dict(dict(input_config))
+        self.input_config = config.to_dict()
+        self.dim = dim
+        self.tower_hidden_dim = tower_hidden_dim
+        self.tower_dim = tower_dim
+        self.embedding_dim = embedding_dim
+        self.use_cross = use_cross
+        self.text_preset = text_preset
+        self.encoder_options = dict(encoder_options or {})
+        self.encoder = InputEncoder(self.input_config, dim, embedding_dim, use_cross, text_preset=text_preset,
+                                    name="input_encoder", **self.encoder_options)  # fmt: skip
+        self.towers = TaskTowers(config.num_tasks, tower_hidden_dim, tower_dim, name="towers")
         self.task_loss_tracker = keras.metrics.Mean(name="task_loss")
         # The loss to optimise goes through Keras' own reduction, which also divides it by the number of
         # replicas under a tf.distribute strategy (whose gradients are summed across replicas).
         self._task_loss_fn = keras.losses.BinaryCrossentropy(reduction="mean_with_sample_weight")
+
+    @property
+    def num_tasks(self):
+        return InputConfig.from_dict(self.input_config).num_tasks
+
+    @property
+    def num_tokens(self):
+        return InputConfig.from_dict(self.input_config).num_tokens
+
+    def body(self, tokens, sentence, task_ids, training=None):
+        """The model's own part: tokens <float>[B, T, D], task sentence, task ids <int>[B] -> <float>[B, W]."""
+        raise NotImplementedError
+
+    def call(self, features, training=None):
+        tokens, sentence, task_ids = self.encoder(features, training=training)
+        return self.towers(self.body(tokens, sentence, task_ids, training=training), task_ids)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({key: getattr(self, key) for key in (*SHARED_CONFIG, *self.CONFIG_KEYS)})
+        return config
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         y_true = ops.reshape(ops.cast(y, "float32"), (-1, 1))

@@ -24,6 +24,8 @@ class PLE(FlatBaseline):
         (others: see ``FlatBaseline``)
     """
 
+    CONFIG_KEYS = (*FlatBaseline.CONFIG_KEYS, "num_shared_experts", "num_task_experts", "num_levels")
+
     def __init__(self, input_config, num_shared_experts=4, num_task_experts=2, num_levels=2, **kwargs):
         super().__init__(input_config, **kwargs)
         self.num_shared_experts = num_shared_experts
@@ -34,17 +36,8 @@ class PLE(FlatBaseline):
             for i in range(num_levels)
         ]
 
-    def body(self, flat, task_ids, training=None):
+    def flat_body(self, flat, task_ids, training=None):
         x = flat
         for level in self.levels:
             x = level(x, task_ids)
         return x
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_shared_experts=self.num_shared_experts,
-            num_task_experts=self.num_task_experts,
-            num_levels=self.num_levels,
-        )
-        return config

@@ -48,19 +48,11 @@ def preset(name: str, size: str = "small") -> dict:
     return small(name) if size == "small" else {}
 
 
-def _constructor_defaults(name: str) -> dict:
-    """Model ``name``'s keyword defaults (its ``paper`` preset), from its constructor's signature."""
-    factory = MODELS[name]
-    cls = getattr(factory, "func", factory)
-    return {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()
-            if p.default is not inspect.Parameter.empty}  # fmt: skip
-
-
-def accepted_keys(name: str) -> list[str]:
-    """The keyword arguments model ``name`` takes: its constructor's and its base classes' (not Keras')."""
+def _parameters(name: str) -> list[inspect.Parameter]:
+    """The keyword parameters model ``name`` takes: its constructor's and its base classes' (not Keras')."""
     factory = MODELS[name]
     cls = getattr(factory, "func", factory)  # functools.partial for dense_grec
-    keys: list[str] = []
+    found: dict[str, inspect.Parameter] = {}
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:
@@ -69,9 +61,21 @@ def accepted_keys(name: str) -> list[str]:
             break
         for parameter in inspect.signature(init).parameters.values():
             if parameter.kind is parameter.POSITIONAL_OR_KEYWORD and parameter.name not in ("self", "input_config"):
-                if parameter.name not in keys:
-                    keys.append(parameter.name)
-    return keys
+                found.setdefault(parameter.name, parameter)
+    return list(found.values())
+
+
+def constructor_defaults(name: str) -> dict:
+    """Model ``name``'s keyword defaults (its ``paper`` preset), from its and its bases' constructors; a
+    ``functools.partial`` in the registry (dense_grec) overrides them."""
+    factory = MODELS[name]
+    defaults = {p.name: p.default for p in _parameters(name) if p.default is not inspect.Parameter.empty}
+    return {**defaults, **getattr(factory, "keywords", {})}
+
+
+def accepted_keys(name: str) -> list[str]:
+    """The keyword arguments model ``name`` takes: its constructor's and its base classes' (not Keras')."""
+    return [p.name for p in _parameters(name)]
 
 
 def check_hyperparameters(name: str, hyperparameters: dict) -> None:
@@ -112,7 +116,7 @@ def search_space(name: str, hp) -> tuple[dict, float]:
     Every choice defaults to the ``small`` preset (and ``LEARNING_RATE``), the
     first trial the Tuner runs (``components.tuner.PresetFirstOracle``).
     """
-    base, constructor = small(name), _constructor_defaults(name)
+    base, constructor = small(name), constructor_defaults(name)
 
     def choice(key, values, default):
         return hp.Choice(key, list(values), default=default)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 
+from models.dcn_v2 import DCNv2
 from models.grec import GRec
 from models.mmoe import MMoE
 from models.ple import PLE
@@ -17,6 +18,7 @@ MODELS = {
     "shared_bottom": SharedBottom,
     "mmoe": MMoE,
     "ple": PLE,
+    "dcn_v2": DCNv2,
 }
 MODEL_NAMES = tuple(MODELS)
 

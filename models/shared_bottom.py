@@ -16,13 +16,12 @@ class SharedBottom(FlatBaseline):
         (others: see ``FlatBaseline``)
     """
 
+    CONFIG_KEYS = (*FlatBaseline.CONFIG_KEYS, "hidden_layers")
+
     def __init__(self, input_config, hidden_layers=2, **kwargs):
         super().__init__(input_config, **kwargs)
         self.hidden_layers = hidden_layers
         self.bottom = mlp([self.expert_dim] * hidden_layers, name="bottom")
 
-    def body(self, flat, task_ids, training=None):
+    def flat_body(self, flat, task_ids, training=None):
         return self.bottom(flat, training=training)
-
-    def get_config(self):
-        return {**super().get_config(), "hidden_layers": self.hidden_layers}

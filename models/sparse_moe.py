@@ -8,7 +8,7 @@ from keras import ops
 from models import dispatch as dispatch_lib
 from models.expert_utilization import ExpertUtilization
 from models.moe_losses import load_balancing_loss, router_z_loss
-from models.routing import PER_EXAMPLE_MODES, ROUTING_MODES, RoutingMode, RoutingPlan, router_input, top_k_plan
+from models.routing import PER_EXAMPLE_MODES, ROUTING_MODES, FixedRouter, LearnedRouter, RoutingMode
 from models.validation import require, require_positive
 
 DISPATCH_MODES = ("sparse", "dense")
@@ -18,9 +18,9 @@ DISPATCH_MODES = ("sparse", "dense")
 class SparseMoE(keras.layers.Layer):
     """``y = x + sum_k w_k Expert_k(RMSNorm x)`` over the K experts the router picks.
 
-    Decide, then do: the router (float32, multiplicative jitter in training
-    only) builds a ``RoutingPlan`` from what the routing mode reads
-    (``models/routing.py``); one dispatch path runs the chosen experts.
+    Decide, then do: the router (``models/routing.py``: a ``LearnedRouter``, or
+    a ``FixedRouter`` when specialised) makes the ``RoutingPlan``; this layer
+    only runs the chosen experts by one dispatch path and adds the losses.
     Auxiliary losses (Switch load balancing, ST-MoE z-loss), each scaled by its
     own coefficient, are added with ``add_loss`` in training only and tracked
     as the metrics ``load_balancing_loss`` and ``router_z_loss``; expert
@@ -40,9 +40,7 @@ class SparseMoE(keras.layers.Layer):
         fixed_combine_weights: K weights for a layer specialised to one task
             sentence (``GRec.specialize``): no router, every expert always runs
             with these weights.
-        seed: seed of the router jitter. The layer owns its
-            ``keras.random.SeedGenerator``, so the noise state is one variable
-            made here, never inside a traced (or replicated) training step.
+        seed: seed of the router jitter (see ``LearnedRouter``).
 
     Call args:
         tokens: <float>[B, T, D].
@@ -90,14 +88,16 @@ class SparseMoE(keras.layers.Layer):
         self.block_size = block_size
         self.num_tasks = num_tasks
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="jitter_seed") if jitter > 0 else None
         if fixed_combine_weights is not None:
             fixed_combine_weights = [float(w) for w in fixed_combine_weights]
             require(len(fixed_combine_weights) == num_experts == top_k,
                     "`fixed_combine_weights` needs one weight per expert and `top_k == num_experts`.",
                     fixed_combine_weights=fixed_combine_weights, num_experts=num_experts, top_k=top_k)  # fmt: skip
         self.fixed_combine_weights = fixed_combine_weights
-        if fixed_combine_weights is None:  # a routed layer: losses and utilisation to report
+        if fixed_combine_weights is not None:
+            self.router = FixedRouter(fixed_combine_weights, per_example=self.routing in PER_EXAMPLE_MODES)
+        else:  # a routed layer: losses and utilisation to report
+            self.router = LearnedRouter(num_experts, top_k, routing, jitter=jitter, seed=seed, name="router")
             self.load_balancing_tracker = keras.metrics.Mean(name="load_balancing_loss")
             self.z_loss_tracker = keras.metrics.Mean(name="router_z_loss")
             self.utilization = ExpertUtilization(num_experts, num_tasks, name="expert_utilization")
@@ -107,11 +107,8 @@ class SparseMoE(keras.layers.Layer):
         hidden = self.expert_hidden_dim or 2 * dim
         self.norm = keras.layers.RMSNormalization(name="norm", dtype=self.dtype_policy)
         self.norm.build(tokens_shape)
-        self.router = None
-        if self.fixed_combine_weights is None:
-            # The router runs in float32 whatever the policy (small logit differences flip top-k).
-            self.router = keras.layers.Dense(self.num_experts, use_bias=False, name="router", dtype="float32")
-            self.router.build((None, dim))
+        if isinstance(self.router, LearnedRouter):
+            self.router.build(dim)
         experts = self.num_experts
         self.w_in = self.add_weight(name="expert_w_in", shape=(experts, dim, hidden), initializer="glorot_uniform")
         self.b_in = self.add_weight(name="expert_b_in", shape=(experts, hidden), initializer="zeros")
@@ -119,24 +116,9 @@ class SparseMoE(keras.layers.Layer):
         self.b_out = self.add_weight(name="expert_b_out", shape=(experts, dim), initializer="zeros")
 
     def plan(self, tokens, task_sentence=None, training=False):
-        """The routing plan for a batch (see ``models/routing.py``); no experts run."""
+        """(the routing plan for a batch, the normalised tokens); no experts run."""
         normed = self.norm(tokens)
-        return self._plan(normed, task_sentence, training), normed
-
-    def _plan(self, normed, task_sentence, training):
-        if self.router is None:
-            groups = ops.shape(normed)[0] * (1 if self.routing in PER_EXAMPLE_MODES else normed.shape[1])
-            weights = ops.convert_to_tensor(self.fixed_combine_weights, "float32")
-            index = ops.tile(ops.expand_dims(ops.arange(self.top_k, dtype="int32"), 0), (groups, 1))
-            combine = ops.tile(ops.expand_dims(weights, 0), (groups, 1))
-            return RoutingPlan(index, combine, combine, ops.log(combine))
-        state = ops.cast(router_input(self.routing, normed, task_sentence), "float32")
-        if training and self.jitter > 0:
-            noise = keras.random.uniform(
-                ops.shape(state), 1.0 - self.jitter, 1.0 + self.jitter, seed=self.seed_generator
-            )
-            state = state * noise
-        return top_k_plan(self.router(state), self.top_k)
+        return self.router.plan(normed, task_sentence, training=training), normed
 
     def call(self, tokens, task_sentence=None, task_ids=None, training=None):
         plan, normed = self.plan(tokens, task_sentence, training)
@@ -149,7 +131,7 @@ class SparseMoE(keras.layers.Layer):
                                                  block_size=self.block_size)  # fmt: skip
         else:
             mixed = dispatch_lib.dense_dispatch(groups, plan.expert_index, plan.combine_weights, *weights)
-        if training and self.router is not None:
+        if training and isinstance(self.router, LearnedRouter):
             balance = load_balancing_loss(plan.router_probs, plan.expert_index)
             z_loss = router_z_loss(plan.router_logits)
             self.add_loss(self.load_balance_coef * balance)

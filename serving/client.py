@@ -63,8 +63,15 @@ def serialize_rows(rows: list[dict], dtypes: dict) -> list[bytes]:
 class GRecClient:
     """Talks to tensorflow_model_server or serving.model_server over gRPC."""
 
-    def __init__(self, target: str, model_name: str = "grec", timeout: float = 30.0):
-        self.channel = grpc.insecure_channel(target)
+    def __init__(self, target: str, model_name: str = "grec", timeout: float = 30.0, root_certificates=None,
+                 client_key=None, client_cert=None):  # fmt: skip
+        """``root_certificates`` (PEM bytes): TLS, trusting that authority; with ``client_key`` and
+        ``client_cert`` also a client certificate (a server with ``client_verify``)."""
+        if root_certificates is None:
+            self.channel = grpc.insecure_channel(target)
+        else:
+            credentials = grpc.ssl_channel_credentials(root_certificates, client_key, client_cert)
+            self.channel = grpc.secure_channel(target, credentials)
         self.predictions = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
         self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
         self.model_name = model_name
@@ -132,6 +139,13 @@ def format_scores(rows: list[dict], scores: np.ndarray, keys=("task", "flow", "s
     return "\n".join(lines)
 
 
+def _read_bytes(path):
+    if path is None:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--target", default="localhost:8500")
@@ -141,6 +155,10 @@ def main(argv=None) -> int:
     source.add_argument("--csv", help="CSV file with a header of feature names")
     source.add_argument("--json", help="JSON file holding a list of objects")
     parser.add_argument("--tasks", help="score the row(s) for each of these main tasks (comma-separated)")
+    parser.add_argument("--ssl_root_cert", help="PEM file of the authority the server's certificate chains to: TLS")
+    parser.add_argument("--ssl_client_key", help="with --ssl_client_cert: PEM files of a client certificate "
+                        "(a server with client_verify)")  # fmt: skip
+    parser.add_argument("--ssl_client_cert")
     args = parser.parse_args(argv)
     try:
         if args.row:
@@ -153,7 +171,13 @@ def main(argv=None) -> int:
                 rows = json.load(f)
         if args.tasks:
             rows = [dict(row, task=task) for row in rows for task in args.tasks.split(",")]
-        client = GRecClient(args.target, args.model)
+        pem = {
+            name: _read_bytes(getattr(args, name)) for name in ("ssl_root_cert", "ssl_client_key", "ssl_client_cert")
+        }
+        if (pem["ssl_client_key"] or pem["ssl_client_cert"]) and not pem["ssl_root_cert"]:
+            raise ValueError("--ssl_client_key/--ssl_client_cert need --ssl_root_cert (TLS)")
+        client = GRecClient(args.target, args.model, root_certificates=pem["ssl_root_cert"],
+                            client_key=pem["ssl_client_key"], client_cert=pem["ssl_client_cert"])  # fmt: skip
         scores = client.predict(rows)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

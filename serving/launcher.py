@@ -26,9 +26,12 @@ def official_binary() -> str | None:
 
 
 class ServerProcess:
-    """A model server in a child process; a context manager that stops it with SIGTERM."""
+    """A model server in a child process; a context manager that stops it with SIGTERM. ``credentials``
+    (``grpc.ssl_channel_credentials``): the server speaks TLS (``--ssl_config_file`` in ``extra_args``)."""
 
-    def __init__(self, model_base_path: str, model_name: str = "grec", poll_seconds: float = 1.0, extra_args=()):
+    def __init__(self, model_base_path: str, model_name: str = "grec", poll_seconds: float = 1.0, extra_args=(),
+                 credentials=None):  # fmt: skip
+        self.credentials = credentials
         self.port = portpicker.pick_unused_port()
         self.target = f"127.0.0.1:{self.port}"
         binary = official_binary()
@@ -57,7 +60,10 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited with {self.process.returncode}:\n{self.output()}")
             try:
-                grpc.channel_ready_future(grpc.insecure_channel(self.target)).result(timeout=1)
+                channel = (grpc.insecure_channel(self.target) if self.credentials is None
+                           else grpc.secure_channel(self.target, self.credentials))  # fmt: skip
+                with channel:
+                    grpc.channel_ready_future(channel).result(timeout=1)
                 return
             except grpc.FutureTimeoutError:
                 continue

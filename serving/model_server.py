@@ -642,8 +642,9 @@ class Server:
 def build_server(model_name: str, base_path: str, port: int, max_workers: int = 4, max_queue: int = 64,
                  max_batch_size: int = 4096, poll_seconds: float = 2.0, settle_seconds: float = 1.0,
                  host: str = "127.0.0.1", unseen_values: str = "reject", rest_api_port: int | None = None,
-                 grpc_arguments: dict | None = None) -> Server:  # fmt: skip
-    """A model server, not started; ``rest_api_port`` 0 picks a free port, None serves no REST API.
+                 grpc_arguments: dict | None = None, ssl_config=None) -> Server:  # fmt: skip
+    """A model server, not started; ``rest_api_port`` 0 picks a free port, None serves no REST API;
+    ``ssl_config``: an ``SSLConfig`` (``serving.tls``), gRPC over TLS.
 
     Raises:
         OSError: a port is taken (gRPC would otherwise share it with the other process: SO_REUSEPORT).
@@ -665,7 +666,12 @@ def build_server(model_name: str, base_path: str, port: int, max_workers: int = 
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server)
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        bound = server.add_insecure_port(address)
+        if ssl_config is None:
+            bound = server.add_insecure_port(address)
+        else:
+            from serving.tls import server_credentials
+
+            bound = server.add_secure_port(address, server_credentials(ssl_config))
     except RuntimeError as error:  # grpcio raises on a failed bind
         bound, cause = 0, error
     else:
@@ -689,7 +695,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=8500)
     parser.add_argument("--host", default="127.0.0.1", help="(not a tensorflow_model_server flag) the address to "
-                        "bind: 0.0.0.0 for every interface; there is no TLS or authentication, see the README")  # fmt: skip
+                        "bind: 0.0.0.0 for every interface (with --ssl_config_file for TLS; see the README)")  # fmt: skip
+    parser.add_argument("--ssl_config_file", default="",
+                        help="a text-format tensorflow.serving.SSLConfig (server_key, server_cert, custom_ca, "
+                        "client_verify): gRPC over TLS, mutual with client_verify; the REST API stays plain HTTP")  # fmt: skip
     parser.add_argument("--model_name", default="grec")
     parser.add_argument("--model_base_path", required=True)
     parser.add_argument("--max_batch_size", type=int, default=4096)
@@ -712,18 +721,24 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     try:
+        ssl_config = None
+        if args.ssl_config_file:
+            from serving.tls import load_ssl_config
+
+            ssl_config = load_ssl_config(args.ssl_config_file)
         server = build_server(
             args.model_name, os.path.abspath(args.model_base_path), args.port, max_batch_size=args.max_batch_size,
             poll_seconds=args.file_system_poll_wait_seconds, settle_seconds=args.version_settle_seconds, host=args.host,
             unseen_values=args.unseen_values, rest_api_port=args.rest_api_port or None,
-            grpc_arguments=channel_arguments(args.grpc_channel_arguments),
+            grpc_arguments=channel_arguments(args.grpc_channel_arguments), ssl_config=ssl_config,
         )  # fmt: skip
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     server.start()
     rest = f", REST on port {server.rest.port}" if server.rest else ""
-    log.info("listening on %s:%s%s, versions %s", args.host, server.port, rest, server.registry.versions())
+    tls = " (TLS" + (", client certificates required)" if ssl_config.client_verify else ")") if ssl_config else ""
+    log.info("listening on %s:%s%s%s, versions %s", args.host, server.port, tls, rest, server.registry.versions())
     print(f"READY port={server.port}" + (f" rest_api_port={server.rest.port}" if server.rest else ""), flush=True)
     stopped = threading.Event()
 

@@ -11,6 +11,18 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def benchmark_feature_cache(tmp_path_factory):
+    """The benchmarks' feature cache (benchmarks/features.py) of this test session, never the user's."""
+    previous = os.environ.get("GREC_BENCHMARK_CACHE")
+    os.environ["GREC_BENCHMARK_CACHE"] = str(tmp_path_factory.mktemp("benchmark_features"))
+    yield
+    if previous is None:
+        os.environ.pop("GREC_BENCHMARK_CACHE")
+    else:
+        os.environ["GREC_BENCHMARK_CACHE"] = previous
+
+
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory):
     """A small exported GRec (Transform graph inside) under a TF Serving model base path, built once."""

@@ -25,7 +25,9 @@ def test_grec_learns_on_synthetic_data(data):
 def test_every_model_learns(tmp_path):
     assert train_models.main(["--rows", "40000", "--steps", "300", "--out", str(tmp_path / "r.json")]) == 0
     results = json.loads((tmp_path / "r.json").read_text())
-    assert set(results) == {"grec", "dense_grec", "single_task", "shared_bottom", "mmoe", "ple"}
+    from models import MODEL_NAMES
+
+    assert set(results) == set(MODEL_NAMES)  # every registered model, a new baseline too
 
 
 def test_single_task_trains_one_model_per_task():
@@ -48,26 +50,28 @@ def test_forward_cost_quick_mode_writes_its_report(tmp_path):
 
 
 def test_analytic_flops_by_hand():
-    from models.flops import grec_flops
+    from models.flops import model_flops
     from models.input_config import InputConfig
 
     config = InputConfig(task_columns=[("task", 3)], numerical=["x"])  # T = 2 tokens
     # No blocks; experts: 2 * K * T * 2 * D * F = 2*2*2*2*4*8 = 512; router 2*D*E = 32;
     # towers 2 * (T*D*h + h*t + t) = 2 * (8*4 + 4*2 + 2) = 84.
-    flops = grec_flops(config, dim=4, num_heads=1, num_blocks=0, num_experts=4, top_k=2, expert_hidden_dim=8,
+    flops = model_flops("grec", config, dim=4, num_heads=1, num_blocks=0, num_experts=4, top_k=2, expert_hidden_dim=8,
                        tower_hidden_dim=4, tower_dim=2)  # fmt: skip
     assert flops == 512 + 32 + 84
-    token = grec_flops(config, dim=4, num_heads=1, num_blocks=0, num_experts=4, top_k=2, expert_hidden_dim=8,
+    token = model_flops("grec", config, dim=4, num_heads=1, num_blocks=0, num_experts=4, top_k=2, expert_hidden_dim=8,
                        routing="token", tower_hidden_dim=4, tower_dim=2)  # fmt: skip
     assert token - flops == 32  # one more router call for the second token
     # PLE, one level, flat width T*D = 8, expert width 3: (Es + Et) = 2 + 1 experts, 2 * 3 * 8 * 3 = 144, and the
     # row's own gate over them, 2 * 8 * 3 = 48; towers 2 * (3*4 + 4*2 + 2) = 44. The same with 3 or 30 tasks.
-    from models.flops import baseline_flops
-
     for tasks in (3, 30):
         wide = InputConfig(task_columns=[("task", tasks)], numerical=["x"])
-        assert baseline_flops("ple", wide, dim=4, expert_dim=3, num_shared_experts=2, num_task_experts=1,
-                              num_levels=1, tower_hidden_dim=4, tower_dim=2) == 144 + 48 + 44  # fmt: skip
+        assert model_flops("ple", wide, dim=4, expert_dim=3, num_shared_experts=2, num_task_experts=1,
+                           num_levels=1, tower_hidden_dim=4, tower_dim=2) == 144 + 48 + 44  # fmt: skip
+    # DCN-V2, one cross of rank 2 on the flat width 8 (down 8x2, up 2x8): 2 * 2 * 8 * 2 = 64; one hidden layer
+    # 8 -> 3: 2 * 8 * 3 = 48; towers 44.
+    assert model_flops("dcn_v2", config, dim=4, expert_dim=3, num_cross=1, cross_rank=2, hidden_layers=1,
+                       tower_hidden_dim=4, tower_dim=2) == 64 + 48 + 44  # fmt: skip
 
 
 def test_serving_load_quick_mode_reports_zero_errors(tmp_path, exported):
@@ -156,3 +160,51 @@ def test_real_data_benchmark_smallest_run(tmp_path):
                 assert d["low"] <= d["difference"] <= d["high"]
                 expected = "better" if d["low"] > 0 else "worse" if d["high"] < 0 else "no difference detected"
                 assert d["verdict"] == expected
+
+
+def test_quality_benchmark_on_the_synthetic_set_with_a_variant(tmp_path):
+    """The synthetic set under the new protocol's split, a GRec variant beside GRec, LightGBM per task."""
+    from benchmarks import real_data
+
+    argv = ["synthetic", "--rows", "12000", "--seeds", "1", "--max-steps", "20", "--eval-every", "10",
+            "--models", "grec,two_blocks", "--variant", 'two_blocks=grec:{"num_blocks": 2}', "--out", str(tmp_path / "r")]  # fmt: skip
+    assert real_data.main(argv) == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert set(result["tasks"]) == {f"{m}/{f}" for m in ("ctr", "atc", "cvr", "churn") for f in ("new_line", "upgrade")}
+    assert result["variants"] == {"two_blocks": 'grec {"num_blocks": 2}'}
+    assert result["rows"]["test"] > result["rows"]["valid"] > 0  # 30 test days, 7 validation days
+    for entry in result["tasks"].values():
+        assert set(entry["models"]) == {"grec", "two_blocks", "lightgbm"}
+        assert 0 < entry["positives"] < entry["test_rows"]
+    summary = real_data.summarize(result)
+    assert sum(summary["lightgbm"][v] for v in real_data.VERDICTS) == 8
+    markdown = (tmp_path / "r.md").read_text()
+    assert "`two_blocks` = grec" in markdown and "| lightgbm |" in markdown
+    assert "'two_blocks=grec:{\"num_blocks\": 2}'" in markdown  # the command, quoted as typed
+
+
+def test_the_first_model_of_a_quality_run_must_be_grec():
+    from benchmarks import real_data
+
+    with pytest.raises(ValueError, match="must be grec"):
+        real_data.run("synthetic", "/nonexistent", 1, 10, 10, models=("mmoe", "grec"))
+
+
+def test_request_shapes_counts_rows_padding_and_flat_per_row_cost(tmp_path):
+    from benchmarks import request_shapes
+
+    assert request_shapes.main(["--quick", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "request_shapes.json").read_text())["rows"]
+    assert {(r["tasks"], r["shape"]) for r in rows} == {(n, s) for n in (2, 8) for s in request_shapes.SHAPES}
+    for r in rows:
+        assert r["rows"] == (32 if r["shape"] == "one_sentence_x_items" else r["tasks"])
+        assert r["ms_per_request"] > 0
+        if r["model"] != "grec":  # no dispatch padding: what runs is what is counted
+            assert r["executed_mflops"] == pytest.approx(r["analytic_mflops"])
+    per_row = {(r["model"], r["tasks"]): r["analytic_mflops"] / r["rows"] for r in rows}
+    for name in request_shapes.MODELS:  # a row costs the same whatever the number of tasks
+        assert per_row[(name, 2)] == pytest.approx(per_row[(name, 8)], rel=1e-3)
+    # GRec, one context x 2 tasks: G = 2 groups, K = 4, E = 8, block 16 -> (ceil(8/16) + 8) * 16 = 144 slots run
+    # for 8 assignments; a slot is one expert on one example's T = 7 tokens, 2 matmuls of D = F = 64.
+    grec = next(r for r in rows if r["model"] == "grec" and r["tasks"] == 2 and r["rows"] == 2)
+    assert (grec["executed_mflops"] - grec["analytic_mflops"]) * 1e6 == pytest.approx((144 - 8) * 2 * 2 * 7 * 64 * 64)

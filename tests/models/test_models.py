@@ -6,6 +6,7 @@ import tensorflow as tf
 from models import MODEL_NAMES, build_model
 from models.grec import GRec
 from models.input_config import InputConfig
+from models.routing import FixedRouter
 from tests.models import fixtures
 from tests.models.harness import assert_config_complete
 
@@ -117,14 +118,14 @@ def test_specialised_model_gives_identical_scores_for_its_task_sentence(routing)
         rows = x["task"] == sentence[0]
     assert rows.sum() >= 1
     np.testing.assert_allclose(np.array(special(x))[rows], np.array(model(x))[rows], atol=1e-5)
-    assert special.moe.w_in.shape[0] == 2 and special.moe.router is None
+    assert special.moe.w_in.shape[0] == 2 and isinstance(special.moe.router, FixedRouter)
     assert special.count_params() < model.count_params()
 
 
 def test_dense_grec_has_one_expert_of_equal_active_width():
     dense = _model("dense_grec")
     sparse = _model("grec")
-    assert dense.moe.num_experts == 1 and dense.moe.w_in.shape[-1] == 2 * sparse.moe.w_in.shape[-1]
+    assert not hasattr(dense, "moe") and dense.ffn.inner.kernel.shape[-1] == 2 * sparse.moe.w_in.shape[-1]
 
 
 @pytest.mark.parametrize(
@@ -145,3 +146,28 @@ def test_empty_task_list_and_unknown_model_are_named():
         InputConfig(task_columns=[])
     with pytest.raises(ValueError, match="Received: `name='xgboost'`"):
         build_model("xgboost", fixtures.FULL)
+
+
+def test_dcn_v2_crosses_are_x0_times_a_low_rank_map_of_x_plus_x_then_the_mlp():
+    model = _model("dcn_v2", num_cross=2, cross_rank=3, hidden_layers=1)
+    width = model.num_tokens * model.dim
+    flat = np.random.default_rng(0).normal(size=(5, width)).astype("float32")
+    x = flat
+    for cross in model.crosses:
+        (down,), (up, bias) = cross.layers[0].get_weights(), cross.layers[1].get_weights()
+        assert down.shape == (width, 3) and up.shape == (3, width)  # rank 3, not width x width
+        x = flat * (x @ down @ up + bias) + x
+    kernel, bias = model.deep.layers[0].get_weights()
+    hidden = x @ kernel + bias
+    expected = np.where(hidden > 0, hidden, 0.2 * hidden)  # LeakyReLU(0.2)
+    np.testing.assert_allclose(np.asarray(model.flat_body(flat, None)), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_every_model_serialises_exactly_its_constructor_arguments():
+    """The skeleton's get_config: the shared keys and each model's CONFIG_KEYS are the constructor's keywords."""
+    from models.presets import accepted_keys
+
+    for name in MODEL_NAMES:
+        config = _model(name).get_config()
+        keras_keys = {"name", "trainable", "dtype"}
+        assert set(config) - keras_keys == {"input_config", *accepted_keys(name)}, name

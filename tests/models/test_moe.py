@@ -171,3 +171,33 @@ def test_router_is_float32_under_mixed_precision():
 def test_bad_moe_configuration_is_named(kwargs, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[")):
         SparseMoE(**kwargs)
+
+
+def test_learned_and_fixed_routers_return_the_same_plan_type():
+    from models.routing import FixedRouter, LearnedRouter, RoutingPlan
+
+    learned = LearnedRouter(num_experts=4, top_k=2, routing="task_sentence")
+    learned.build(D)
+    plan = learned.plan(TOKENS, SENTENCE)
+    fixed = FixedRouter([0.75, 0.25]).plan(TOKENS, SENTENCE)
+    for p in (plan, fixed):
+        assert isinstance(p, RoutingPlan) and p.expert_index.shape == (B, 2) and p.combine_weights.shape == (B, 2)
+    np.testing.assert_allclose(np.sum(np.array(plan.combine_weights), axis=1), 1.0, rtol=1e-6)
+    assert plan.router_logits.shape == (B, 4) and fixed.router_logits is None  # no logits, so no router losses
+    np.testing.assert_array_equal(np.array(fixed.expert_index), np.tile([0, 1], (B, 1)))
+    np.testing.assert_allclose(np.array(fixed.combine_weights), np.tile([0.75, 0.25], (B, 1)))
+    # Per token: one group for each of the T tokens of each example.
+    assert FixedRouter([1.0], per_example=False).plan(TOKENS).expert_index.shape == (B * T, 1)
+
+
+def test_feed_forward_is_one_expert_on_every_token():
+    from models.dispatch import dense_dispatch
+    from models.feed_forward import FeedForward
+
+    layer, _ = run_layer_test(FeedForward, dict(hidden_dim=8), TOKENS, (B, T, D))
+    normed = np.array(layer.norm(TOKENS))
+    (w_in, b_in), (w_out, b_out) = layer.inner.get_weights(), layer.outer.get_weights()
+    groups = normed.reshape(B * T, 1, D)  # the expert of models/dispatch.py with these weights, weight 1
+    expert = dense_dispatch(groups, np.zeros((B * T, 1), "int32"), np.ones((B * T, 1), "float32"),
+                            w_in[None], b_in[None], w_out[None], b_out[None])  # fmt: skip
+    np.testing.assert_allclose(np.array(layer(TOKENS)), TOKENS + np.array(expert).reshape(B, T, D), atol=1e-5)

@@ -1,0 +1,135 @@
+"""Serving cost of both request shapes, per model, as the number of tasks N grows.
+
+    python -m benchmarks.request_shapes                 # N = 2, 8, 32, 64; 256 items; small presets (D=64)
+    python -m benchmarks.request_shapes --quick         # seconds: N = 2, 8; 32 items; 2 repeats
+
+Two requests a recommender serves:
+
+(a) **one task sentence x B items**: one feed (task, flow, surface) ranks B
+    candidate items: B rows, every row the same task sentence;
+(b) **one context x all N tasks**: one user and item scored for every task
+    (click, add-to-cart, conversion in each flow): N rows, one per task.
+
+Every model here scores (context, task) rows (the task descriptors are input
+tokens, so even a flat model's experts see the task), and a flat baseline
+gathers only its row's gate and task experts: request (b) is N rows for every
+model. What differs is the cost of a row and, for GRec's sparse dispatch, the
+padding: a request of G groups runs ``ceil(G*K/block) + E`` blocks of
+``block`` groups whatever the routing, so its executed expert work is that
+many slots, not G*K. Both counts are shown, analytic (``models.flops.model_flops``
+x rows) and executed (``models.flops.executed_flops``), beside wall time.
+
+Wall time: one compiled forward pass (``tf.function``), median of ``--repeats``
+after a trace and a warm-up; every model measured in the same run, models
+interleaved per N. Writes results/request_shapes.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from benchmarks import machine
+from benchmarks.forward_cost import SYNTHETIC_LIKE, _time
+
+MODELS = ("grec", "dense_grec", "shared_bottom", "mmoe", "ple", "dcn_v2")
+SHAPES = ("one_sentence_x_items", "one_context_x_tasks")
+
+
+def config_with_tasks(num_tasks: int):
+    """The synthetic data's inputs with N main tasks (flow and surface as auxiliary descriptors)."""
+    from models.input_config import InputConfig
+
+    return InputConfig(**{**SYNTHETIC_LIKE, "task_columns": [("task", num_tasks), ("flow", 3), ("surface", 4)]})
+
+
+def request(config, shape: str, items: int) -> dict[str, np.ndarray]:
+    """Transformed features of one request of ``shape``: (a) ``items`` rows of task 1, flow 1, surface 1;
+    (b) one context repeated for each of the N tasks (task ids 0..N-1)."""
+    from models.input_config import example_inputs
+
+    if shape == "one_sentence_x_items":
+        x = example_inputs(config, items, seed=1)
+        for name, _ in config.task_columns:
+            x[name] = np.ones(items, dtype="int64")
+        return x
+    n = config.num_tasks
+    context = example_inputs(config, 1, seed=1)
+    x = {name: np.repeat(value, n, axis=0) for name, value in context.items()}
+    x[config.main_task] = np.arange(n, dtype="int64")
+    return x
+
+
+def measure(task_counts, items, repeats, dim) -> list[dict]:
+    import tensorflow as tf
+
+    from models import build_model, presets
+    from models.flops import executed_flops, model_flops
+
+    rows = []
+    for n in task_counts:
+        config = config_with_tasks(n)
+        for shape in SHAPES:
+            x = {k: tf.constant(v) for k, v in request(config, shape, items).items()}
+            size = len(next(iter(x.values())))
+            for name in MODELS:
+                params = presets.small(name, dim)
+                model = build_model(name, config, **params)
+                forward = tf.function(lambda inputs, m=model: m(inputs, training=False))
+                seconds = _time(lambda f=forward, inputs=x: f(inputs).numpy(), repeats)
+                analytic = size * model_flops(name, config, **params)
+                executed = executed_flops(name, config, size, **params)
+                rows.append({"tasks": n, "shape": shape, "rows": size, "model": name, "ms_per_request": seconds * 1e3,
+                             "analytic_mflops": analytic / 1e6, "executed_mflops": executed / 1e6})  # fmt: skip
+                print(f"  N={n:<3} {shape:<22} {name:<14} {size:>4} rows {seconds * 1e3:8.2f} ms  "
+                      f"{analytic / 1e6:9.2f} / {executed / 1e6:9.2f} MFLOPs", flush=True)  # fmt: skip
+    return rows
+
+
+def markdown(result) -> str:
+    args, info = result["args"], result["machine"]
+    lines = [
+        "# Serving cost of both request shapes",
+        "",
+        f"Command: `python -m benchmarks.request_shapes --tasks {','.join(map(str, args['tasks']))} "
+        f"--items {args['items']} --dim {args['dim']} --repeats {args['repeats']}`  ",
+        machine.summary(info) + f" Models: their `small` presets at D={args['dim']} "
+        "(GRec E=8, K=4, sparse dispatch, block 16). Body FLOPs (after the shared encoders), per request.",
+        "",
+    ]
+    for shape, title in zip(SHAPES, (f"(a) one task sentence x {args['items']} items",
+                                     "(b) one context x all N tasks"), strict=True):  # fmt: skip
+        lines += [f"## {title}", "",
+                  "| N | rows | model | ms / request | analytic MFLOPs | executed MFLOPs | executed / analytic |",
+                  "|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+        for r in result["rows"]:
+            if r["shape"] == shape:
+                lines.append(f"| {r['tasks']} | {r['rows']} | {r['model']} | {r['ms_per_request']:.2f} | "
+                             f"{r['analytic_mflops']:.2f} | {r['executed_mflops']:.2f} | "
+                             f"{r['executed_mflops'] / r['analytic_mflops']:.2f} |")  # fmt: skip
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", default="2,8,32,64", help="numbers of tasks N, comma-separated")
+    parser.add_argument("--items", type=int, default=256, help="B of request (a)")
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="N = 2, 8; 32 items; 2 repeats (for tests)")
+    parser.add_argument("--out", default="results")
+    args = parser.parse_args(argv)
+    tasks = [int(t) for t in args.tasks.split(",")]
+    if args.quick:
+        tasks, args.items, args.repeats = [2, 8], 32, 2
+    result = {"args": {**vars(args), "tasks": tasks}, "machine": machine.describe(),
+              "rows": measure(tasks, args.items, args.repeats, args.dim)}  # fmt: skip
+    machine.write_results(args.out, "request_shapes", result, markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
