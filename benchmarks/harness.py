@@ -72,6 +72,12 @@ def prepare_data(num_rows=60_000, num_tasks=8, seed=0, validation_days=0, train_
     """Generates the synthetic data (``train_days``/``eval_days``: the generator's when None) and makes its
     features with the pipeline's ``preprocessing_fn`` fitted on the train split (``benchmarks.features``,
     cached); ``validation_days`` > 0 carves a validation split."""
+    return prepare_data_and_splits(num_rows, num_tasks, seed, validation_days, train_days, eval_days)[0]
+
+
+def prepare_data_and_splits(num_rows=60_000, num_tasks=8, seed=0, validation_days=0, train_days=None,
+                            eval_days=None) -> tuple[Data, dict]:  # fmt: skip
+    """``prepare_data``'s Data and the generated columns of each split it was made from (``synthetic_splits``)."""
     sizes = {k: v for k, v in (("train_days", train_days), ("eval_days", eval_days)) if v is not None}
     config = synthetic.SyntheticConfig(num_rows=num_rows, num_tasks=num_tasks, seed=seed, **sizes)
     splits = synthetic_splits(config, validation_days)
@@ -97,7 +103,7 @@ def prepare_data(num_rows=60_000, num_tasks=8, seed=0, validation_days=0, train_
         valid = splits["valid"]
         data.valid_x, data.valid_y = x["valid"], valid["label"]
         data.valid_tasks, data.valid_oracle = synthetic.task_names(valid), valid["oracle_p"]
-    return data
+    return data, splits
 
 
 def _write_csv(columns: dict, path: str) -> str:

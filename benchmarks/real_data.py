@@ -115,9 +115,8 @@ def prepare_synthetic(rows: int):
     from components.feature_spec import load_feature_spec
     from data_tools import synthetic
 
-    sizes = {k: SYNTHETIC[k] for k in ("train_days", "eval_days")}
-    data = harness.prepare_data(num_rows=rows, validation_days=SYNTHETIC["validation_days"], **sizes)
-    splits = harness.synthetic_splits(synthetic.SyntheticConfig(num_rows=rows, **sizes), SYNTHETIC["validation_days"])
+    sizes = {k: SYNTHETIC[k] for k in ("train_days", "eval_days", "validation_days")}
+    data, splits = harness.prepare_data_and_splits(num_rows=rows, **sizes)  # the data generated once
     splits = {"fit": splits["train"], "valid": splits["valid"], "test": splits["eval"]}
     task_keys = {split: synthetic.task_names(columns) for split, columns in splits.items()}
     spec = load_feature_spec(harness.SPEC_PATH)
