@@ -166,19 +166,17 @@ class TrainResult:
 
 
 def _fit(name, params, x, y, steps, batch_size, learning_rate, seed, log_every):
-    import keras
-
-    from models import build_model
+    from models import build_model, training
 
     model = build_model(name, params.pop("input_config"), **params)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+    model.compile(optimizer=training.optimizer(learning_rate))
     start = time.perf_counter()
     history = model.fit(_dataset(x, y, batch_size, seed), epochs=max(1, steps // log_every), steps_per_epoch=min(log_every, steps),
                         verbose=0)  # fmt: skip
     return model, list(history.history["task_loss"]), time.perf_counter() - start
 
 
-def train_model(name, data: Data, steps=300, batch_size=256, learning_rate=2e-3, seed=0, hyperparameters=None,
+def train_model(name, data: Data, steps=300, batch_size=256, learning_rate=None, seed=0, hyperparameters=None,
                 log_every=50) -> TrainResult:  # fmt: skip
     """Trains model ``name`` for ``steps`` steps of ``batch_size`` on the training split."""
     import keras

@@ -183,15 +183,14 @@ def train_deep(name, data, seed, max_steps, eval_every, batch_size=256, learning
     returns (model, steps trained)."""
     import keras
 
-    from models import build_model, presets
+    from models import build_model, presets, training
 
     keras.utils.set_random_seed(seed)
     model = build_model(name, data.input_config, **presets.resolve(name, overrides))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate or presets.LEARNING_RATE))
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    model.compile(optimizer=training.optimizer(learning_rate))
     history = model.fit(harness._dataset(data.train_x, data.train_y, batch_size, seed), epochs=max_steps // eval_every,
                         steps_per_epoch=eval_every, validation_data=(data.valid_x, data.valid_y),
-                        validation_batch_size=4096, callbacks=[stop], verbose=0)  # fmt: skip
+                        validation_batch_size=4096, callbacks=training.callbacks(), verbose=0)  # fmt: skip
     best = int(np.argmin(history.history["val_loss"])) + 1
     return model, best * eval_every
 
@@ -305,12 +304,12 @@ def tune(name: str, data, lightgbm_sets, trials: int, max_steps: int, eval_every
             best[task] = lightgbm_space(tuner.get_best_hyperparameters()[0])
         return best
 
-    from models import build_model, presets
+    from models import build_model, presets, training
 
     def build(hp):
         found, learning_rate = presets.search_space(name, hp)
         model = build_model(name, data.input_config, **{**presets.preset(name), **found})
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        model.compile(optimizer=training.optimizer(learning_rate))
         return model
 
     oracle = PresetFirstOracle(objective=keras_tuner.Objective("val_loss", "min"), max_trials=trials, seed=0)
@@ -318,7 +317,7 @@ def tune(name: str, data, lightgbm_sets, trials: int, max_steps: int, eval_every
     keras.utils.set_random_seed(0)
     tuner.search(harness._dataset(data.train_x, data.train_y, 256, 0), epochs=max_steps // eval_every,
                  steps_per_epoch=eval_every, validation_data=(data.valid_x, data.valid_y), validation_batch_size=4096,
-                 callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=2)], verbose=0)  # fmt: skip
+                 callbacks=training.callbacks(), verbose=0)  # fmt: skip
     return presets.search_space(name, tuner.get_best_hyperparameters()[0])
 
 

@@ -5,9 +5,10 @@
 * ``feature_spec``: the parsed feature spec (dict), as Transform gets it;
 * ``model``: a name from ``models.MODEL_NAMES`` (default ``grec``);
 * ``hyperparameters``: keyword arguments of the model (dim, num_experts, ...);
-* ``batch_size`` (default 256), ``learning_rate`` (``models.presets.LEARNING_RATE``), ``epochs`` (number
+* ``batch_size`` (default 256), ``learning_rate`` (``models.training.LEARNING_RATE``), ``epochs`` (number
   of validation rounds the ``train_args.num_steps`` are split into, default 4),
-  ``early_stopping_patience`` (2 rounds), ``seed`` (0: weights' initialisation and the input order,
+  ``early_stopping_patience`` (``models.training.EARLY_STOPPING_PATIENCE`` rounds; the
+  learning rate is halved after each round without improvement: ``models.training``), ``seed`` (0: weights' initialisation and the input order,
   ``keras.utils.set_random_seed``): a rerun on the same data trains the same model up to the order of
   float reductions (the TFX CLI test's data twice: overall AUC 0.6975 both times, AP 0.2453 / 0.2438;
   unseeded, one CI run fell to AUC 0.58 and was not blessed).
@@ -41,15 +42,15 @@ from components.model_inputs import input_config_from_transform
 from components.preprocessing import spec_from_config, vocabulary_name
 from components.signatures import export_serving_model
 from components.training_callbacks import PerTaskMetrics
-from models import build_model, presets
+from models import build_model, presets, training
 
 DEFAULTS = dict(
     model="grec",
     hyperparameters={},
     batch_size=256,
-    learning_rate=presets.LEARNING_RATE,
+    learning_rate=training.LEARNING_RATE,
     epochs=4,
-    early_stopping_patience=2,
+    early_stopping_patience=training.EARLY_STOPPING_PATIENCE,
     seed=0,
 )
 
@@ -172,10 +173,9 @@ class TrainingSetup:
         self.steps_per_epoch = max(1, fn_args.train_steps // self.epochs)
         self.validation_steps = max(1, fn_args.eval_steps)
 
-    def early_stopping(self):
-        return keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=int(self.config["early_stopping_patience"]), restore_best_weights=True
-        )
+    def callbacks(self):
+        """The recipe's callbacks (``models.training``): learning rate halved on a plateau, early stopping."""
+        return training.callbacks(patience=int(self.config["early_stopping_patience"]))
 
 
 def model_settings(config: dict, tuned: dict | None) -> tuple[dict, float]:
@@ -212,7 +212,7 @@ def run_fn(fn_args):
         # Every variable now, in the strategy's scope, not lazily inside a replicated train step.
         model.build_from_config_inputs()
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
+            optimizer=training.optimizer(learning_rate),
             metrics=[keras.metrics.AUC(curve="PR", name="ap"), keras.metrics.AUC(name="auc")],
         )
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -231,7 +231,7 @@ def run_fn(fn_args):
         callbacks=[
             per_task,  # before TensorBoard: its val_ap/<task> entries reach the epoch logs
             keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
-            setup.early_stopping(),
+            *setup.callbacks(),
         ],
         verbose=2,
     )

@@ -14,10 +14,9 @@ the untuned default's. The Evaluator's ``eval`` split is never read.
 
 from __future__ import annotations
 
-import keras
 import keras_tuner
 
-from models import build_model, presets
+from models import build_model, presets, training
 
 TUNER_SEED = 0  # the same trials on every run of one configuration
 
@@ -50,7 +49,7 @@ def tuner_fn(fn_args):
     def build(hp):
         found, learning_rate = presets.search_space(name, hp)
         model = build_model(name, setup.input_config, **{**config["hyperparameters"], **found})
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+        model.compile(optimizer=training.optimizer(learning_rate))
         return model
 
     oracle = PresetFirstOracle(objective=keras_tuner.Objective("val_loss", "min"), max_trials=trials, seed=TUNER_SEED)
@@ -64,7 +63,7 @@ def tuner_fn(fn_args):
             steps_per_epoch=setup.steps_per_epoch,
             validation_data=setup.evaluation,
             validation_steps=setup.validation_steps,
-            callbacks=[setup.early_stopping()],
+            callbacks=setup.callbacks(),
             verbose=2,
         ),
     )

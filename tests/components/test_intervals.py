@@ -34,3 +34,28 @@ def test_two_noisy_copies_of_one_signal_are_no_different_and_seeds_are_averaged(
     expected = np.mean([roc_auc_score(labels, s) for s in a]) - np.mean([roc_auc_score(labels, s) for s in b])
     assert abs(d.value - expected) < 1e-12  # the point estimate is the mean over seeds of each model
     assert d.high - d.low < 0.03  # 2,000 paired examples, 5 seeds each: a narrow interval
+
+
+def test_ranked_scores_equal_sklearns_weighted_metrics_with_ties():
+    from components.intervals import RankedScores
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 3_000)
+    scores = np.round(labels * 0.3 + rng.random(3_000), 2)  # 2 decimals: many tied scores
+    ranked = RankedScores(labels, scores)
+    for weights in (np.ones(3_000), np.bincount(rng.integers(0, 3_000, 3_000), minlength=3_000).astype(float)):
+        assert (
+            abs(ranked.average_precision(weights) - average_precision_score(labels, scores, sample_weight=weights))
+            < 1e-12
+        )
+        assert abs(ranked.roc_auc(weights) - roc_auc_score(labels, scores, sample_weight=weights)) < 1e-12
+
+
+def test_the_ranked_path_and_the_general_path_give_the_same_interval():
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 2, 800)
+    a, b = labels + rng.normal(0, 1, (2, 800)), labels + rng.normal(0, 1.2, (2, 800))
+    fast = paired_difference(average_precision_score, labels, a, b, resamples=100, seed=7)
+    general = paired_difference(lambda y, s, sample_weight=None: average_precision_score(y, s, sample_weight=sample_weight),
+                                labels, a, b, resamples=100, seed=7)  # fmt: skip
+    assert np.allclose([fast.value, fast.low, fast.high], [general.value, general.low, general.high], atol=1e-12)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from models import MODEL_NAMES, build_model, presets
+from models import MODEL_NAMES, build_model, presets, training
 from tests.models import fixtures
 
 
@@ -40,7 +40,7 @@ def test_every_point_of_the_search_space_builds_the_model_and_the_best_one_comes
     assert {"dim", "learning_rate", "embedding_dim"} <= {h.name for h in hp.space}
     # The defaults (the Tuner's first trial) are the small preset and the default learning rate.
     preset = presets.preset(name)
-    assert learning_rate == presets.LEARNING_RATE and {k: preset[k] for k in defaults if k in preset} == {
+    assert learning_rate == training.LEARNING_RATE and {k: preset[k] for k in defaults if k in preset} == {
         k: v for k, v in defaults.items() if k in preset
     }
     assert len([k for k in defaults if k in preset]) >= 3
