@@ -98,3 +98,26 @@ def test_the_oldest_is_unloaded_only_once_a_newer_one_loads(base):
     time.sleep(0.01)
     registry.refresh()
     assert registry.versions() == [3]
+
+
+def test_an_unloaded_version_is_freed_and_its_memory_returned_once_its_last_request_lets_go(base, monkeypatch):
+    import weakref
+
+    from serving import model_server
+
+    trims = []
+    monkeypatch.setattr(model_server, "release_freed_memory", lambda: trims.append(1))
+    registry = _registry(base, keep_versions=1)
+    in_flight = registry.get(_Spec())  # a request still running on version 1
+    gone = weakref.ref(in_flight)
+    shutil.copytree(base / "1", base / "2")
+    registry.refresh()
+    assert registry.versions() == [2] and gone() is not None and trims == []  # held: nothing to return yet
+    registry.refresh()
+    assert trims == []
+    del in_flight  # the request finishes
+    assert gone() is None  # no reference cycle keeps a version (its graph and session) alive
+    registry.refresh()
+    assert trims == [1]
+    registry.refresh()
+    assert trims == [1]  # once per freed version
