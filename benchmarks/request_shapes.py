@@ -16,10 +16,13 @@ gathers only its row's gate and task experts: request (b) is N rows for every
 model. What differs is the cost of a row and, for GRec's sparse dispatch, the
 padding: a request of G groups runs ``ceil(G*K/block) + E`` blocks of
 ``block`` groups whatever the routing, so its executed expert work is that
-many slots, not G*K. Both counts are shown, analytic (``models.flops.model_flops``
+many slots, not G*K, or, when fewer, every expert on every group (G*E slots,
+``models.dispatch.auto_dispatch``); PLE's own experts run on blocks of one task's rows, so
+request (b) pads each task's one row to a block. Both counts are shown, analytic (``models.flops.model_flops``
 x rows) and executed (``models.flops.executed_flops``), beside wall time.
 
-Wall time: one compiled forward pass (``tf.function``), median of ``--repeats``
+Wall time: one compiled forward pass (``tf.function`` traced with the batch size
+unknown, as the served signatures are), median of ``--repeats``
 after a trace and a warm-up; every model measured in the same run, models
 interleaved per N. Writes results/request_shapes.json and .md.
 """
@@ -77,10 +80,12 @@ def measure(task_counts, items, repeats, dim) -> list[dict]:
             for name in MODELS:
                 params = presets.small(name, dim)
                 model = build_model(name, config, **params)
-                forward = tf.function(lambda inputs, m=model: m(inputs, training=False))
+                # Traced with the batch size unknown, as the exported serving signatures are.
+                signature = [{k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in x.items()}]
+                forward = tf.function(lambda inputs, m=model: m(inputs, training=False), input_signature=signature)
                 seconds = _time(lambda f=forward, inputs=x: f(inputs).numpy(), repeats)
                 analytic = size * model_flops(name, config, **params)
-                executed = executed_flops(name, config, size, **params)
+                executed = executed_flops(name, config, size, 1 if shape == SHAPES[0] else n, **params)
                 rows.append({"tasks": n, "shape": shape, "rows": size, "model": name, "ms_per_request": seconds * 1e3,
                              "analytic_mflops": analytic / 1e6, "executed_mflops": executed / 1e6})  # fmt: skip
                 print(f"  N={n:<3} {shape:<22} {name:<14} {size:>4} rows {seconds * 1e3:8.2f} ms  "

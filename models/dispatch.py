@@ -18,7 +18,9 @@ the dense-padded form of block-sparse MoE (MegaBlocks, Gale et al. 2022):
 Nothing is ever dropped (no capacity limit), and the work is
 ``(G*K + E*block_size) * R * D * F``: it grows with K, and with E only through
 the padding term. ``dense_dispatch`` runs every expert on every row and masks:
-work ``G*E*R*D*F``; it is the reference the sparse path is tested against.
+work ``G*E*R*D*F``; it is the reference the sparse path is tested against,
+and the cheaper path for a few groups: ``auto_dispatch`` (GRec's default)
+takes whichever runs fewer expert slots.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ def padded_blocks(num_assign, block_size, num_experts):
     """Blocks the sparse path runs for ``num_assign`` = G*K assignments: ceil(A / block) + E, a bound known
     when tracing (each expert wastes less than one block). Every one of them runs, whatever the routing."""
     return (num_assign + block_size - 1) // block_size + num_experts
+
+
+def dense_is_cheaper(num_groups, top_k, num_experts, block_size):
+    """Whether dense dispatch runs fewer expert slots (G*E) than the sparse path's padded ones for G groups:
+    below about ``block_size * E / (E - K)`` groups (G < 32 at E=8, K=4, block 16). G may be a tensor."""
+    return num_groups * num_experts < padded_blocks(num_groups * top_k, block_size, num_experts) * block_size
 
 
 def _experts_on_blocks(x_blocks, block_expert, w_in, b_in, w_out, b_out):
@@ -113,3 +121,20 @@ def dense_dispatch(x, expert_index, combine_weights, w_in, b_in, w_out, b_out):
         axis=1,
     )
     return ops.einsum("gerd,ge->grd", out, gates)
+
+
+def auto_dispatch(x, expert_index, combine_weights, w_in, b_in, w_out, b_out, block_size=16):
+    """Whichever of ``dense_dispatch`` and ``sparse_dispatch`` runs fewer expert slots for this many groups
+    (``dense_is_cheaper``): dense for small requests, where the sparse path's padding to whole blocks of
+    every expert dominates (one context scored for a few tasks), sparse otherwise. The result is the same.
+    Decided when tracing if G is known, else at run time by one ``ops.cond`` (the served signatures).
+
+    Same arguments and result as ``sparse_dispatch``.
+    """
+    num_experts, top_k = w_in.shape[0], expert_index.shape[1]
+    args = (x, expert_index, combine_weights, w_in, b_in, w_out, b_out)
+    num_groups = x.shape[0] if x.shape[0] is not None else ops.shape(x)[0]
+    cheaper = dense_is_cheaper(num_groups, top_k, num_experts, block_size)
+    if isinstance(cheaper, bool):
+        return dense_dispatch(*args) if cheaper else sparse_dispatch(*args, block_size=block_size)
+    return ops.cond(cheaper, lambda: dense_dispatch(*args), lambda: sparse_dispatch(*args, block_size=block_size))

@@ -50,7 +50,7 @@ def grec_executed_flops(config: InputConfig, rows: int, *, dim, num_experts, top
                         use_moe, dispatch, block_size, **params):  # fmt: skip
     """Body FLOPs GRec executes for a request of ``rows`` examples: the analytic count plus the sparse
     dispatch's padding (``models.dispatch.padded_blocks`` blocks of ``block_size`` routing groups all run),
-    or every expert on every group with dense dispatch."""
+    or every expert on every group with dense dispatch; ``auto`` runs whichever has fewer slots."""
     from models.dispatch import padded_blocks
 
     analytic = rows * grec_flops(config, dim=dim, num_experts=num_experts, top_k=top_k, routing=routing,
@@ -60,8 +60,8 @@ def grec_executed_flops(config: InputConfig, rows: int, *, dim, num_experts, top
     tokens = config.num_tokens
     groups, per_group = (rows * tokens, 1) if routing == "token" else (rows, tokens)
     per_slot = 2 * 2 * per_group * dim * (expert_hidden_dim or 2 * dim)  # one expert on one group
-    slots = padded_blocks(groups * top_k, block_size, num_experts) * block_size if dispatch == "sparse" else (
-        groups * num_experts)  # fmt: skip
+    sparse, dense = padded_blocks(groups * top_k, block_size, num_experts) * block_size, groups * num_experts
+    slots = {"sparse": sparse, "dense": dense, "auto": min(sparse, dense)}[dispatch]
     return analytic + (slots - groups * top_k) * per_slot
 
 
@@ -98,11 +98,25 @@ def model_flops(name, config: InputConfig, **hyperparameters):
     return baseline_flops(name, config, **params)
 
 
-def executed_flops(name, config: InputConfig, rows: int, **hyperparameters):
-    """Body FLOPs model ``name`` executes for a request of ``rows`` examples: ``rows`` x the analytic count,
-    plus GRec's dispatch padding (the flat baselines run exactly their analytic matmuls)."""
+def executed_flops(name, config: InputConfig, rows: int, tasks: int = 1, **hyperparameters):
+    """Body FLOPs model ``name`` executes for a request of ``rows`` examples spread evenly over ``tasks`` main
+    tasks: ``rows`` x the analytic count, plus GRec's dispatch padding and PLE's own-expert padding (each
+    task's rows rounded up to whole blocks when it runs them in blocks, ``models.gated_experts``); the others
+    run exactly their analytic matmuls."""
+    from models.gated_experts import TASK_BLOCK, whole_blocks
     from models.presets import constructor_defaults
 
+    params = {**constructor_defaults(name), **hyperparameters}
     if name in ("grec", "dense_grec"):
-        return grec_executed_flops(config, rows, **{**constructor_defaults(name), **hyperparameters})
-    return rows * model_flops(name, config, **hyperparameters)
+        return grec_executed_flops(config, rows, **params)
+    executed = rows * model_flops(name, config, **hyperparameters)
+    if name == "ple":
+        # The served layout (batch size unknown): blocks of one task's rows unless they would more than
+        # double the rows, then each row's own weights (no padding).
+        slots = tasks * whole_blocks(-(-rows // tasks), TASK_BLOCK)
+        padding = slots - rows if slots <= 2 * rows else 0
+        width, h = config.num_tokens * params["dim"], params["expert_dim"]
+        for _ in range(params["num_levels"]):  # one own-expert slot: Et experts of one Dense
+            executed += padding * 2 * params["num_task_experts"] * width * h
+            width = h
+    return executed

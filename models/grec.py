@@ -31,7 +31,7 @@ class GRec(MultiTaskModel):
         expert_hidden_dim: F, hidden width of each expert; default 2 * D.
         use_moe: False gives the dense GRec baseline: one feed-forward layer
             (``FeedForward``) of equal active width (K * F) in place of the MoE layer.
-        dispatch: ``sparse`` or ``dense`` (reference) expert dispatch.
+        dispatch: ``auto`` (sparse, or dense for a request of few examples), ``sparse`` or ``dense`` (reference).
         block_size: sparse-dispatch padding granularity.
         jitter, load_balance_coef, z_loss_coef: router noise and loss weights.
         dropout: dropout in the parallel Transformer blocks.
@@ -54,7 +54,7 @@ class GRec(MultiTaskModel):
         routing="task_sentence",
         expert_hidden_dim=None,
         use_moe=True,
-        dispatch="sparse",
+        dispatch="auto",
         block_size=16,
         jitter=0.01,
         load_balance_coef=0.01,

@@ -11,7 +11,7 @@ from models.moe_losses import load_balancing_loss, router_z_loss
 from models.routing import PER_EXAMPLE_MODES, ROUTING_MODES, FixedRouter, LearnedRouter, RoutingMode
 from models.validation import require, require_positive
 
-DISPATCH_MODES = ("sparse", "dense")
+DISPATCH_MODES = ("auto", "sparse", "dense")
 
 
 @keras.saving.register_keras_serializable(package="grec")
@@ -34,7 +34,8 @@ class SparseMoE(keras.layers.Layer):
         jitter: multiplicative router-input noise range (Switch), training only.
         load_balance_coef: weight of the load-balancing loss.
         z_loss_coef: weight of the router z-loss.
-        dispatch: ``sparse`` (only the chosen experts) or ``dense`` (reference).
+        dispatch: ``auto`` (the cheaper of the two for the request's size, ``models.dispatch.auto_dispatch``),
+            ``sparse`` (only the chosen experts, padded to blocks) or ``dense`` (every expert; the reference).
         block_size: padding granularity of the sparse path, in routing groups.
         num_tasks: N main-task ids, for per-task utilisation (0: overall only).
         fixed_combine_weights: K weights for a layer specialised to one task
@@ -60,7 +61,7 @@ class SparseMoE(keras.layers.Layer):
         jitter=0.01,
         load_balance_coef=0.01,
         z_loss_coef=0.001,
-        dispatch="sparse",
+        dispatch="auto",
         block_size=16,
         num_tasks=0,
         fixed_combine_weights=None,
@@ -126,9 +127,9 @@ class SparseMoE(keras.layers.Layer):
         # Shape: [G, R, D] routing groups: examples (R = T) or single tokens (R = 1).
         groups = normed if self.routing in PER_EXAMPLE_MODES else ops.reshape(normed, (-1, 1, dim))
         weights = [self.w_in, self.b_in, self.w_out, self.b_out]
-        if self.dispatch == "sparse":
-            mixed = dispatch_lib.sparse_dispatch(groups, plan.expert_index, plan.combine_weights, *weights,
-                                                 block_size=self.block_size)  # fmt: skip
+        if self.dispatch in ("auto", "sparse"):
+            run = dispatch_lib.auto_dispatch if self.dispatch == "auto" else dispatch_lib.sparse_dispatch
+            mixed = run(groups, plan.expert_index, plan.combine_weights, *weights, block_size=self.block_size)
         else:
             mixed = dispatch_lib.dense_dispatch(groups, plan.expert_index, plan.combine_weights, *weights)
         if training and isinstance(self.router, LearnedRouter):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.dispatch import dense_dispatch, sparse_dispatch
+from models.dispatch import auto_dispatch, dense_dispatch, dense_is_cheaper, sparse_dispatch
 from models.moe_losses import load_balancing_loss, router_z_loss
 from models.routing import ROUTING_MODES, router_input, top_k_plan
 from models.sparse_moe import SparseMoE
@@ -81,6 +81,36 @@ def test_sparse_dispatch_when_every_group_picks_the_same_experts():
     out = np.array(sparse_dispatch(x, index, weights, *params, block_size=8))
     np.testing.assert_allclose(out, np.array(dense_dispatch(x, index, weights, *params)), atol=1e-5)
     assert np.all(np.abs(out).sum(-1) > 0)
+
+
+def test_dense_is_cheaper_below_the_padded_slots():
+    """E=8, K=4, block 16: G groups run (ceil(4G/16) + 8) * 16 sparse slots or 8G dense ones."""
+    assert dense_is_cheaper(2, 4, 8, 16)  # 16 < 144
+    assert dense_is_cheaper(31, 4, 8, 16)  # 248 < 256
+    assert not dense_is_cheaper(32, 4, 8, 16)  # 256 = 256
+    assert not dense_is_cheaper(256, 4, 8, 16)  # 2048 > 1152
+
+
+def test_auto_dispatch_takes_the_cheaper_path_and_gives_the_same_result():
+    """With G unknown when tracing (the served signatures) one traced function answers a small request by the
+    dense path and a large one by the sparse path (the graph holds both, under one cond), both equal to the
+    reference; with G known it traces only the path it takes."""
+    params = _expert_params(8, 8, 6)
+    spec = [tf.TensorSpec([None, 3, 8], tf.float32), tf.TensorSpec([None, 4], tf.int32),
+            tf.TensorSpec([None, 4], tf.float32)]  # fmt: skip
+    traced = tf.function(lambda a, b, c: auto_dispatch(a, b, c, *params, block_size=16), input_signature=spec)
+    for groups in (2, 40):
+        x = RNG.normal(size=(groups, 3, 8)).astype("float32")
+        index = np.stack([RNG.permutation(8)[:4] for _ in range(groups)]).astype("int32")
+        weights = np.full((groups, 4), 0.25, "float32")
+        want = np.array(dense_dispatch(x, index, weights, *params))
+        np.testing.assert_allclose(np.array(traced(x, index, weights)), want, atol=1e-5)
+        static = tf.function(lambda a, b, c: auto_dispatch(a, b, c, *params, block_size=16))
+        graph = static.get_concrete_function(x, index, weights).graph
+        scatters = [op for op in graph.get_operations() if op.type == "ScatterNd"]  # only the sparse path scatters
+        assert (len(scatters) > 0) == (groups == 40)
+    ops_types = {op.type for op in traced.get_concrete_function().graph.get_operations()}
+    assert ops_types & {"If", "StatelessIf"}
 
 
 def test_sparse_dispatch_compiles_with_xla():
