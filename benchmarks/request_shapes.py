@@ -101,7 +101,7 @@ def markdown(result) -> str:
         f"Command: `python -m benchmarks.request_shapes --tasks {','.join(map(str, args['tasks']))} "
         f"--items {args['items']} --dim {args['dim']} --repeats {args['repeats']}`  ",
         machine.summary(info) + f" Models: their `small` presets at D={args['dim']} "
-        "(GRec E=8, K=4, sparse dispatch, block 16). Body FLOPs (after the shared encoders), per request.",
+        "(GRec E=8, K=4, auto dispatch: sparse in blocks of 16, dense below 32 examples; PLE's own experts in blocks of 8 rows of one task, per row when that would more than double the rows; traced with the batch size unknown, as served). Body FLOPs (after the shared encoders), per request.",
         "",
     ]
     for shape, title in zip(SHAPES, (f"(a) one task sentence x {args['items']} items",

@@ -9,7 +9,8 @@ from models.activation import leaky_relu
 from models.validation import require_positive
 
 # Rows per block of a task's own experts: a batch of 256 training rows over 8 tasks pads ~11 % of its own-expert
-# rows; one row per task (a context scored for every task) pads 8x on the own experts (``models.flops``).
+# rows (served, batch size unknown; the static bound pads 25 %); one row a task (a context scored for every
+# task) would pad 8x, so such requests gather each row's weights instead (``GatedExperts._own_experts``).
 TASK_BLOCK = 8
 
 
