@@ -116,11 +116,6 @@ def default_hyperparameters(name: str, dim: int = 64) -> dict:
     return presets.small(name, dim)
 
 
-def tuned_hyperparameters(name: str, setting: dict) -> dict:
-    """The model keyword arguments of a tuning-grid point ``{"learning_rate": .., "dim": ..}``."""
-    return default_hyperparameters(name, dim=setting["dim"])
-
-
 def _dataset(x, y, batch_size, seed):
     import tensorflow as tf
 

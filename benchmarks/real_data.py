@@ -329,10 +329,11 @@ def _metrics(labels, scores):
 
 def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, numerical: str | None = None,
         num_buckets: int | None = None, drop_options=(), tune_trials: int = 0, models=DEEP_MODELS,
-        variants: dict | None = None, rows: int = SYNTHETIC["rows"]) -> dict:  # fmt: skip
+        variants: dict | None = None, rows: int = SYNTHETIC["rows"], pairs=(), on_trained=None) -> dict:  # fmt: skip
     """``models``: the deep models to train (``grec`` first: every other is compared with it), each a model name
-    or a name of ``variants`` ({name: (model, preset overrides)}, e.g. GRec with two blocks)."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    or a name of ``variants`` ({name: (model, preset overrides)}, e.g. GRec with two blocks). ``pairs``: more
+    (A, B) names to compare the same way (``result["tasks"][task]["pairs"]["A - B"]``); ``on_trained(name,
+    seed, model)`` is called after each deep model's training (e.g. to read its expert utilisation)."""
 
     variants = variants or {}
     if models[0] != "grec":
@@ -358,6 +359,8 @@ def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, nu
                                         overrides=overrides)  # fmt: skip
             runs.append(np.asarray(model.predict(data.eval_x, batch_size=4096, verbose=0), dtype="float64"))
             steps.setdefault(name, []).append(trained)
+            if on_trained:
+                on_trained(name, seed, model)
             print(f"  {name:<14} seed {seed}: {trained} steps, test mean AP "
                   f"{np.mean([_metrics(data.eval_y[test_tasks == t], runs[-1][test_tasks == t])['ap'] for t in tasks]):.4f}",
                   flush=True)  # fmt: skip
@@ -386,19 +389,24 @@ def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, nu
             entry["models"][name] = {m: {"mean": float(np.mean([p[m] for p in per_seed])),
                                          "std": float(np.std([p[m] for p in per_seed]))} for m in ("ap", "auc")}  # fmt: skip
         for name in scores:
-            if name == "grec":
-                continue
-            for metric_name, metric in (("ap", average_precision_score), ("auc", roc_auc_score)):
-                d = intervals.paired_difference(metric, y, scores["grec"][:, rows], scores[name][:, rows])
-                entry["grec_vs"].setdefault(name, {})[metric_name] = {
-                    "difference": d.value,
-                    "low": d.low,
-                    "high": d.high,
-                    "verdict": d.verdict,
-                }
+            if name != "grec":
+                entry["grec_vs"][name] = _paired(y, scores["grec"][:, rows], scores[name][:, rows])
+        if pairs:
+            entry["pairs"] = {f"{a} - {b}": _paired(y, scores[a][:, rows], scores[b][:, rows]) for a, b in pairs}
         result["tasks"][task] = entry
     result["seconds"] = time.perf_counter() - start
     return result
+
+
+def _paired(labels, scores_a, scores_b) -> dict:
+    """A's AP and AUC minus B's on the same rows: {metric: difference, 95 % interval, verdict}."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    found = {}
+    for metric_name, metric in (("ap", average_precision_score), ("auc", roc_auc_score)):
+        d = intervals.paired_difference(metric, labels, scores_a, scores_b)
+        found[metric_name] = {"difference": d.value, "low": d.low, "high": d.high, "verdict": d.verdict}
+    return found
 
 
 VERDICTS = ("better", "no difference detected", "worse")

@@ -89,44 +89,37 @@ def test_paper_claims_smallest_configuration_runs_and_reports(tmp_path):
 
     assert paper_claims.main(["--smallest", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "paper_claims.json").read_text())
-    assert set(result["quality"]) == set(paper_claims.QUALITY_MODELS)
-    assert set(result["routing"]) == set(paper_claims.ROUTING_MODES)
-    assert [r["num_tasks"] for r in result["task_scaling"]] == [2, 4]
-    # No model's analytic cost per example depends on N: GRec routes by task sentence, MMoE and PLE run
-    # only the row's own task's gate and experts.
-    first, last = result["task_scaling"]
-    assert last["grec_flops"] == first["grec_flops"] > 0
-    assert last["ple_flops"] == first["ple_flops"] > 0 and last["mmoe_flops"] == first["mmoe_flops"] > 0
-    # Tuning was scored on the validation split, one score per grid point, and the quality run reused its setting.
-    assert [len(tried) for tried in result["tuning"].values()] == [1] * len(paper_claims.QUALITY_MODELS)
-    assert result["quality"]["grec"]["setting"] == result["args"]["grid"][0]
-    assert result["routing"]["task_sentence"]["mean_ap"] == result["quality"]["grec"]["mean_ap"]
-    for name in (
-        "paper_claims.md",
-        "paper_claims_quality.png",
-        "paper_claims_expert_sweep.png",
-        "paper_claims_task_scaling.png",
-        "paper_claims_expert_utilization.png",
-    ):
+    run = result["run"]
+    trained = ["grec", "mmoe", "routing_token", "routing_sentence", "routing_task", "e4k2", "e8k2"]
+    assert list(result["costs"]) == trained and result["variants"]["e4k2"] == ["grec", {"num_experts": 4, "top_k": 2}]
+    for entry in run["tasks"].values():
+        assert set(entry["grec_vs"]) == set(trained[1:]) | {"lightgbm"}  # every variant paired with GRec
+    costs = result["costs"]
+    # Executed FLOPs at one task sentence x 256 rows: GRec pads its dispatch blocks, MMoE runs what it counts;
+    # K=2 of 8 experts executes less than K=4 of 8.
+    assert costs["grec"]["executed"] > costs["grec"]["analytic"]
+    assert costs["mmoe"]["executed"] == costs["mmoe"]["analytic"]
+    assert costs["e8k2"]["executed"] < costs["grec"]["executed"]
+    # Section 4 pairs exactly the GRec points within the slack of MMoE's executed FLOPs.
+    limit = paper_claims.EQUAL_FLOPS_SLACK * costs["mmoe"]["executed"]
+    expected = {f"{n} - mmoe" for n in ("grec", "e4k2", "e8k2") if costs[n]["executed"] <= limit}
+    assert expected and set(next(iter(run["tasks"].values())).get("pairs", {})) == expected
+    # Expert shares over the test rows of each model routing by task sentence, seed 0: E of them summing to 1,
+    # K experts a row, so no expert above 1/K; MMoE and token routing have none.
+    assert set(result["utilization"]) == {"grec", "e4k2", "e8k2"}
+    for name, experts, top_k in (("grec", 8, 4), ("e4k2", 4, 2), ("e8k2", 8, 2)):
+        shares = result["utilization"][name]["expert_shares"]
+        assert len(shares) == experts and abs(sum(shares) - 1) < 1e-9 and max(shares) <= 1 / top_k + 1e-9
+    assert all(costs[n]["us_per_example"] > 0 for n in trained)
+    for name in ("paper_claims.md", "paper_claims_per_task.md", "paper_claims_expert_sweep.png",
+                 "paper_claims_expert_utilization.png"):  # fmt: skip
         assert (tmp_path / name).exists(), name
-    assert not (tmp_path / "paper_claims.partial.json").exists()
-    # The wall-time sections re-measured alone keep every quality number.
+    assert "| routing_token |" in (tmp_path / "paper_claims.md").read_text()
+    # The wall-time columns re-measured alone keep every quality number.
     assert paper_claims.main(["--costs-only", "--out", str(tmp_path)]) == 0
     again = json.loads((tmp_path / "paper_claims.json").read_text())
-    assert again["quality"] == result["quality"] and again["expert_sweep"] == result["expert_sweep"]
+    assert again["run"] == run and again["utilization"] == result["utilization"]
     assert "--costs-only" in (tmp_path / "paper_claims.md").read_text()
-
-
-def test_training_length_reads_tuned_settings_and_reports_each_budget(tmp_path):
-    from benchmarks import training_length
-
-    settings = tmp_path / "claims.json"
-    settings.write_text(json.dumps({"quality": {"grec": {"setting": {"learning_rate": 3e-3, "dim": 16}}}}))
-    assert training_length.main(["--models", "grec", "--steps", "2", "6", "--rows", "6000", "--batch-size", "32",
-                                 "--settings", str(settings), "--out", str(tmp_path)]) == 0  # fmt: skip
-    rows = json.loads((tmp_path / "training_length.json").read_text())["rows"]
-    assert [(r["model"], r["steps"], r["setting"]["dim"]) for r in rows] == [("grec", 2, 16), ("grec", 6, 16)]
-    assert all(0 < r["mean_ap"] <= 1 for r in rows)
 
 
 def test_every_benchmark_module_imports():
