@@ -206,8 +206,8 @@ def markdown(result) -> str:
              f"{result.get('cost_note', 'measured in the same run as the training')}.", "",
              "Every variant is GRec's `small` preset with one change; each is compared with GRec (E=8, K=4, "
              "task-sentence routing) on the same test rows, per task, by the paired AP difference and its 95 % "
-             "interval (bootstrap over test rows and seeds); the counts say on how many tasks the variant is "
-             "better / no difference detected / worse than GRec. Executed FLOPs and wall time: request shape (a), "
+             "interval (bootstrap over test rows and seeds); the counts say on how many tasks GRec is "
+             "better / no difference detected / worse than the variant (or MMoE). Executed FLOPs and wall time: request shape (a), "
              f"one task sentence x {REQUEST_ROWS} items, after the shared encoders.", ""]  # fmt: skip
     reference = result.get("quality_reference")
     lines += ["## 1. Quality against the baselines", ""]
@@ -222,7 +222,7 @@ def markdown(result) -> str:
 
     def table(names, title):
         out = ["", f"## {title}", "",
-               "| variant | mean AP | vs GRec: better / no diff. / worse | analytic MFLOPs | executed MFLOPs | "
+               "| variant | mean AP | GRec vs it: better / no diff. / worse | analytic MFLOPs | executed MFLOPs | "
                "us / example | busiest expert share |", "|---|---:|---|---:|---:|---:|---:|"]  # fmt: skip
         for name in names:
             row = rows[name]
