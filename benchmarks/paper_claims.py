@@ -1,7 +1,7 @@
 """The paper's claims on the synthetic data, under the quality protocol of ``benchmarks.real_data``,
 reported whichever way they fall.
 
-    python -m benchmarks.paper_claims                # full: 400k task examples, 3 seeds (~70 min, 2 cores)
+    python -m benchmarks.paper_claims                # full: 400k task examples, 3 seeds (~80 min alone on 2 cores)
     python -m benchmarks.paper_claims --quick        # minutes: 60k task examples, 1 seed
     python -m benchmarks.paper_claims --costs-only   # re-measure only the wall times, on a quiet machine
 
@@ -292,7 +292,8 @@ def main(argv=None) -> int:
         mode = "smallest" if args.smallest else "quick" if args.quick else "full"
         rows, seeds, max_steps, eval_every, sweep, repeats = MODES[mode]
         defined = variants(sweep)
-        data, _, _ = real_data.prepare_synthetic(rows)  # cached: run() below reads the same generated data
+        prepared = real_data.prepare_synthetic(rows)
+        data = prepared[0]
         names = ["grec", BASELINE, *defined]
         costs = flops(data.input_config, names, defined)
         limit = EQUAL_FLOPS_SLACK * costs[BASELINE]["executed"]
@@ -306,7 +307,7 @@ def main(argv=None) -> int:
 
         with tempfile.TemporaryDirectory() as work:
             run = real_data.run("synthetic", work, seeds, max_steps, eval_every, models=tuple(names), variants=defined,
-                                rows=rows, pairs=pairs, on_trained=record)  # fmt: skip
+                                rows=rows, pairs=pairs, on_trained=record, prepared=prepared)  # fmt: skip
         command = "python -m benchmarks.paper_claims" + {"smallest": " --smallest", "quick": " --quick"}.get(mode, "")
         result = {"args": {"mode": mode, "rows": rows, "seeds": seeds, "max_steps": max_steps, "eval_every": eval_every,
                            "sweep": [list(p) for p in sweep], "repeats": repeats}, "command": command, "variants": defined,

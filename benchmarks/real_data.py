@@ -329,11 +329,12 @@ def _metrics(labels, scores):
 
 def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, numerical: str | None = None,
         num_buckets: int | None = None, drop_options=(), tune_trials: int = 0, models=DEEP_MODELS,
-        variants: dict | None = None, rows: int = SYNTHETIC["rows"], pairs=(), on_trained=None) -> dict:  # fmt: skip
+        variants: dict | None = None, rows: int = SYNTHETIC["rows"], pairs=(), on_trained=None, prepared=None) -> dict:  # fmt: skip
     """``models``: the deep models to train (``grec`` first: every other is compared with it), each a model name
     or a name of ``variants`` ({name: (model, preset overrides)}, e.g. GRec with two blocks). ``pairs``: more
     (A, B) names to compare the same way (``result["tasks"][task]["pairs"]["A - B"]``); ``on_trained(name,
-    seed, model)`` is called after each deep model's training (e.g. to read its expert utilisation)."""
+    seed, model)`` is called after each deep model's training (e.g. to read its expert utilisation).
+    ``prepared``: what ``prepare`` returns, when the caller already made it."""
 
     variants = variants or {}
     if models[0] != "grec":
@@ -341,7 +342,7 @@ def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, nu
     if tune_trials and variants:
         raise ValueError("variants are fixed overrides of a preset; tune the model itself instead")
     start = time.perf_counter()
-    data, lightgbm_sets, spec = prepare(dataset, work, numerical, num_buckets, drop_options, rows)
+    data, lightgbm_sets, spec = prepared or prepare(dataset, work, numerical, num_buckets, drop_options, rows)
     tasks = list(lightgbm_sets)
     test_tasks = data.eval_tasks
     scores: dict[str, np.ndarray] = {}  # model -> [seeds, test rows]
