@@ -15,7 +15,9 @@ into the model base path, evenly over the run:
 Reported: failed requests (every request is good: must be 0), the versions that
 answered, the server's resident memory over the run, p50/p99 latency of the
 requests sent within 5 s after a good push (swaps) against the others (steady),
-and the latency of each new version's first request. ``--no-warmup`` removes
+the latency of each new version's first request, and how long after its push
+the newest good version answers once the pushes and the load have stopped
+(a server that keeps loading must not stay on an old version). ``--no-warmup`` removes
 the warm-up file from every pushed copy, to measure what warm-up buys.
 Without ``--model-base-path`` a small sample model is exported first.
 
@@ -42,6 +44,7 @@ TASKS = ("ctr", "atc", "cvr", "churn")
 PUSHES = ("good", "good", "broken", "good", "half", "good", "broken", "good", "good", "good")  # versions 2..11
 SWAP_WINDOW = 5.0  # seconds after a good push counted as "during a swap"
 HALF_WRITTEN_DELAY = 6.0
+NEWEST_TIMEOUT = 180.0  # seconds after the last request to wait for the newest good version to answer
 
 
 def _push(source: str, base: str, version: int, kind: str, warmup: bool) -> None:
@@ -133,6 +136,15 @@ def run(source: str, requests: int, concurrency: int, warmup: bool, work: str) -
         stop.set()
         duration = time.monotonic() - t0
         rss.append((duration, process.memory_info().rss))
+        # Not starved by the pushes: once they stop, the newest good version must take over.
+        newest = max(v for _, v, kind in pushes if kind == "good")
+        probe, settled = GRecClient(server.target), None
+        while settled is None and time.monotonic() - t0 < duration + NEWEST_TIMEOUT:
+            if probe.predict_serialized(examples[0])[1] == newest:
+                settled = time.monotonic() - t0
+            else:
+                time.sleep(0.2)
+        probe.close()
 
     times, latency = np.array([r[0] for r in records]), np.array([r[1] for r in records]) * 1e3
     versions = [r[2] for r in records]
@@ -144,6 +156,7 @@ def run(source: str, requests: int, concurrency: int, warmup: bool, work: str) -
     for (begin, _, version, _), in_ms in zip(records, latency, strict=True):
         if version is not None and version not in first and version != 1:
             first[version], first_at[version] = float(in_ms), begin
+    pushed_at = {v: t for t, v, _ in pushes}
     # Resident memory when each new version first answered: flat once two versions are kept, or growing.
     rss_at = {str(v): next((r for t, r in rss if t >= at), rss[-1][1]) / 2**20 for v, at in sorted(first_at.items())}
 
@@ -159,10 +172,18 @@ def run(source: str, requests: int, concurrency: int, warmup: bool, work: str) -
         "versions_answering": {str(v): versions.count(v) for v in sorted(set(v for v in versions if v is not None))},
         "steady": pct(latency[~in_swap]), "during_swaps": pct(latency[in_swap]),
         "first_request_ms": {str(k): v for k, v in sorted(first.items())},
+        "push_to_first_answer_s": {str(v): first_at[v] - pushed_at[v] for v in sorted(first_at)},
+        "newest_good_version": newest,
+        "newest_answered_after_push_s": None if settled is None else settled - pushed_at[newest],
         "rss_mb": {"start": rss[0][1] / 2**20, "end": rss[-1][1] / 2**20, "max": max(r for _, r in rss) / 2**20,
                    "at_first_answer_of_version": rss_at},
         "machine": machine.describe(),
     }  # fmt: skip
+
+
+def _after(r: dict) -> str:
+    s = r["newest_answered_after_push_s"]
+    return f"v{r['newest_good_version']}: " + (f"{s:.1f}" if s is not None else f"not within {NEWEST_TIMEOUT:.0f} s")
 
 
 def markdown(results: list[dict], command: str) -> str:
@@ -172,8 +193,8 @@ def markdown(results: list[dict], command: str) -> str:
              f"`half`: `saved_model.pb` first, the rest {HALF_WRITTEN_DELAY:.0f} s later).", "",
              "| warm-up | requests | failed | versions answering | steady p50 / p99 ms | within 5 s of a good push "
              "p50 / p99 ms | first request per new version, ms (median / max) | RSS start -> end (max) MB | "
-             "RSS when each new version first answered, MB |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---|"]  # fmt: skip
+             "RSS when each new version first answered, MB | newest good version answered, s after its push |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---|---:|"]  # fmt: skip
     for r in results:
         first = list(r["first_request_ms"].values())
         lines.append(
@@ -183,7 +204,7 @@ def markdown(results: list[dict], command: str) -> str:
             f"{np.median(first) if first else float('nan'):.1f} / {max(first, default=float('nan')):.1f} | {r['rss_mb']['start']:.0f} -> {r['rss_mb']['end']:.0f} "
             f"({r['rss_mb']['max']:.0f}) | "
             + ", ".join(f"v{v}: {mb:.0f}" for v, mb in r["rss_mb"]["at_first_answer_of_version"].items())
-            + " |"
+            + f" | {_after(r)} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -214,8 +235,9 @@ def main(argv=None) -> int:
     with open(args.out + ".md", "w") as f:
         f.write(markdown(results, "python -m benchmarks.serving_faults " + " ".join(argv or sys.argv[1:])))
     failed = sum(r["failed_requests"] for r in results)
-    print(f"wrote {args.out}.md; failed requests: {failed}")
-    return 1 if failed else 0
+    stale = [r["warmup"] for r in results if r["newest_answered_after_push_s"] is None]
+    print(f"wrote {args.out}.md; failed requests: {failed}; runs whose newest good version never answered: {stale}")
+    return 1 if failed or stale else 0
 
 
 if __name__ == "__main__":

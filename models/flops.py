@@ -8,6 +8,7 @@ input encoders are shared by every model and counted once (``encoder_flops``).
 from __future__ import annotations
 
 from models.input_config import InputConfig
+from models.wide_deep_head import categorical_width
 
 
 def _parallel_block(tokens, width, heads):
@@ -17,9 +18,11 @@ def _parallel_block(tokens, width, heads):
     return 2 * (projections + attention + 3 * tokens * width * mlp_hidden)
 
 
-def encoder_flops(config: InputConfig, dim, embedding_dim=16, text_hidden_dim=64, history_hidden_dim=64, **_):
+def encoder_flops(config: InputConfig, dim, embedding_dim=16, text_hidden_dim=64, history_hidden_dim=64,
+                  categorical_widths="fixed", **_):  # fmt: skip
     """FLOPs of the shared input encoders for one example."""
-    flops = 2 * len(config.categorical) * embedding_dim * dim + 2 * len(config.numerical) * dim
+    embedded = sum(categorical_width(size, embedding_dim, categorical_widths) for _, size in config.categorical)
+    flops = 2 * embedded * dim + 2 * len(config.numerical) * dim
     if config.text:
         length, h = config.text[2], text_hidden_dim
         flops += 2 * (4 * length * h * h + 2 * length * length * h + 2 * length * h * 2 * h) + 2 * h * dim

@@ -29,7 +29,7 @@ class InputEncoder(keras.layers.Layer):
         text_hidden_dim, text_layers, text_heads: from-scratch text encoder size.
         text_preset: local keras-hub preset directory for the text encoder.
         history_hidden_dim, history_blocks, history_heads: history encoder size.
-        numerical_embedding, periodic_frequencies, periodic_sigma: see ``WideDeepHead``.
+        numerical_embedding, periodic_frequencies, periodic_sigma, categorical_widths: see ``WideDeepHead``.
 
     Call args:
         features: dict of transformed features (see ``models/input_config.py``).
@@ -54,6 +54,7 @@ class InputEncoder(keras.layers.Layer):
         numerical_embedding=None,
         periodic_frequencies=16,
         periodic_sigma=0.1,
+        categorical_widths="fixed",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -73,11 +74,12 @@ class InputEncoder(keras.layers.Layer):
         self.numerical_embedding = numerical_embedding
         self.periodic_frequencies = periodic_frequencies
         self.periodic_sigma = periodic_sigma
+        self.categorical_widths = categorical_widths
         policy = self.dtype_policy
         self.context = WideDeepHead(
             [size for _, size in config.categorical], len(config.numerical), embedding_dim, dim, use_cross,
             numerical_embedding=numerical_embedding, periodic_frequencies=periodic_frequencies,
-            periodic_sigma=periodic_sigma, name="context", dtype=policy,
+            periodic_sigma=periodic_sigma, categorical_widths=categorical_widths, name="context", dtype=policy,
         )  # fmt: skip
         self.task_sentence = TaskSentenceEmbedding([size for _, size in config.task_columns], dim, name="task_sentence",
                                                    dtype=policy)  # fmt: skip
@@ -132,5 +134,6 @@ class InputEncoder(keras.layers.Layer):
             numerical_embedding=self.numerical_embedding,
             periodic_frequencies=self.periodic_frequencies,
             periodic_sigma=self.periodic_sigma,
+            categorical_widths=self.categorical_widths,
         )
         return config

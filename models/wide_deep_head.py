@@ -10,6 +10,19 @@ from models.activation import leaky_relu
 from models.validation import require, require_positive
 
 NUMERICAL_EMBEDDINGS = (None, "periodic")
+CATEGORICAL_WIDTHS = ("fixed", "cardinality")
+WIDTH_REFERENCE_VOCAB = 256  # a column of up to this many ids gets ``embedding_dim``; wider ones grow with n ** 0.25
+MAX_WIDTH_FACTOR = 4  # and at most this many times ``embedding_dim``
+
+
+def categorical_width(vocab_size: int, embedding_dim: int, rule: str = "fixed") -> int:
+    """A categorical column's embedding width: ``embedding_dim`` (``fixed``), or (``cardinality``) growing with
+    the fourth root of its vocabulary above ``WIDTH_REFERENCE_VOCAB`` ids (TensorFlow's feature-column
+    guide's rule of thumb, width ~ n ** 0.25), rounded to a multiple of 4, at most ``MAX_WIDTH_FACTOR`` x."""
+    if rule == "fixed":
+        return embedding_dim
+    grown = embedding_dim * max(1.0, vocab_size / WIDTH_REFERENCE_VOCAB) ** 0.25
+    return int(min(MAX_WIDTH_FACTOR * embedding_dim, 4 * round(grown / 4)))
 
 
 @keras.saving.register_keras_serializable(package="grec")
@@ -40,6 +53,7 @@ class WideDeepHead(keras.layers.Layer):
         output_dim: D, width of the output token.
         use_cross: add the cross-feature branch.
         numerical_embedding: None or ``"periodic"``.
+        categorical_widths: ``fixed`` (every column ``embedding_dim``) or ``cardinality`` (``categorical_width``).
         periodic_frequencies, periodic_sigma: the periodic embedding's size and initial frequency spread.
 
     Call args:
@@ -51,10 +65,13 @@ class WideDeepHead(keras.layers.Layer):
     """
 
     def __init__(self, vocab_sizes, num_numerical, embedding_dim=16, output_dim=256, use_cross=False,
-                 numerical_embedding=None, periodic_frequencies=16, periodic_sigma=0.1, **kwargs):  # fmt: skip
+                 numerical_embedding=None, periodic_frequencies=16, periodic_sigma=0.1, categorical_widths="fixed",
+                 **kwargs):  # fmt: skip
         super().__init__(**kwargs)
         require(numerical_embedding in NUMERICAL_EMBEDDINGS, f"`numerical_embedding` must be one of "
                 f"{list(NUMERICAL_EMBEDDINGS)}.", numerical_embedding=numerical_embedding)  # fmt: skip
+        require(categorical_widths in CATEGORICAL_WIDTHS, f"`categorical_widths` must be one of "
+                f"{list(CATEGORICAL_WIDTHS)}.", categorical_widths=categorical_widths)  # fmt: skip
         require_positive(periodic_frequencies=periodic_frequencies)
         require(periodic_sigma > 0, "`periodic_sigma` must be > 0.", periodic_sigma=periodic_sigma)
         vocab_sizes = [int(v) for v in vocab_sizes]
@@ -71,6 +88,8 @@ class WideDeepHead(keras.layers.Layer):
         self.numerical_embedding = numerical_embedding
         self.periodic_frequencies = periodic_frequencies
         self.periodic_sigma = periodic_sigma
+        self.categorical_widths = categorical_widths
+        self.widths = [categorical_width(v, embedding_dim, categorical_widths) for v in vocab_sizes]
 
     @property
     def _periodic(self) -> bool:
@@ -79,12 +98,17 @@ class WideDeepHead(keras.layers.Layer):
     def build(self, categorical_shape=None, numerical_shape=None):
         policy = self.dtype_policy
         self._offsets = np.concatenate([[0], np.cumsum(self.vocab_sizes)[:-1]]).astype("int32")
-        deep_width = (len(self.vocab_sizes) + self.num_numerical * self._periodic) * self.embedding_dim
-        if self.vocab_sizes:
+        deep_width = sum(self.widths) + self.num_numerical * self._periodic * self.embedding_dim
+        if self.vocab_sizes and self.categorical_widths == "fixed":  # one table, columns at offsets: one gather
             self.embedding = keras.layers.Embedding(
                 sum(self.vocab_sizes), self.embedding_dim, name="embedding", dtype=policy
             )
             self.embedding.build((None, len(self.vocab_sizes)))
+        elif self.vocab_sizes:  # a table per column, each its own width
+            self.embeddings = [keras.layers.Embedding(v, w, name=f"embedding_{i}", dtype=policy)
+                               for i, (v, w) in enumerate(zip(self.vocab_sizes, self.widths, strict=True))]  # fmt: skip
+            for table in self.embeddings:
+                table.build((None,))
         if self._periodic:
             m, k, e = self.num_numerical, self.periodic_frequencies, self.embedding_dim
             self.frequencies = self.add_weight(
@@ -106,7 +130,7 @@ class WideDeepHead(keras.layers.Layer):
             self.wide = keras.layers.Dense(self.output_dim, name="wide", dtype=policy)
             self.wide.build((None, self.num_numerical))
         if self.use_cross:
-            width = len(self.vocab_sizes) * self.embedding_dim + self.num_numerical
+            width = sum(self.widths) + self.num_numerical
             self.cross = keras.layers.Dense(width, name="cross", dtype=policy)
             self.cross.build((None, width))
             self.cross_out = keras.layers.Dense(self.output_dim, name="cross_output", dtype=policy)
@@ -125,9 +149,14 @@ class WideDeepHead(keras.layers.Layer):
     def call(self, categorical=None, numerical=None, training=None):
         parts, cross_inputs, deep_inputs = [], [], []
         if self.vocab_sizes:
-            # Shape: [B, C, e] -> [B, C * e].
-            ids = ops.cast(categorical, "int32") + ops.convert_to_tensor(self._offsets)
-            embedded = ops.reshape(self.embedding(ids), (-1, len(self.vocab_sizes) * self.embedding_dim))
+            if self.categorical_widths == "fixed":
+                # Shape: [B, C, e] -> [B, C * e].
+                ids = ops.cast(categorical, "int32") + ops.convert_to_tensor(self._offsets)
+                embedded = ops.reshape(self.embedding(ids), (-1, len(self.vocab_sizes) * self.embedding_dim))
+            else:
+                # Shape: C x [B, e_c] -> [B, sum e_c].
+                ids = ops.cast(categorical, "int32")
+                embedded = ops.concatenate([table(ids[:, i]) for i, table in enumerate(self.embeddings)], axis=-1)
             deep_inputs.append(embedded)
             cross_inputs.append(embedded)
         if self.num_numerical:
@@ -163,5 +192,6 @@ class WideDeepHead(keras.layers.Layer):
             numerical_embedding=self.numerical_embedding,
             periodic_frequencies=self.periodic_frequencies,
             periodic_sigma=self.periodic_sigma,
+            categorical_widths=self.categorical_widths,
         )
         return config

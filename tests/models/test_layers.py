@@ -9,7 +9,7 @@ from models.sequence_encoder import SequenceEncoder
 from models.task_sentence_embedding import TaskSentenceEmbedding
 from models.task_towers import TaskTowers
 from models.text_encoder import TextEncoder
-from models.wide_deep_head import WideDeepHead
+from models.wide_deep_head import WideDeepHead, categorical_width
 from tests.models.harness import assert_config_complete, run_layer_test
 
 RNG = np.random.default_rng(0)
@@ -111,6 +111,20 @@ def test_periodic_numerical_embeddings_follow_the_plr_formula():
     expected = np.maximum(np.einsum("bmk,mke->bme", np.concatenate([np.cos(angles), np.sin(angles)], -1), w) + b, 0)
     got = np.array(layer._periodic_embeddings(x))
     np.testing.assert_allclose(got, expected.reshape(2, 12), atol=1e-5)
+
+
+def test_categorical_widths_grow_with_the_fourth_root_of_the_vocabulary():
+    # Up to 256 ids: embedding_dim; 5,000 ids: 16 * (5000/256) ** 0.25 = 33.6 -> 32; capped at 4x.
+    assert [categorical_width(v, 16, "cardinality") for v in (5, 256, 3000, 5000, 10**9)] == [16, 16, 28, 32, 64]
+    assert categorical_width(5000, 16) == 16  # ``fixed``: every column embedding_dim
+    cat = np.stack([RNG.integers(0, 5, size=4), RNG.integers(0, 5000, size=4)], axis=1)
+    num = RNG.normal(size=(4, 3)).astype("float32")
+    kwargs = dict(vocab_sizes=[5, 5000], num_numerical=3, embedding_dim=16, output_dim=8,
+                  categorical_widths="cardinality", use_cross=True)  # fmt: skip
+    layer, _ = run_layer_test(WideDeepHead, kwargs, (cat, num), (4, 8))
+    assert [tuple(t.embeddings.shape) for t in layer.embeddings] == [(5, 16), (5000, 32)]
+    # The deep layer reads 16 + 32 embedded inputs; the cross branch those and the 3 numericals.
+    assert tuple(layer.deep.kernel.shape) == (48, 8) and tuple(layer.cross.kernel.shape) == (51, 51)
 
 
 def test_wide_deep_head_without_categoricals_or_numericals():
@@ -215,6 +229,11 @@ def test_expert_utilization_counts_per_task():
             "`hidden_dim=10`, `num_query_heads=3`",
         ),
         (WideDeepHead, dict(vocab_sizes=[], num_numerical=0), "at least one categorical or numerical"),
+        (
+            WideDeepHead,
+            dict(vocab_sizes=[5], num_numerical=0, categorical_widths="wide"),
+            "Received: `categorical_widths='wide'`",
+        ),
     ],
 )
 def test_bad_layer_arguments_fail_at_construction(cls, kwargs, message):
