@@ -27,11 +27,13 @@ from models.training import LEARNING_RATE
 # quality set (one seed, ``models.training``'s recipe) mean test AP GRec 0.2415 -> 0.2450, MMoE 0.2458 -> 0.2503.
 SMALL_ENCODER = dict(text_hidden_dim=32, history_hidden_dim=32, numerical_embedding="periodic")
 PRESET_NAMES = ("small", "paper")
-# No parallel Transformer block before the MoE layer in the CPU-sized GRec (the paper's has them: the ``paper``
-# preset keeps one). Paired over 3 seeds, GRec without the block against GRec with one: synthetic quality set
-# 0.2475 -> 0.2516 mean test AP at 2 seeds (better on atc/upgrade and cvr/upgrade, no longer worse than MMoE on
-# any task), Adult 0.8196 -> 0.8206 (married AUC better), MovieLens: see README; and ~40 % less training time.
-# Tokens still meet in the text and history encoders' blocks, the MoE's task routing and the towers.
+# No parallel Transformer block before the MoE layer in the CPU-sized GRec (the paper's has one: the ``paper``
+# preset keeps it). GRec without the block against GRec with one, paired over 3 seeds on the same data: synthetic
+# quality set 0.2483 -> 0.2516 mean test AP (better on atc/upgrade; from worse than MMoE on 3 tasks to no difference
+# detected against MMoE, PLE or Shared-Bottom on any; results/real_data_synthetic.md), Adult 0.8196 -> 0.8206
+# (married AUC better), MovieLens 0.5540 -> 0.5552 (no difference detected; results/real_data_*_blocks.md), and
+# about 40 % less training time. Tokens still meet in the text and history encoders' blocks, the MoE layer's
+# routing by the task sentence and the towers.
 SMALL_GREC_BLOCKS = 0
 
 

@@ -25,7 +25,7 @@ def test_airflow_dag_runs_the_pipeline_and_pushes(tmp_path):
     airflow = os.path.join(ROOT, ".venv-airflow", "bin", "airflow")
     home = tmp_path / "grec_home"
     generate_synthetic.write_dataset(
-        synthetic.SyntheticConfig(num_rows=6_000, seed=8), str(home / "data" / "synthetic")
+        synthetic.SyntheticConfig(num_rows=12_000, seed=8), str(home / "data" / "synthetic")
     )
     dags = tmp_path / "airflow" / "dags"
     dags.mkdir(parents=True)

@@ -57,7 +57,7 @@ def test_transform_runs_on_the_multiprocess_direct_runner(tmp_path):
 def test_tfx_cli_local_engine_creates_and_runs_the_pipeline(tmp_path):
     home = tmp_path / "grec_home"
     generate_synthetic.write_dataset(
-        synthetic.SyntheticConfig(num_rows=6_000, seed=8), str(home / "data" / "synthetic")
+        synthetic.SyntheticConfig(num_rows=12_000, seed=8), str(home / "data" / "synthetic")
     )
     env = dict(os.environ, GREC_HOME=str(home), LOCAL_HOME=str(tmp_path / "tfx_local"), TF_CPP_MIN_LOG_LEVEL="2")
     tfx_cli = os.path.join(os.path.dirname(sys.executable), "tfx")
