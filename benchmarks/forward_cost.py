@@ -34,15 +34,17 @@ SYNTHETIC_LIKE = dict(
 )
 
 
-def _time(fn, repeats):
-    fn()  # trace
-    fn()  # warm up
+def time_calls(fn, repeats, warmup=2, statistic=statistics.median):
+    """``statistic`` of ``repeats`` timed calls of ``fn`` in seconds, after ``warmup`` untimed calls (the first
+    traces). The one timing loop of the cost benchmarks."""
+    for _ in range(warmup):
+        fn()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistic(times)
 
 
 def model_costs(batch, dim, repeats, num_experts=8, top_k=4):
@@ -65,7 +67,7 @@ def model_costs(batch, dim, repeats, num_experts=8, top_k=4):
     for label, name, params in variants:
         model = build_model(name, config, **params)
         forward = tf.function(lambda inputs, m=model: m(inputs, training=False))
-        seconds = _time(lambda f=forward: f(x).numpy(), repeats)
+        seconds = time_calls(lambda f=forward: f(x).numpy(), repeats)
         rows.append({
             "model": label,
             "us_per_example": seconds / batch * 1e6,
@@ -95,7 +97,8 @@ def dispatch_costs(batch, dim, repeats, expert_counts=(8, 16, 32, 64), top_k=4, 
         for dispatch in ("sparse", "dense"):
             layer = SparseMoE(experts, top_k, "task_sentence", dispatch=dispatch, expert_hidden_dim=2 * dim)
             forward = tf.function(lambda a, b, m=layer: m(a, b))
-            row[f"{dispatch}_us_per_example"] = _time(lambda f=forward: f(x, sentence).numpy(), repeats) / batch * 1e6
+            seconds = time_calls(lambda f=forward: f(x, sentence).numpy(), repeats)
+            row[f"{dispatch}_us_per_example"] = seconds / batch * 1e6
         rows.append(row)
         print(
             f"  E={experts:<3} sparse {row['sparse_us_per_example']:8.1f}  dense {row['dense_us_per_example']:8.1f} us/example",

@@ -22,7 +22,7 @@ from benchmarks import features
 from components.feature_spec import load_feature_spec
 from components.model_inputs import input_config_from_transform
 from data_tools import synthetic, writers
-from models import presets
+from models import presets, training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_PATH = os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml")
@@ -161,7 +161,7 @@ class TrainResult:
 
 
 def _fit(name, params, x, y, steps, batch_size, learning_rate, seed, log_every):
-    from models import build_model, training
+    from models import build_model
 
     model = build_model(name, params.pop("input_config"), **params)
     model.compile(optimizer=training.optimizer(learning_rate))
@@ -171,7 +171,7 @@ def _fit(name, params, x, y, steps, batch_size, learning_rate, seed, log_every):
     return model, list(history.history["task_loss"]), time.perf_counter() - start
 
 
-def train_model(name, data: Data, steps=300, batch_size=256, learning_rate=None, seed=0, hyperparameters=None,
+def train_model(name, data: Data, steps=300, batch_size=training.BATCH_SIZE, learning_rate=None, seed=0, hyperparameters=None,
                 log_every=50) -> TrainResult:  # fmt: skip
     """Trains model ``name`` for ``steps`` steps of ``batch_size`` on the training split."""
     import keras

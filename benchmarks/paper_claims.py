@@ -35,11 +35,11 @@ import json
 import os
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 from benchmarks import harness, machine, real_data
+from benchmarks.forward_cost import time_calls
 
 ROUTING_MODES = ("token", "sentence", "task")  # beside GRec's own, task_sentence
 BASELINE = "mmoe"  # the best baseline's mean AP on the synthetic set (results/real_data_synthetic.md)
@@ -108,14 +108,7 @@ def _serving_cost(model_name, params, input_config, repeats, batch=REQUEST_ROWS,
         model = model.specialize([0] * len(input_config.task_columns))
     x = {k: tf.constant(v) for k, v in example_inputs(input_config, batch).items()}
     forward = tf.function(lambda inputs: model(inputs, training=False))
-    for _ in range(5):
-        forward(x).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        forward(x).numpy()
-        times.append(time.perf_counter() - start)
-    return min(times) / batch * 1e6
+    return time_calls(lambda: forward(x).numpy(), repeats, warmup=5, statistic=min) / batch * 1e6
 
 
 def measure_costs(result, input_config):
@@ -129,7 +122,7 @@ def measure_costs(result, input_config):
                                                          args["repeats"], specialize=True)  # fmt: skip
     data = harness.prepare_data(num_rows=min(args["rows"], 60_000), seed=0)
     steps = max(args["max_steps"] // 10, 2)
-    result["throughput"] = {n: harness.train_model(n, data, steps=steps, batch_size=256).examples_per_second
+    result["throughput"] = {n: harness.train_model(n, data, steps=steps).examples_per_second
                             for n in ("grec", BASELINE)}  # fmt: skip
 
 

@@ -15,9 +15,11 @@ validation tenth of the training rows (a stable hash of the row number);
 MovieLens, by time (``DATASETS``). Validation drives early stopping of every
 model, deep and trees alike; test is read only for the tables.
 
-Every deep model: its ``small`` preset (``models/presets.py``), Adam,
-batch 256, evaluated on validation every ``--eval-every`` steps, stopped after
-two rounds without improvement, best weights restored. LightGBM: its defaults
+Every deep model: its ``small`` preset (``models/presets.py``) and the
+training recipe of ``models/training.py`` (Adam, batch ``BATCH_SIZE`` unless
+``--batch-size``, evaluated on validation every ``--eval-every`` steps, the
+learning rate halved after a round without improvement, stopped after
+``EARLY_STOPPING_PATIENCE`` such rounds, best weights restored). LightGBM: its defaults
 (the rows' raw columns, categoricals as categories), up to 5,000 trees with
 early stopping after 100 rounds on the same validation rows. Without
 ``--tune-trials`` nobody is tuned: an equal (zero) tuning budget. With
@@ -46,6 +48,7 @@ import numpy as np
 
 from benchmarks import features, harness, machine
 from components import intervals
+from models import training
 
 DEEP_MODELS = ("grec", "mmoe", "ple", "shared_bottom")
 VALID_TENTHS = 1  # rows whose stable hash % 10 < this are validation (by time: the latest tenth)
@@ -178,12 +181,13 @@ def prepare(dataset: str, work: str, numerical: str | None = None, num_buckets: 
     return data, _lightgbm_sets(frames_of_csv(wide), spec), spec
 
 
-def train_deep(name, data, seed, max_steps, eval_every, batch_size=256, learning_rate=None, overrides=None):
+def train_deep(name, data, seed, max_steps, eval_every, batch_size=training.BATCH_SIZE, learning_rate=None,
+               overrides=None):  # fmt: skip
     """A deep model (its preset, ``overrides`` applied) with early stopping on the validation rows;
     returns (model, steps trained)."""
     import keras
 
-    from models import build_model, presets, training
+    from models import build_model, presets
 
     keras.utils.set_random_seed(seed)
     model = build_model(name, data.input_config, **presets.resolve(name, overrides))
@@ -277,9 +281,10 @@ def lightgbm_space(hp) -> dict:
     )
 
 
-def tune(name: str, data, lightgbm_sets, trials: int, max_steps: int, eval_every: int, work: str):
+def tune(name: str, data, lightgbm_sets, trials: int, max_steps: int, eval_every: int, work: str,
+         batch_size: int = training.BATCH_SIZE):  # fmt: skip
     """The best of ``trials`` KerasTuner random-search trials (seed 0) by validation loss: for a deep model
-    (model keyword arguments, learning rate) over ``models.presets.search_space``, for LightGBM
+    (model keyword arguments, learning rate; batches of ``batch_size``) over ``models.presets.search_space``, for LightGBM
     {task: parameters} over ``lightgbm_space``, each task searched with the same number of trials."""
     import keras
     import keras_tuner
@@ -304,7 +309,7 @@ def tune(name: str, data, lightgbm_sets, trials: int, max_steps: int, eval_every
             best[task] = lightgbm_space(tuner.get_best_hyperparameters()[0])
         return best
 
-    from models import build_model, presets, training
+    from models import build_model, presets
 
     def build(hp):
         found, learning_rate = presets.search_space(name, hp)
@@ -315,7 +320,7 @@ def tune(name: str, data, lightgbm_sets, trials: int, max_steps: int, eval_every
     oracle = PresetFirstOracle(objective=keras_tuner.Objective("val_loss", "min"), max_trials=trials, seed=0)
     tuner = keras_tuner.Tuner(oracle=oracle, hypermodel=build, directory=work, project_name=name, overwrite=True)
     keras.utils.set_random_seed(0)
-    tuner.search(harness._dataset(data.train_x, data.train_y, 256, 0), epochs=max_steps // eval_every,
+    tuner.search(harness._dataset(data.train_x, data.train_y, batch_size, 0), epochs=max_steps // eval_every,
                  steps_per_epoch=eval_every, validation_data=(data.valid_x, data.valid_y), validation_batch_size=4096,
                  callbacks=training.callbacks(), verbose=0)  # fmt: skip
     return presets.search_space(name, tuner.get_best_hyperparameters()[0])
@@ -329,11 +334,13 @@ def _metrics(labels, scores):
 
 def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, numerical: str | None = None,
         num_buckets: int | None = None, drop_options=(), tune_trials: int = 0, models=DEEP_MODELS,
-        variants: dict | None = None, rows: int = SYNTHETIC["rows"], pairs=(), on_trained=None, prepared=None) -> dict:  # fmt: skip
+        variants: dict | None = None, rows: int = SYNTHETIC["rows"], pairs=(), on_trained=None, prepared=None,
+        batch_size: int = training.BATCH_SIZE, learning_rate: float | None = None) -> dict:  # fmt: skip
     """``models``: the deep models to train (``grec`` first: every other is compared with it), each a model name
     or a name of ``variants`` ({name: (model, preset overrides)}, e.g. GRec with two blocks). ``pairs``: more
     (A, B) names to compare the same way (``result["tasks"][task]["pairs"]["A - B"]``); ``on_trained(name,
     seed, model)`` is called after each deep model's training (e.g. to read its expert utilisation).
+    ``batch_size`` and ``learning_rate`` (None: the recipe's) train every deep model.
     ``prepared``: what ``prepare`` returns, when the caller already made it."""
 
     variants = variants or {}
@@ -341,6 +348,8 @@ def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, nu
         raise ValueError(f"the first model is the one compared with the others and must be grec, got {models[0]!r}")
     if tune_trials and variants:
         raise ValueError("variants are fixed overrides of a preset; tune the model itself instead")
+    if tune_trials and learning_rate:
+        raise ValueError("the tuner searches the learning rate; give either tune_trials or learning_rate")
     start = time.perf_counter()
     data, lightgbm_sets, spec = prepared or prepare(dataset, work, numerical, num_buckets, drop_options, rows)
     tasks = list(lightgbm_sets)
@@ -349,15 +358,15 @@ def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, nu
     steps: dict[str, list[int]] = {}
     tuned: dict[str, object] = {}
     for name in (*models, "lightgbm") if tune_trials else ():
-        tuned[name] = tune(name, data, lightgbm_sets, tune_trials, max_steps, eval_every, os.path.join(work, "tuner"))
+        tuned[name] = tune(name, data, lightgbm_sets, tune_trials, max_steps, eval_every, os.path.join(work, "tuner"),
+                           batch_size)  # fmt: skip
         print(f"  {name:<14} tuned ({tune_trials} trials): {tuned[name]}", flush=True)
     for name in models:
         runs = []
         model_name, overrides = variants.get(name, (name, None))
-        overrides, learning_rate = tuned.get(name, (overrides, None))
+        overrides, rate = tuned.get(name, (overrides, learning_rate))
         for seed in range(seeds):
-            model, trained = train_deep(model_name, data, seed, max_steps, eval_every, learning_rate=learning_rate,
-                                        overrides=overrides)  # fmt: skip
+            model, trained = train_deep(model_name, data, seed, max_steps, eval_every, batch_size, rate, overrides)
             runs.append(np.asarray(model.predict(data.eval_x, batch_size=4096, verbose=0), dtype="float64"))
             steps.setdefault(name, []).append(trained)
             if on_trained:
@@ -378,7 +387,7 @@ def run(dataset: str, work: str, seeds: int, max_steps: int, eval_every: int, nu
     result = {"data": DATASETS[dataset].format(**{**SYNTHETIC, "rows": rows}) if dataset == "synthetic" else DATASETS[dataset],
               "variants": {name: f"{model} {json.dumps(overrides)}" for name, (model, overrides) in variants.items()},
               "rows": {"train": int(len(data.train_y)), "valid": int(len(data.valid_y)), "test": int(len(data.eval_y))},
-              "numerical": (numerical or "as drafted") + "".join(f", without {o}" for o in drop_options), "seeds": seeds, "max_steps": max_steps, "eval_every": eval_every, "steps_or_trees": steps,
+              "numerical": (numerical or "as drafted") + "".join(f", without {o}" for o in drop_options), "seeds": seeds, "max_steps": max_steps, "eval_every": eval_every, "batch_size": batch_size, "learning_rate": learning_rate, "steps_or_trees": steps,
               "tune_trials": tune_trials, "tuned": {k: repr(v) for k, v in tuned.items()},
               "tasks": {}, "machine": machine.describe(), "seconds": 0.0}  # fmt: skip
     for task in tasks:
@@ -429,7 +438,8 @@ def to_markdown(result: dict, command: str) -> str:
     lines = [f"# Quality: {result['data']}", "", f"Command: `{command}`", "",
              f"Numerical columns: {result['numerical']}. "
              f"{machine.summary(result['machine'])} {result['seconds'] / 60:.0f} min. Rows (task examples): "
-             f"{result['rows']}. Deep models: {result['seeds']} seeds, early stopping on validation every "
+             f"{result['rows']}. Deep models: {result['seeds']} seeds, batch {result['batch_size']}, "
+             f"learning rate {result.get('learning_rate') or 'of the recipe'}, early stopping on validation every "
              f"{result['eval_every']} steps (at most {result['max_steps']}); steps kept per seed / LightGBM trees "
              f"per task: {result['steps_or_trees']}.", ""]  # fmt: skip
     if result.get("variants"):
@@ -486,6 +496,8 @@ def main(argv=None) -> int:
         help="a model with preset overrides, e.g. 'grec_2_blocks=grec:{\"num_blocks\": 2}'",
     )
     parser.add_argument("--rows", type=int, default=SYNTHETIC["rows"], help="synthetic: task examples to generate")
+    parser.add_argument("--batch-size", type=int, default=training.BATCH_SIZE, help="every deep model's")
+    parser.add_argument("--learning-rate", type=float, help="every deep model's Adam (default: the recipe's)")
     args = parser.parse_args(argv)
     variants = {}
     for text in args.variant:
@@ -497,7 +509,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         result = run(args.dataset, args.work or scratch, args.seeds, args.max_steps, args.eval_every, args.numerical,
                      args.num_buckets, args.drop_option, args.tune_trials, tuple(args.models.split(",")), variants,
-                     args.rows)  # fmt: skip
+                     args.rows, batch_size=args.batch_size, learning_rate=args.learning_rate)  # fmt: skip
     command = "python -m benchmarks.real_data " + shlex.join(argv if argv is not None else sys.argv[1:])
     args.out = args.out or os.path.join(ROOT, "results", f"real_data_{args.dataset}")
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

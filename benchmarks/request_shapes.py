@@ -35,7 +35,7 @@ import sys
 import numpy as np
 
 from benchmarks import machine
-from benchmarks.forward_cost import SYNTHETIC_LIKE, _time
+from benchmarks.forward_cost import SYNTHETIC_LIKE, time_calls
 
 MODELS = ("grec", "dense_grec", "shared_bottom", "mmoe", "ple", "dcn_v2")
 SHAPES = ("one_sentence_x_items", "one_context_x_tasks")
@@ -83,7 +83,7 @@ def measure(task_counts, items, repeats, dim) -> list[dict]:
                 # Traced with the batch size unknown, as the exported serving signatures are.
                 signature = [{k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in x.items()}]
                 forward = tf.function(lambda inputs, m=model: m(inputs, training=False), input_signature=signature)
-                seconds = _time(lambda f=forward, inputs=x: f(inputs).numpy(), repeats)
+                seconds = time_calls(lambda f=forward, inputs=x: f(inputs).numpy(), repeats)
                 analytic = size * model_flops(name, config, **params)
                 executed = executed_flops(name, config, size, 1 if shape == SHAPES[0] else n, **params)
                 rows.append({"tasks": n, "shape": shape, "rows": size, "model": name, "ms_per_request": seconds * 1e3,

@@ -15,7 +15,7 @@ import os
 import sys
 
 from benchmarks import harness
-from models import MODEL_NAMES
+from models import MODEL_NAMES, training
 
 
 def run(models, rows, steps, batch_size, seed=0):
@@ -41,7 +41,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=60_000)
     parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=training.BATCH_SIZE)
     parser.add_argument("--models", default=",".join(MODEL_NAMES))
     parser.add_argument("--out", default="results/train_models.json")
     args = parser.parse_args(argv)

@@ -5,7 +5,7 @@
 * ``feature_spec``: the parsed feature spec (dict), as Transform gets it;
 * ``model``: a name from ``models.MODEL_NAMES`` (default ``grec``);
 * ``hyperparameters``: keyword arguments of the model (dim, num_experts, ...);
-* ``batch_size`` (default 256), ``learning_rate`` (``models.training.LEARNING_RATE``), ``epochs`` (number
+* ``batch_size`` (``models.training.BATCH_SIZE``), ``learning_rate`` (``models.training.LEARNING_RATE``), ``epochs`` (number
   of validation rounds the ``train_args.num_steps`` are split into, default 4),
   ``early_stopping_patience`` (``models.training.EARLY_STOPPING_PATIENCE`` rounds; the
   learning rate is halved after each round without improvement: ``models.training``), ``seed`` (0: weights' initialisation and the input order,
@@ -47,7 +47,7 @@ from models import build_model, presets, training
 DEFAULTS = dict(
     model="grec",
     hyperparameters={},
-    batch_size=256,
+    batch_size=training.BATCH_SIZE,
     learning_rate=training.LEARNING_RATE,
     epochs=4,
     early_stopping_patience=training.EARLY_STOPPING_PATIENCE,

@@ -155,14 +155,22 @@ def test_real_data_benchmark_smallest_run(tmp_path):
                 assert d["verdict"] == expected
 
 
-def test_quality_benchmark_on_the_synthetic_set_with_a_variant(tmp_path):
-    """The synthetic set under the new protocol's split, a GRec variant beside GRec, LightGBM per task."""
+def test_quality_benchmark_on_the_synthetic_set_with_a_variant(tmp_path, monkeypatch):
+    """The synthetic set under the new protocol's split, a GRec variant beside GRec, LightGBM per task; the
+    deep models trained at the batch size and learning rate given."""
     from benchmarks import real_data
 
+    batches = []
+    dataset = real_data.harness._dataset
+    monkeypatch.setattr(real_data.harness, "_dataset", lambda x, y, b, s: batches.append(b) or dataset(x, y, b, s))
     argv = ["synthetic", "--rows", "12000", "--seeds", "1", "--max-steps", "20", "--eval-every", "10",
-            "--models", "grec,two_blocks", "--variant", 'two_blocks=grec:{"num_blocks": 2}', "--out", str(tmp_path / "r")]  # fmt: skip
+            "--models", "grec,two_blocks", "--variant", 'two_blocks=grec:{"num_blocks": 2}', "--out", str(tmp_path / "r"),
+            "--batch-size", "64", "--learning-rate", "0.002"]  # fmt: skip
     assert real_data.main(argv) == 0
+    assert batches == [64, 64]  # one training set for each deep model
     result = json.loads((tmp_path / "r.json").read_text())
+    assert (result["batch_size"], result["learning_rate"]) == (64, 0.002)
+    assert "batch 64, learning rate 0.002," in (tmp_path / "r.md").read_text()
     assert set(result["tasks"]) == {f"{m}/{f}" for m in ("ctr", "atc", "cvr", "churn") for f in ("new_line", "upgrade")}
     assert result["variants"] == {"two_blocks": 'grec {"num_blocks": 2}'}
     assert result["rows"]["test"] > result["rows"]["valid"] > 0  # 30 test days, 7 validation days
@@ -181,6 +189,8 @@ def test_the_first_model_of_a_quality_run_must_be_grec():
 
     with pytest.raises(ValueError, match="must be grec"):
         real_data.run("synthetic", "/nonexistent", 1, 10, 10, models=("mmoe", "grec"))
+    with pytest.raises(ValueError, match="searches the learning rate"):
+        real_data.run("synthetic", "/nonexistent", 1, 10, 10, tune_trials=2, learning_rate=1e-3)
 
 
 def test_request_shapes_counts_rows_padding_and_flat_per_row_cost(tmp_path):
