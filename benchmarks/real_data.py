@@ -471,8 +471,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", choices=sorted(DATASETS))
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--max-steps", type=int, default=3000)
-    parser.add_argument("--eval-every", type=int, default=250)
+    parser.add_argument("--max-steps", type=int, default=training.MAX_STEPS)
+    parser.add_argument("--eval-every", type=int, default=training.STEPS_PER_ROUND)
     parser.add_argument("--out", help="report path without extension (default: results/real_data_<dataset>)")
     parser.add_argument("--work", help="scratch folder (default: a temporary one)")
     parser.add_argument("--numerical", choices=["zscore", "log1p", "bucketize", "buckets", "zscore+buckets"],

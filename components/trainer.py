@@ -6,7 +6,8 @@
 * ``model``: a name from ``models.MODEL_NAMES`` (default ``grec``);
 * ``hyperparameters``: keyword arguments of the model (dim, num_experts, ...);
 * ``batch_size`` (``models.training.BATCH_SIZE``), ``learning_rate`` (``models.training.LEARNING_RATE``), ``epochs`` (number
-  of validation rounds the ``train_args.num_steps`` are split into, default 4),
+  of validation rounds the ``train_args.num_steps`` are split into; default
+  ``models.training.validation_rounds``: rounds of 250 steps, at least 4),
   ``early_stopping_patience`` (``models.training.EARLY_STOPPING_PATIENCE`` rounds; the
   learning rate is halved after each round without improvement: ``models.training``), ``seed`` (0: weights' initialisation and the input order,
   ``keras.utils.set_random_seed``): a rerun on the same data trains the same model up to the order of
@@ -49,7 +50,7 @@ DEFAULTS = dict(
     hyperparameters={},
     batch_size=training.BATCH_SIZE,
     learning_rate=training.LEARNING_RATE,
-    epochs=4,
+    epochs=None,  # models.training.validation_rounds
     early_stopping_patience=training.EARLY_STOPPING_PATIENCE,
     seed=0,
 )
@@ -169,7 +170,9 @@ class TrainingSetup:
                               batch_size)  # fmt: skip
         self.evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, self.tf_transform_output, self.spec,
                                    batch_size)  # fmt: skip
-        self.epochs = max(1, min(int(self.config["epochs"]), fn_args.train_steps))
+        rounds = self.config["epochs"]
+        self.epochs = (max(1, min(int(rounds), fn_args.train_steps)) if rounds
+                       else training.validation_rounds(fn_args.train_steps))  # fmt: skip
         self.steps_per_epoch = max(1, fn_args.train_steps // self.epochs)
         self.validation_steps = max(1, fn_args.eval_steps)
 

@@ -94,7 +94,7 @@ def create_pipeline(
     serving_model_dir: str,
     metadata_connection_config=None,
     trainer_config: dict | None = None,
-    train_steps: int = 400,
+    train_steps: int | None = None,
     eval_steps: int = 20,
     min_auc: float = 0.6,
     max_auc_drop: float = 0.01,
@@ -122,7 +122,8 @@ def create_pipeline(
             blessed models are pushed to ``<serving_model_dir>/<version>/``.
         metadata_connection_config: ML Metadata connection (runner's choice).
         trainer_config: Trainer ``custom_config`` additions (model, hyperparameters...).
-        train_steps, eval_steps: Trainer steps.
+        train_steps, eval_steps: Trainer steps (``train_steps`` None: ``models.training.MAX_STEPS``, an upper
+            bound: the Trainer stops early on the validation split).
         min_auc: the Evaluator's value threshold on overall AUC.
         max_auc_drop: its change threshold: overall AUC at most this below the
             last blessed model's.
@@ -155,6 +156,8 @@ def create_pipeline(
         ValueError: ``tune_trials`` without a validation split (tuning on eval would pick the model on the
             rows that judge it).
     """
+    from models.training import MAX_STEPS  # the model package only when a pipeline is built
+
     check_tuning(tune_trials, validation_fraction)
     spec = load_feature_spec(feature_spec_path)
     spec_dict = spec.to_dict()
@@ -195,7 +198,7 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
+        train_args=tfx.proto.TrainArgs(num_steps=train_steps or MAX_STEPS),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps, splits=[VALIDATION if validation_fraction else "eval"]),
         custom_config={**custom_config, **(trainer_config or {}), "tune_trials": tune_trials},
     )

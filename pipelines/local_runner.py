@@ -1,6 +1,6 @@
 """Runs the GRec pipeline locally with LocalDagRunner (what `tfx run create --engine=local` does).
 
-    python -m pipelines.local_runner [--data-root data/synthetic] [--model mmoe] [--train-steps 400]
+    python -m pipelines.local_runner [--data-root data/synthetic] [--model mmoe] [--train-steps 3000]
     python -m pipelines.local_runner --spec my_spec/feature_spec.yaml --data-root my_data   # your own data
     python -m pipelines.local_runner --data-root my_data/ --eval-days 7   # one folder of files, split by time
     python -m pipelines.local_runner --dataset aliexpress    # data/aliexpress from data_tools.aliexpress
@@ -81,7 +81,9 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="small", help="small (CPU-sized, default) or paper (D=256)")
     parser.add_argument("--hyperparameters", default="{}", help='JSON overriding keys of the model\'s preset, '
                         'e.g. \'{"dim": 128}\'')  # fmt: skip
-    parser.add_argument("--train-steps", type=int, default=400)
+    parser.add_argument("--train-steps", type=int,
+                        help="at most this many training steps; the Trainer stops early when the validation "
+                        "loss stops improving (default: models.training.MAX_STEPS, 3000)")  # fmt: skip
     parser.add_argument("--tune-trials", type=int, default=0, metavar="N",
                         help="run TFX's Tuner first: N KerasTuner trials over the model's search space "
                         "(models/presets.py), each trained like the Trainer and scored on the validation "

@@ -57,3 +57,8 @@ def test_every_point_of_the_search_space_builds_the_model_and_the_best_one_comes
         assert scores.shape == (4,) and np.all((scores > 0) & (scores < 1))
     restored = keras_tuner.HyperParameters.from_config(hp.get_config())
     assert presets.search_space(name, restored) == presets.search_space(name, hp)
+
+
+def test_training_steps_split_into_validation_rounds_of_250_steps_and_at_least_4():
+    rounds = {steps: training.validation_rounds(steps) for steps in (1, 3, 40, 400, 1000, 3000, 3100)}
+    assert rounds == {1: 1, 3: 3, 40: 4, 400: 4, 1000: 4, 3000: 12, 3100: 12}
