@@ -7,7 +7,7 @@
 * ``hyperparameters``: keyword arguments of the model (dim, num_experts, ...);
 * ``batch_size`` (``models.training.BATCH_SIZE``), ``learning_rate`` (``models.training.LEARNING_RATE``), ``epochs`` (number
   of validation rounds the ``train_args.num_steps`` are split into; default
-  ``models.training.validation_rounds``: rounds of 250 steps, at least 4),
+  ``models.training.validation_rounds``: rounds of ``STEPS_PER_ROUND`` steps, at least ``MIN_ROUNDS``),
   ``early_stopping_patience`` (``models.training.EARLY_STOPPING_PATIENCE`` rounds; the
   learning rate is halved after each round without improvement: ``models.training``), ``seed`` (0: weights' initialisation and the input order,
   ``keras.utils.set_random_seed``): a rerun on the same data trains the same model up to the order of

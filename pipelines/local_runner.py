@@ -83,7 +83,7 @@ def main(argv=None) -> int:
                         'e.g. \'{"dim": 128}\'')  # fmt: skip
     parser.add_argument("--train-steps", type=int,
                         help="at most this many training steps; the Trainer stops early when the validation "
-                        "loss stops improving (default: models.training.MAX_STEPS, 3000)")  # fmt: skip
+                        "loss stops improving (default: models.training.MAX_STEPS)")  # fmt: skip
     parser.add_argument("--tune-trials", type=int, default=0, metavar="N",
                         help="run TFX's Tuner first: N KerasTuner trials over the model's search space "
                         "(models/presets.py), each trained like the Trainer and scored on the validation "
