@@ -40,6 +40,7 @@ import numpy as np
 
 from benchmarks import harness, machine, real_data
 from benchmarks.forward_cost import time_calls
+from models import training
 
 ROUTING_MODES = ("token", "sentence", "task")  # beside GRec's own, task_sentence
 BASELINE = "mmoe"  # the best baseline's mean AP on the synthetic set (results/real_data_synthetic.md)
@@ -48,8 +49,15 @@ EQUAL_FLOPS_SLACK = 1.1  # section 4 pairs GRec points executing at most this x 
 MODES = {
     # rows, seeds, at most steps, evaluated every, the (E, K) points swept beside the preset's, timed calls
     "smallest": (12_000, 1, 4, 2, ((4, 2), (8, 2)), 2),
-    "quick": (60_000, 1, 1_000, 250, ((8, 2), (16, 4)), 30),
-    "full": (real_data.SYNTHETIC["rows"], 3, 3_000, 250, ((8, 1), (8, 2), (16, 2), (16, 4), (32, 4)), 30),
+    "quick": (60_000, 1, 1_000, training.STEPS_PER_ROUND, ((8, 2), (16, 4)), 30),
+    "full": (
+        real_data.SYNTHETIC["rows"],
+        3,
+        training.MAX_STEPS,
+        training.STEPS_PER_ROUND,
+        ((8, 1), (8, 2), (16, 2), (16, 4), (32, 4)),
+        30,
+    ),
 }
 
 
