@@ -20,7 +20,9 @@ space covers (``models.presets.search_space``) and the learning rate.
 
 The Trainer validates (early stopping, the per-task logs) on the split its
 ``eval_args`` name: the pipeline's ``validation`` split, carved from the
-training rows by ExampleGen, never the Evaluator's ``eval``.
+training rows by ExampleGen, never the Evaluator's ``eval``; all of it each
+round (``eval_args.num_steps`` unset) or its first ``num_steps`` batches, in
+file order: the same rows every round.
 
 TensorBoard (``model_run_dir``): Keras' loss, task loss, AP and AUC over all
 rows, the MoE's load-balancing and z-losses and each expert's share; under
@@ -140,10 +142,12 @@ def _patch_keras_for_multi_worker(model, strategy):
     keras_tf_trainer.reduce_per_replica = reduce_per_replica
 
 
-def _dataset(file_pattern, data_accessor, tf_transform_output, spec, batch_size):
+def _dataset(file_pattern, data_accessor, tf_transform_output, spec, batch_size, **options):
+    """Batches ``(features, label[, weight])`` of the transformed examples; ``options``: more
+    ``TensorFlowDatasetOptions`` (default: shuffled, repeated without end)."""
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=spec.label_column.name),
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=spec.label_column.name, **options),
         tf_transform_output.transformed_metadata.schema,
     )
     weight = spec.weight_column
@@ -153,7 +157,23 @@ def _dataset(file_pattern, data_accessor, tf_transform_output, spec, batch_size)
     # workers, and FILE sharding then fails ("Could not apply FILE based sharding").
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options).repeat()
+    return dataset.with_options(options)
+
+
+def validation_batches(dataset, num_batches: int | None):
+    """(the validation batches, their number): ``dataset``'s first ``num_batches`` (None: all of them).
+
+    Every validation round must score the same rows, or early stopping compares
+    losses of different samples: ``dataset`` is read in file order, once. (Keras
+    keeps one validation iterator across rounds; a shuffled, endless dataset
+    with ``validation_steps`` gave each round the next, different batches.)
+    """
+    if num_batches:
+        dataset = dataset.take(num_batches)
+    count = int(dataset.reduce(0, lambda count, _: count + 1))
+    if not count:
+        raise ValueError("the validation split has no examples")
+    return dataset, count
 
 
 class TrainingSetup:
@@ -167,14 +187,17 @@ class TrainingSetup:
         self.input_config = input_config_from_transform(self.spec, self.tf_transform_output)
         batch_size = int(self.config["batch_size"])
         self.train = _dataset(fn_args.train_files, fn_args.data_accessor, self.tf_transform_output, self.spec,
-                              batch_size)  # fmt: skip
-        self.evaluation = _dataset(fn_args.eval_files, fn_args.data_accessor, self.tf_transform_output, self.spec,
-                                   batch_size)  # fmt: skip
+                              batch_size).repeat()  # fmt: skip
+        # The validation split (``eval_args``): its first ``eval_steps`` batches (None: all), the same every round.
+        once = _dataset(fn_args.eval_files, fn_args.data_accessor, self.tf_transform_output, self.spec, batch_size,
+                        num_epochs=1, shuffle=False)  # fmt: skip
+        self.validation_batches, self.validation_steps = validation_batches(once, fn_args.eval_steps)
+        # Endless, so that every worker of a multi-worker strategy can read ``validation_steps`` batches.
+        self.evaluation = self.validation_batches.repeat()
         rounds = self.config["epochs"]
         self.epochs = (max(1, min(int(rounds), fn_args.train_steps)) if rounds
                        else training.validation_rounds(fn_args.train_steps))  # fmt: skip
         self.steps_per_epoch = max(1, fn_args.train_steps // self.epochs)
-        self.validation_steps = max(1, fn_args.eval_steps)
 
     def callbacks(self):
         """The recipe's callbacks (``models.training``): learning rate halved on a plateau, early stopping."""
@@ -222,9 +245,9 @@ def run_fn(fn_args):
         _patch_keras_for_multi_worker(model, strategy)
     log_dir = _worker_dir(fn_args.model_run_dir)
     task_column = spec.task_column.name
-    per_task = PerTaskMetrics(evaluation, task_column,
+    per_task = PerTaskMetrics(setup.validation_batches, task_column,
                               tf_transform_output.vocabulary_by_name(vocabulary_name(task_column)), log_dir,
-                              num_batches=max(1, fn_args.eval_steps))  # fmt: skip
+                              num_batches=setup.validation_steps)  # fmt: skip
     model.fit(
         setup.train,
         epochs=setup.epochs,

@@ -95,7 +95,7 @@ def create_pipeline(
     metadata_connection_config=None,
     trainer_config: dict | None = None,
     train_steps: int | None = None,
-    eval_steps: int = 20,
+    eval_steps: int | None = None,
     min_auc: float = 0.6,
     max_auc_drop: float = 0.01,
     data_format: str = "csv",
@@ -123,7 +123,8 @@ def create_pipeline(
         metadata_connection_config: ML Metadata connection (runner's choice).
         trainer_config: Trainer ``custom_config`` additions (model, hyperparameters...).
         train_steps, eval_steps: Trainer steps (``train_steps`` None: ``models.training.MAX_STEPS``, an upper
-            bound: the Trainer stops early on the validation split).
+            bound: the Trainer stops early on the validation split) and validation batches a round (None: the
+            whole validation split, the same rows each round).
         min_auc: the Evaluator's value threshold on overall AUC.
         max_auc_drop: its change threshold: overall AUC at most this below the
             last blessed model's.

@@ -87,7 +87,7 @@ def first_run(tmp_path_factory):
         end = sum(1 for _ in f) + 1
     _spoil(train, {2: ("label", "2"), 500: ("price", "abc"), end: "1,2,3,this row is broken"})
     _spoil(evaluation, {40: ("task", "")})
-    local_runner.run(paths, trainer_config=SMALL_MODEL, train_steps=120, eval_steps=5)
+    local_runner.run(paths, trainer_config=SMALL_MODEL, train_steps=120)
     return {**paths, "bad_rows": {"train": [2, 500, end], "eval": [40]}}
 
 
@@ -125,6 +125,15 @@ def test_pipeline_pushes_a_blessed_model_with_per_task_slices(first_run):
     events = read_events(os.path.join(paths["pipeline_root"], "Trainer", "model_run"))
     for tag in ("ap/ctr", "ap/cvr", "auc/atc", "busiest_expert_share/churn", "epoch_loss"):
         assert tag in events, sorted(events)
+    # By default every validation round scored the whole validation split: its task rows add up to its examples.
+    split = os.path.join(paths["pipeline_root"], "CsvExampleGen", "examples", examples, "Split-validation", "*")
+    examples_in_split = sum(1 for _ in tf.data.TFRecordDataset(tf.io.gfile.glob(split), compression_type="GZIP"))
+    rows_per_round = {}
+    for tag, values in events.items():
+        if tag.startswith("rows/"):
+            for step, value in values:
+                rows_per_round[step] = rows_per_round.get(step, 0) + int(value)
+    assert len(rows_per_round) >= 2 and set(rows_per_round.values()) == {examples_in_split}, rows_per_round
 
 
 def test_pushed_model_scores_serialized_examples(first_run):
@@ -155,7 +164,7 @@ def test_pushed_model_scores_serialized_examples(first_run):
 
 def test_unchanged_rerun_is_cached(first_run):
     paths = first_run
-    local_runner.run(paths, trainer_config=SMALL_MODEL, train_steps=120, eval_steps=5)
+    local_runner.run(paths, trainer_config=SMALL_MODEL, train_steps=120)
     executions = _executions(paths)
     new = executions[COMPONENTS:]
     assert len(new) == COMPONENTS
