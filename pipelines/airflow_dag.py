@@ -38,8 +38,7 @@ AIRFLOW_CONFIG = {
 
 def build_dag():
     """Builds the Airflow DAG of the pipeline from the local runner's paths and trainer settings."""
-    steps = os.environ.get("GREC_TRAIN_STEPS")
-    pipeline = config.build(train_steps=int(steps) if steps else None)  # None: the pipeline's default
+    pipeline = config.build(train_steps=config.env_train_steps())  # None: the pipeline's default
     return AirflowDagRunner(AirflowPipelineConfig(airflow_dag_config=AIRFLOW_CONFIG)).run(pipeline)
 
 

@@ -34,6 +34,17 @@ def default_paths(root: str | None = None, dataset: str = "synthetic", spec: str
     }
 
 
+def env_train_steps() -> int | None:
+    """The Trainer's step budget from ``$GREC_TRAIN_STEPS``, for the runners configured by environment
+    (the TFX CLI's file, Airflow's DAG); None when unset: the pipeline's default."""
+    steps = os.environ.get("GREC_TRAIN_STEPS", "").strip()
+    if not steps:
+        return None
+    if not steps.isdigit() or int(steps) < 1:
+        raise ValueError(f"GREC_TRAIN_STEPS={steps!r}: expected a whole number of training steps, at least 1")
+    return int(steps)
+
+
 def trainer_config(model: str = DEFAULT_MODEL, overrides: dict | None = None, preset: str = "small") -> dict:
     """The Trainer's model and hyperparameters: the model's preset with ``overrides`` applied.
 

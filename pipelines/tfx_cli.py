@@ -4,7 +4,8 @@
     tfx run create --engine=local --pipeline_name=grec
 
 ``GREC_HOME``, ``GREC_SPEC`` and ``GREC_DATA_ROOT`` choose artifacts, spec and
-data as ``--data-root`` / ``--spec`` do for ``python -m pipelines.local_runner``.
+data as ``--data-root`` / ``--spec`` do for ``python -m pipelines.local_runner``;
+``GREC_TRAIN_STEPS`` the Trainer's step budget as ``--train-steps`` does.
 """
 
 import os
@@ -13,6 +14,6 @@ import sys
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the CLI runs a file
 
-    from pipelines import local_runner
+    from pipelines import config, local_runner
 
-    local_runner.run()
+    local_runner.run(train_steps=config.env_train_steps())

@@ -84,6 +84,7 @@ def test_serving_load_quick_mode_reports_zero_errors(tmp_path, exported):
     assert result["memory"]["requests"] == 200 and "p99" in (tmp_path / "serving_load.md").read_text()
 
 
+@pytest.mark.slow  # about 8 minutes (7 models, a Transform run, timed calls); the default run keeps test_every_benchmark_module_imports
 def test_paper_claims_smallest_configuration_runs_and_reports(tmp_path):
     from benchmarks import paper_claims
 
@@ -155,6 +156,7 @@ def test_real_data_benchmark_smallest_run(tmp_path):
                 assert d["verdict"] == expected
 
 
+@pytest.mark.slow  # about 2 minutes; the default run keeps test_every_benchmark_module_imports
 def test_quality_benchmark_on_the_synthetic_set_with_a_variant(tmp_path, monkeypatch):
     """The synthetic set under the new protocol's split, a GRec variant beside GRec, LightGBM per task; the
     deep models trained at the batch size and learning rate given."""
@@ -193,6 +195,7 @@ def test_the_first_model_of_a_quality_run_must_be_grec():
         real_data.run("synthetic", "/nonexistent", 1, 10, 10, tune_trials=2, learning_rate=1e-3)
 
 
+@pytest.mark.slow  # about 2 minutes; the default run keeps test_every_benchmark_module_imports
 def test_request_shapes_counts_rows_padding_and_flat_per_row_cost(tmp_path):
     from benchmarks import request_shapes
 

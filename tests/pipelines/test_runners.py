@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -59,7 +60,9 @@ def test_tfx_cli_local_engine_creates_and_runs_the_pipeline(tmp_path):
     generate_synthetic.write_dataset(
         synthetic.SyntheticConfig(num_rows=12_000, seed=8), str(home / "data" / "synthetic")
     )
-    env = dict(os.environ, GREC_HOME=str(home), LOCAL_HOME=str(tmp_path / "tfx_local"), TF_CPP_MIN_LOG_LEVEL="2")
+    # 120 steps instead of the default budget (up to 3,000): the CLI path, not the model, is under test here.
+    env = dict(os.environ, GREC_HOME=str(home), LOCAL_HOME=str(tmp_path / "tfx_local"), TF_CPP_MIN_LOG_LEVEL="2",
+               GREC_TRAIN_STEPS="120")  # fmt: skip
     tfx_cli = os.path.join(os.path.dirname(sys.executable), "tfx")
     pipeline_path = os.path.join(ROOT, "pipelines", "tfx_cli.py")
     create = subprocess.run([tfx_cli, "pipeline", "create", "--engine=local", f"--pipeline_path={pipeline_path}"],
@@ -70,6 +73,28 @@ def test_tfx_cli_local_engine_creates_and_runs_the_pipeline(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     versions = os.listdir(home / "serving_models" / "grec")
     assert len(versions) == 1 and (home / "serving_models" / "grec" / versions[0] / "saved_model.pb").exists()
+    # The Trainer ran with the environment's budget (its execution's train_args in the metadata store).
+    from ml_metadata.metadata_store import metadata_store
+    from tfx import v1 as tfx
+
+    store = metadata_store.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        str(home / "pipeline_root" / "grec" / "metadata.sqlite")))  # fmt: skip
+    train_args = [e.custom_properties["train_args"].string_value for e in store.get_executions()
+                  if "train_args" in e.custom_properties]  # fmt: skip
+    assert [json.loads(a) for a in train_args] == [{"num_steps": 120}], train_args
+
+
+def test_train_steps_from_the_environment(monkeypatch):
+    from pipelines.config import env_train_steps
+
+    monkeypatch.delenv("GREC_TRAIN_STEPS", raising=False)
+    assert env_train_steps() is None  # the pipeline's default
+    monkeypatch.setenv("GREC_TRAIN_STEPS", "120")
+    assert env_train_steps() == 120
+    for bad in ("12.5", "-3", "0", "many"):
+        monkeypatch.setenv("GREC_TRAIN_STEPS", bad)
+        with pytest.raises(ValueError, match=rf"GREC_TRAIN_STEPS='{re.escape(bad)}': expected a whole number"):
+            env_train_steps()
 
 
 @pytest.mark.parametrize("model", ["grec", "dense_grec", "mmoe", "ple", "shared_bottom", "single_task"])
@@ -104,7 +129,7 @@ def test_missing_or_empty_splits_are_named_before_anything_runs(tmp_path):
     assert not (tmp_path / "p").exists()  # nothing ran
 
 
-@pytest.mark.e2e
+@pytest.mark.slow  # two pipeline runs, about 4 minutes
 def test_a_killed_run_restarted_completes_without_cleanup(tmp_path):
     """SIGKILL the local runner while the Trainer runs; the same command again finishes and pushes.
 
