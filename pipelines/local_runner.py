@@ -84,6 +84,9 @@ def main(argv=None) -> int:
     parser.add_argument("--train-steps", type=int,
                         help="at most this many training steps; the Trainer stops early when the validation "
                         "loss stops improving (default: models.training.MAX_STEPS)")  # fmt: skip
+    parser.add_argument("--eval-steps", type=int, metavar="N",
+                        help="validate on the first N batches of the validation split each round, the same N "
+                        "every round (default: the whole split; cap it when the split is large)")  # fmt: skip
     parser.add_argument("--tune-trials", type=int, default=0, metavar="N",
                         help="run TFX's Tuner first: N KerasTuner trials over the model's search space "
                         "(models/presets.py), each trained like the Trainer and scored on the validation "
@@ -129,6 +132,9 @@ def main(argv=None) -> int:
                  "floors": parse_floors(args.task_floor)}  # fmt: skip
         TaskGates("task", "label", **gates)  # unknown metrics named now, not after Transform
         check_tuning(args.tune_trials, args.validation_fraction)
+        if args.eval_steps is not None and args.eval_steps < 1:
+            raise ValueError(f"--eval-steps {args.eval_steps}: at least 1 batch (leave it out for the whole "
+                             "validation split)")  # fmt: skip
         found = preflight(paths, time_split=time_split, max_bad_rows=args.max_bad_rows)
     except json.JSONDecodeError as e:
         print(f"error: --hyperparameters is not JSON: {e}", file=sys.stderr)
@@ -143,7 +149,7 @@ def main(argv=None) -> int:
         print(f"{len(found.bad_rows)} bad row(s) in the files' first lines (ExampleGen quarantines them, and any "
               "others):\n" + "\n".join(f"  {b}" for b in found.bad_rows[:REPORTED]), flush=True)  # fmt: skip
     with output.progress(args.verbose):
-        run(paths, found, trainer_config=config, train_steps=args.train_steps,
+        run(paths, found, trainer_config=config, train_steps=args.train_steps, eval_steps=args.eval_steps,
             beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner), time_split=time_split,
             max_bad_rows=args.max_bad_rows, validation_fraction=args.validation_fraction, task_gates=gates,
             tune_trials=args.tune_trials)  # fmt: skip

@@ -103,6 +103,8 @@ def test_the_runner_stops_before_any_component_with_the_message(tmp_path, monkey
     )
     err = capsys.readouterr().err
     assert "model 'mmoe' does not take ['num_heads']" in err and "'num_experts'" in err
+    assert local_runner.main(["--spec", spec, "--data-root", data_root, "--eval-steps", "0"]) == 2
+    assert "--eval-steps 0: at least 1 batch" in capsys.readouterr().err
     assert not (tmp_path / "home").exists()  # nothing ran, nothing written
 
 

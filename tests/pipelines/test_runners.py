@@ -110,6 +110,7 @@ def test_every_model_builds_a_pipeline_from_its_own_preset(tmp_path, model):
     assert config["model"] == model and config["batch_size"] == 128
     assert config["hyperparameters"] == {**presets.preset(model), "dim": 32}
     assert json.loads(trainer.exec_properties["train_args"]) == {"num_steps": 3000}  # models.training.MAX_STEPS
+    assert json.loads(trainer.exec_properties["eval_args"]) == {"splits": ["validation"]}  # all of it each round
 
 
 def test_missing_or_empty_splits_are_named_before_anything_runs(tmp_path):
