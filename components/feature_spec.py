@@ -56,8 +56,9 @@ ROLES: dict[str, tuple[tuple[str, ...], str]] = {
     "time": (("int",), "int"),
     "ignore": (("string", "int", "float"), "float"),
 }
-# Roles that may appear at most once (the model has one text, one history and one image token).
-SINGLE_ROLES = ("task", "label", "weight", "time", "text", "history", "image_embedding")
+# Roles that may appear at most once (the model has one image token; every text and history column
+# gets a token of its own).
+SINGLE_ROLES = ("task", "label", "weight", "time", "image_embedding")
 # Roles whose values become vocabulary ids (with OOV buckets).
 ID_ROLES = ("task", "aux_task", "categorical")
 # Roles that are never model inputs, nor in a serving request.
@@ -312,6 +313,20 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
         wide_labels=dict(wide),
         path=path,
     )
+
+
+def role_summary(spec: FeatureSpec, reasons: Mapping[str, str] | None = None) -> str:
+    """One line: how many columns of each model-input role, then every ignored column (with ``reasons[name]``
+    where given), e.g. ``31 categorical, 7 numerical, 1 text; ignored: row_id (a row key)``."""
+    counts: dict[str, int] = {}
+    for column in spec.columns:
+        if column.role != "ignore":
+            counts[column.role] = counts.get(column.role, 0) + 1
+    ignored = [
+        c.name + (f" ({reasons[c.name]})" if reasons and c.name in reasons else "") for c in spec.by_role("ignore")
+    ]
+    line = ", ".join(f"{n} {role}" for role, n in counts.items())
+    return f"{line}; ignored: {', '.join(ignored) if ignored else 'none'}"
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

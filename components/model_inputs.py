@@ -21,8 +21,6 @@ def input_config_from_transform(spec: FeatureSpec, tf_transform_output) -> Input
     def token_range(column):
         return tf_transform_output.vocabulary_size_by_name(vocabulary_name(column.name)) + 2
 
-    text = next(iter(spec.by_role("text")), None)
-    history = next(iter(spec.by_role("history")), None)
     image = next(iter(spec.by_role("image_embedding")), None)
     numerical = spec.by_role("numerical")
     return InputConfig(
@@ -38,9 +36,9 @@ def input_config_from_transform(spec: FeatureSpec, tf_transform_output) -> Input
             if c.value_feature
         ],
         numerical=[c.name for c in numerical if not c.bucketized],
-        text=(text.name, token_range(text), text.option("max_tokens", DEFAULT_TEXT_TOKENS)) if text else None,
-        history=(history.name, token_range(history), history.option("max_length", DEFAULT_HISTORY_LENGTH))
-        if history
-        else None,
+        text=[(c.name, token_range(c), c.option("max_tokens", DEFAULT_TEXT_TOKENS)) for c in spec.by_role("text")],
+        history=[
+            (c.name, token_range(c), c.option("max_length", DEFAULT_HISTORY_LENGTH)) for c in spec.by_role("history")
+        ],
         image=(image.name, image.option("dim")) if image else None,
     )

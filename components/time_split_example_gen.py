@@ -26,12 +26,13 @@ import os
 import shutil
 
 import apache_beam as beam
+from absl import logging
 from google.protobuf import struct_pb2
-from tfx.components.example_gen import utils
+from tfx.components.example_gen import driver, utils
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx.components.example_gen.import_example_gen import executor as import_executor
-from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.dsl.components.base import base_beam_component, base_driver, executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, channel, standard_artifacts, standard_component_specs
@@ -189,8 +190,17 @@ class _CheckedMixin:
         return splits
 
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802 (TFX's name)
-        quarantine = artifact_utils.get_single_instance(output_dict[BAD_ROWS_KEY])
         examples = self._examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])  # fmt: skip
+        if output_dict.get(BAD_ROWS_KEY):
+            quarantine = artifact_utils.get_single_instance(output_dict[BAD_ROWS_KEY])
+        else:
+            # A launcher that prepared no bad_rows output (``_CheckedDriver`` does, under every TFX launcher
+            # tested): the bad rows go beside the examples, and the run says where, never nowhere.
+            quarantine = BadRows()
+            quarantine.uri = examples.uri.rstrip("/") + "_bad_rows"
+            fileio.makedirs(quarantine.uri)
+            logging.warning("ExampleGen: no bad_rows output from the launcher; bad rows go to %s", quarantine.uri)
+            examples.set_string_custom_property("bad_rows_uri", quarantine.uri)
         super().Do(input_dict, output_dict, {**exec_properties, _BAD_ROWS_URI: quarantine.uri})
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
@@ -266,10 +276,30 @@ class _ExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
     OUTPUTS = {**standard_component_specs.FileBasedExampleGenSpec.OUTPUTS, BAD_ROWS_KEY: ChannelParameter(type=BadRows)}
 
 
+class _CheckedDriver(driver.FileBasedDriver):
+    """FileBasedExampleGen's driver (spans, fingerprints) that also prepares the ``bad_rows`` output.
+
+    TFX's driver returns only ``examples`` from ``_prepare_output_artifacts``, which the legacy
+    launchers (Airflow's) use as the executor's ``output_dict``: without this, ``Do`` got no
+    ``bad_rows`` there. The IR launchers (LocalDagRunner, Kubeflow V2) make every declared output
+    themselves and take only ``examples`` from the driver.
+    """
+
+    def _prepare_output_artifacts(self, input_artifacts, output_dict, exec_properties, execution_id,
+                                  pipeline_info, component_info):  # fmt: skip
+        result = super()._prepare_output_artifacts(input_artifacts, output_dict, exec_properties, execution_id,
+                                                   pipeline_info, component_info)  # fmt: skip
+        others = {name: channel for name, channel in output_dict.items() if name not in result}
+        result.update(base_driver.BaseDriver._prepare_output_artifacts(
+            self, input_artifacts, others, exec_properties, execution_id, pipeline_info, component_info))  # fmt: skip
+        return result
+
+
 class _CheckedExampleGen(FileBasedExampleGen):
     """FileBasedExampleGen (its driver, spans and caching) with a second output, ``bad_rows``."""
 
     SPEC_CLASS = _ExampleGenSpec
+    DRIVER_CLASS = _CheckedDriver
 
     def __init__(self, input_base: str, custom_config, input_config=None, output_config=None):
         # FileBasedExampleGen.__init__ builds its own spec with one output; this is the same with two.

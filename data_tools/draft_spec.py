@@ -11,18 +11,30 @@ prints what it guessed and why. The guesses, on the first ``--rows`` rows:
   ``wide_labels`` (task name = column name), and the spec gains the ``task``
   and ``label`` columns that ``data_tools.wide_to_tasks`` writes;
 * without it, the file must already have ``task`` and ``label`` columns;
-* whole numbers: categorical (``dtype: int``) up to ``MAX_INT_LEVELS`` distinct
-  values, numerical (``dtype: int``) above; decimals: numerical (``float``);
+* whole numbers: categorical (``dtype: int``) when the name says code
+  (``CODE_WORDS``: ``*_code``, ``*_recode``, ``*_type``...) or, unless the
+  name says count or amount (``COUNT_WORDS``: age, hours, income...), up to
+  ``MAX_INT_LEVELS`` distinct values; numerical (``dtype: int``) otherwise;
+  decimals: numerical (``float``);
   numerical columns with more than ``DRAFT_BUCKETS`` values get ``buckets: 32``
   (their quantile-bucket ids feed the model beside the z-score), those with at
   most ``DRAFT_VALUE_IDS`` values get ``value_ids`` (an id per frequent exact
   value: amounts whose single values carry meaning); a heavy right tail is
   pointed out (``transform: log1p`` is an option, measured no better);
-* words: categorical (string); text with spaces: ``text`` (review it); a
-  column of space-separated numbers of one length: ``image_embedding``;
+* strings whose values repeat (``repeats``: few distinct values for the
+  rows, or a head of frequent values covering most rows) are categorical,
+  whatever their words (``Not applicable``, ``Married, spouse present``);
+  phrases that do not repeat are ``text`` (``history`` when named so), every
+  such column its own token; a column of space-separated numbers of one
+  length: ``image_embedding``;
 * a column named ``weight`` is the weight, ``ts``/``timestamp`` of whole
-  numbers the time; a constant column, or one with a different value in every
-  row (a row key), is ``ignore``; ``*_id`` columns are flagged for review.
+  numbers the time; ``*_id`` columns are flagged for review.
+
+``ignore`` is drafted only for a row key (a different value in every row), a
+constant, an empty column, a column named in ``--ignore`` and a second image
+column (the model has one image token); the summary line names each with its
+reason, and ``--strict`` exits 3 when any but a constant, an empty or a named
+column is ignored. Each guess records the rule that decided it (``RULES``).
 
 Missing values: empty cells and the usual markers (``MISSING_MARKERS``: ``?``,
 ``NA``, ``null``...) are not counted when guessing a type. The converter turns
@@ -33,16 +45,31 @@ directly, a numerical column must use empty cells (the pre-flight check says so)
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import dataclasses
 import os
+import re
 import sys
 from collections.abc import Sequence
 
-from components.feature_spec import SINGLE_ROLES, FeatureSpec, FeatureSpecError, parse_feature_spec
+from components.feature_spec import SINGLE_ROLES, FeatureSpec, FeatureSpecError, parse_feature_spec, role_summary
 from components.row_check import INT_PATTERN, MISSING_MARKERS, is_number
 
 MAX_INT_LEVELS = 20  # rationale: codes (education level, 1-5 ratings, industry codes) vs counts and amounts
+# Words of a column name (split at anything but letters and digits) that decide an integer column's role.
+CODE_WORDS = ("code", "recode", "type", "kind", "class", "category", "cat", "group", "flag", "status")
+# (Not "num": UCI Adult's `education-num` is a code.)
+COUNT_WORDS = ("age", "count", "children", "hours", "weeks", "days", "years", "amount", "price", "income",
+               "wage", "salary", "gain", "loss", "total", "size", "qty", "quantity")  # fmt: skip
+# A string column is categorical when its values repeat: each distinct value seen on average at least
+# 1 / REPEAT_MAX_SHARE times (enough rows to train its embedding) ...
+REPEAT_MAX_SHARE = 0.05
+# ... or, in a sample of HEAD_MIN_ROWS rows or more, its HEAD_VALUES most frequent values cover
+# HEAD_COVERAGE of the rows (a long tail of rare values is what OOV buckets are for).
+HEAD_VALUES = 50
+HEAD_COVERAGE = 0.9
+HEAD_MIN_ROWS = 500  # rationale: 10 x HEAD_VALUES, so a covering head means repetition, not a small sample
 HEAVY_TAIL_SKEW = 2.0  # rationale: sample skewness above 2 is "highly skewed" by the usual rule of thumb
 # Numerical columns with more distinct values also feed 32 quantile-bucket ids beside the z-score.
 # UCI Adult, GRec, 3 seeds (results/real_data_adult*.md): income AP 0.7106 +- 0.0043 with the z-score
@@ -63,14 +90,40 @@ TIME_NAMES = ("ts", "timestamp", "time", "event_time", "unix_time")
 DEFAULT_ROWS = 20_000
 
 
+# The rule that decided a column, as the table's `rule` column shows it.
+RULES = {
+    "given": "task / label: the file's or the converter's",
+    "empty": "no values in the sample: ignore",
+    "constant": "one value in every row: ignore",
+    "named": "named in --ignore: ignore",
+    "row key": "a different value in every row: ignore",
+    "time name": "whole numbers named like a time (ts, timestamp...): time",
+    "weight name": "named weight: weight",
+    "id name": "whole numbers whose name has the word id: categorical with OOV buckets (a row key if unique)",
+    "code name": "whole numbers whose name has a CODE_WORDS word: categorical",
+    "count name": "whole numbers whose name has a COUNT_WORDS word: numerical",
+    "few levels": f"at most {MAX_INT_LEVELS} distinct whole numbers: categorical",
+    "many levels": f"more than {MAX_INT_LEVELS} distinct whole numbers: numerical",
+    "decimals": "decimal numbers: numerical",
+    "vector": "space-separated numbers of one length: image_embedding",
+    "repeats": "strings whose values repeat (REPEAT_MAX_SHARE, HEAD_VALUES / HEAD_COVERAGE): categorical",
+    "phrases": "multi-word strings that do not repeat: text (history when named so)",
+    "words": "single words that do not repeat (ids): categorical",
+    "single role": "a second image column: ignore (the model has one image token)",
+}
+# Reasons to ignore a column that lose nothing the user gave (``--strict`` accepts them).
+UNINFORMATIVE = ("empty", "constant", "named")
+
+
 @dataclasses.dataclass
 class Guess:
-    """What the drafter decided for one column and why."""
+    """What the drafter decided for one column, by which rule (a ``RULES`` key) and why."""
 
     name: str
     entry: dict
     why: str
     review: bool = False
+    rule: str = ""
 
 
 def _skewness(values: Sequence[float]) -> float:
@@ -82,7 +135,24 @@ def _skewness(values: Sequence[float]) -> float:
     return sum((v - mean) ** 3 for v in values) / n / var**1.5
 
 
-def _numerical(name: str, numbers: list[float], dtype: str, why: str) -> Guess:
+def _name_word(name: str, words: Sequence[str]) -> str | None:
+    """The first word of ``name`` (split at non-alphanumerics, lower case) that is in ``words``."""
+    return next((w for w in re.split(r"[^a-z0-9]+", name.lower()) if w in words), None)
+
+
+def _repeats(present: Sequence[str], distinct: int) -> str | None:
+    """Why the values repeat (a categorical), or None."""
+    n = len(present)
+    if distinct <= REPEAT_MAX_SHARE * n:
+        return f"{distinct} distinct values in {n} rows ({n / distinct:.0f} rows each on average)"
+    if n >= HEAD_MIN_ROWS:
+        head = sum(count for _, count in collections.Counter(present).most_common(HEAD_VALUES))
+        if head >= HEAD_COVERAGE * n:
+            return f"{distinct} distinct values; the {HEAD_VALUES} most frequent cover {head / n:.0%} of the rows"
+    return None
+
+
+def _numerical(name: str, numbers: list[float], dtype: str, why: str, rule: str) -> Guess:
     entry = {"role": "numerical", "dtype": dtype}
     skew = _skewness(numbers)
     if min(numbers) >= 0 and skew > HEAVY_TAIL_SKEW:
@@ -94,7 +164,7 @@ def _numerical(name: str, numbers: list[float], dtype: str, why: str) -> Guess:
     if distinct <= DRAFT_VALUE_IDS:
         entry["value_ids"] = DRAFT_VALUE_IDS
         why += "; + an id per frequent value"
-    return Guess(name, entry, why)
+    return Guess(name, entry, why, rule=rule)
 
 
 def guess_column(name: str, values: Sequence[str]) -> Guess:
@@ -104,48 +174,63 @@ def guess_column(name: str, values: Sequence[str]) -> Guess:
     missing = f", {len(values) - len(present)} missing" if len(present) < len(values) else ""
     distinct = len(set(present))
     if not present:
-        return Guess(name, {"role": "ignore", "dtype": "string"}, "no values in the sample", review=True)
+        return Guess(name, {"role": "ignore", "dtype": "string"}, "no values in the sample", True, "empty")
     if distinct == 1:
-        return Guess(name, {"role": "ignore", "dtype": "string"}, f"one value ({present[0]!r}) in every row")
+        return Guess(name, {"role": "ignore", "dtype": "string"}, f"one value ({present[0]!r}) in every row",
+                     rule="constant")  # fmt: skip
     if all(INT_PATTERN.match(v) for v in present):
         if name in TIME_NAMES and not missing:
-            return Guess(name, {"role": "time", "dtype": "int"}, "whole numbers named like a time")
+            return Guess(name, {"role": "time", "dtype": "int"}, "whole numbers named like a time", rule="time name")
         if name == "weight":
-            return Guess(name, {"role": "weight", "dtype": "float"}, "named weight")
+            return Guess(name, {"role": "weight", "dtype": "float"}, "named weight", rule="weight name")
         # A `?` marker makes CsvExampleGen read the whole column as strings.
         dtype = "string" if markers else "int"
-        if name.endswith("_id") or name == "id":
+        if _name_word(name, ("id",)):  # user_id, "Clothing ID", id
             keyish = distinct == len(present) and len(present) >= MIN_ROWS_FOR_KEY
             if keyish:
-                return Guess(name, {"role": "ignore", "dtype": dtype}, "an id unique in every row: a row key", True)
+                return Guess(name, {"role": "ignore", "dtype": dtype}, "an id unique in every row: a row key", True,
+                             "row key")  # fmt: skip
             return Guess(name, {"role": "categorical", "dtype": dtype, "oov_buckets": 10},
-                         f"an id ({distinct} distinct): embedded, unseen ids share 10 OOV buckets", True)  # fmt: skip
-        if distinct <= MAX_INT_LEVELS:
+                         f"an id ({distinct} distinct): embedded, unseen ids share 10 OOV buckets", True, "id name")  # fmt: skip
+        code, count = _name_word(name, CODE_WORDS), _name_word(name, COUNT_WORDS)
+        if code:
             return Guess(name, {"role": "categorical", "dtype": dtype},
-                         f"{distinct} distinct whole numbers: codes{missing}")  # fmt: skip
-        return _numerical(name, [float(v) for v in present], "int", f"{distinct} distinct whole numbers{missing}")
+                         f"{distinct} distinct whole numbers: codes (named {code!r}){missing}", rule="code name")  # fmt: skip
+        if distinct <= MAX_INT_LEVELS and not count:
+            return Guess(name, {"role": "categorical", "dtype": dtype},
+                         f"{distinct} distinct whole numbers: codes{missing}", rule="few levels")  # fmt: skip
+        why = f"{distinct} distinct whole numbers{missing}" + (
+            f" (named {count!r}: a count or amount)" if count else ""
+        )
+        return _numerical(name, [float(v) for v in present], "int", why, "count name" if count else "many levels")
     if all(is_number(v) for v in present):
         if name == "weight":
-            return Guess(name, {"role": "weight", "dtype": "float"}, "named weight")
-        return _numerical(name, [float(v) for v in present], "float", f"decimal numbers{missing}")
+            return Guess(name, {"role": "weight", "dtype": "float"}, "named weight", rule="weight name")
+        return _numerical(name, [float(v) for v in present], "float", f"decimal numbers{missing}", "decimals")
     tokens = [v.split() for v in present]
     lengths = {len(t) for t in tokens}
     if len(lengths) == 1 and lengths != {1} and all(is_number(x) for t in tokens[:200] for x in t):
         dim = lengths.pop()
         return Guess(name, {"role": "image_embedding", "dtype": "string", "dim": dim},
-                     f"{dim} space-separated numbers in every row: a vector", True)  # fmt: skip
+                     f"{dim} space-separated numbers in every row: a vector", True, "vector")  # fmt: skip
+    # In a word column a marker such as `?` is one more category; only empty cells are missing.
+    note = f" ({', '.join(repr(m) for m in markers)} kept as a value)" if markers else ""
+    empty = sum(1 for v in values if not v)
+    repeats = _repeats(present, distinct)
+    if repeats:
+        return Guess(name, {"role": "categorical", "dtype": "string"},
+                     repeats + note + (f", {empty} empty" if empty else ""), rule="repeats")  # fmt: skip
     mean_tokens = sum(len(t) for t in tokens) / len(tokens)
     if mean_tokens > 1.5:
         role = "history" if "hist" in name else "text"
         return Guess(name, {"role": role, "dtype": "string"},
-                     f"{mean_tokens:.1f} words per row: free {role}; check its options", True)  # fmt: skip
+                     f"{mean_tokens:.1f} words per row, {distinct} distinct: free {role}; check its options", True,
+                     "phrases")  # fmt: skip
     if distinct == len(present) and len(present) >= MIN_ROWS_FOR_KEY:
-        return Guess(name, {"role": "ignore", "dtype": "string"}, "a different value in every row: a row key", True)
-    # In a word column a marker such as `?` is one more category; only empty cells are missing.
-    note = f" and {', '.join(repr(m) for m in markers)}" if markers else ""
-    empty = sum(1 for v in values if not v)
+        return Guess(name, {"role": "ignore", "dtype": "string"}, "a different value in every row: a row key", True,
+                     "row key")  # fmt: skip
     return Guess(name, {"role": "categorical", "dtype": "string"},
-                 f"{distinct} distinct words{note}" + (f", {empty} empty" if empty else ""))  # fmt: skip
+                 f"{distinct} distinct words{note}" + (f", {empty} empty" if empty else ""), rule="words")  # fmt: skip
 
 
 MAX_BAD_LABELS = 0.01  # rationale: a few bad rows are the converter's to reject; more means a column to recode
@@ -180,8 +265,9 @@ def read_sample(path: str, rows: int) -> tuple[list[str], list[list[str]]]:
     return header, kept
 
 
-def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name: str | None = None):
-    """Returns (spec mapping, guesses) for the CSV at ``path``.
+def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name: str | None = None,
+          ignore: Sequence[str] = ()):  # fmt: skip
+    """Returns (spec mapping, guesses) for the CSV at ``path``; ``ignore``: columns the user leaves out.
 
     Raises:
         FeatureSpecError: a named label column is missing or not 0/1, or a long
@@ -191,6 +277,9 @@ def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name:
     if not sample:
         raise FeatureSpecError(f"{path}: no data rows after the header")
     columns = {h: [r[i] for r in sample] for i, h in enumerate(header)}
+    unknown = [c for c in ignore if c not in columns]
+    if unknown:
+        raise FeatureSpecError(f"{path}: --ignore column(s) {unknown} are not in the header {header}")
     guesses: list[Guess] = []
     if labels:
         missing = [c for c in labels if c not in columns]
@@ -202,8 +291,10 @@ def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name:
             if reserved in columns:
                 raise FeatureSpecError(f"{path}: column {reserved!r} exists; in a wide file it would clash with the "
                                        f"{reserved!r} column the converter writes (rename it)")  # fmt: skip
-        guesses.append(Guess("task", {"role": "task"}, f"written by wide_to_tasks: one of {list(labels)}"))
-        guesses.append(Guess("label", {"role": "label"}, "written by wide_to_tasks from the label columns"))
+        guesses.append(Guess("task", {"role": "task"}, f"written by wide_to_tasks: one of {list(labels)}",
+                             rule="given"))  # fmt: skip
+        guesses.append(Guess("label", {"role": "label"}, "written by wide_to_tasks from the label columns",
+                             rule="given"))  # fmt: skip
     else:
         for required in ("task", "label"):
             if required not in columns:
@@ -215,15 +306,18 @@ def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name:
         if column in labels:
             continue
         if not labels and column == "task":
-            guesses.append(Guess(column, {"role": "task"}, f"{len(set(values))} tasks in the sample"))
+            guesses.append(Guess(column, {"role": "task"}, f"{len(set(values))} tasks in the sample", rule="given"))
         elif not labels and column == "label":
-            guesses.append(Guess(column, {"role": "label"}, "0/1"))
+            guesses.append(Guess(column, {"role": "label"}, "0/1", rule="given"))
+        elif column in ignore:
+            guesses.append(Guess(column, {"role": "ignore", "dtype": "string"}, "named in --ignore", rule="named"))
         else:
             guess = guess_column(column, values)
             role = guess.entry["role"]
-            if role in SINGLE_ROLES and role in taken:  # the model reads one text / history / image column
+            if role in SINGLE_ROLES and role in taken:  # the model has one image token
                 guess = Guess(column, {"role": "ignore", "dtype": "string"},
-                              f"a second {role} column ({guess.why}); the model reads one: ignored", True)  # fmt: skip
+                              f"a second {role} column ({guess.why}); the model reads one: ignored", True,
+                              "single role")  # fmt: skip
             taken.add(guess.entry["role"])
             guesses.append(guess)
     spec = {"name": name or "mydata", "columns": {g.name: g.entry for g in guesses}}
@@ -263,14 +357,20 @@ def write_draft(spec: dict, guesses: Sequence[Guess], out_dir: str, source: str)
 
 
 def format_guesses(guesses: Sequence[Guess]) -> str:
+    """The drafter's table: one line per column with its role, dtype, options, rule (``RULES``) and why."""
     width = max(len(g.name) for g in guesses) + 2
-    lines = [f"{'column':<{width}}{'role':<17}{'dtype':<8}{'options':<32}why"]
+    lines = [f"{'column':<{width}}{'role':<17}{'dtype':<8}{'options':<32}{'rule':<13}why"]
     for g in guesses:
         options = ", ".join(f"{k}={v}" for k, v in g.entry.items() if k not in ("role", "dtype"))
         dtype = g.entry.get("dtype", "")
         why = ("REVIEW: " if g.review else "") + g.why
-        lines.append(f"{g.name:<{width}}{g.entry['role']:<17}{dtype:<8}{options:<32}{why}")
+        lines.append(f"{g.name:<{width}}{g.entry['role']:<17}{dtype:<8}{options:<32}{g.rule:<13}{why}")
     return "\n".join(lines)
+
+
+def lost_columns(guesses: Sequence[Guess]) -> list[Guess]:
+    """Ignored columns that may carry information (a row key, a second image column): ``--strict`` fails on them."""
+    return [g for g in guesses if g.entry["role"] == "ignore" and g.rule not in UNINFORMATIVE]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,19 +380,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="folder for feature_spec.yaml and schema.pbtxt")
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows read (default: %(default)s)")
     parser.add_argument("--name", help="data set name (default: the --out folder's name)")
+    parser.add_argument("--ignore", default="", help="columns to leave out, comma-separated (said in the summary)")
+    parser.add_argument("--strict", action="store_true", help="exit 3 when a column that may carry information "
+                        "is ignored (a row key, a second image column); constants, empty and --ignore columns pass")  # fmt: skip
     args = parser.parse_args(argv)
     labels = [c.strip() for c in args.labels.split(",") if c.strip()]
+    ignore = [c.strip() for c in args.ignore.split(",") if c.strip()]
     name = args.name or os.path.basename(os.path.normpath(args.out)) or "mydata"
     try:
-        spec, guesses = draft(args.input, labels, args.rows, name)
-        write_draft(spec, guesses, args.out, args.input)
+        spec, guesses = draft(args.input, labels, args.rows, name, ignore)
+        parsed = write_draft(spec, guesses, args.out, args.input)
     except (FeatureSpecError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(format_guesses(guesses))
+    print("\n" + role_summary(parsed, {g.name: g.why for g in guesses}))
     review = sum(g.review for g in guesses)
-    print(f"\nwrote {os.path.join(args.out, 'feature_spec.yaml')} and schema.pbtxt"
+    print(f"wrote {os.path.join(args.out, 'feature_spec.yaml')} and schema.pbtxt"
           + (f"; {review} column(s) marked REVIEW" if review else ""))  # fmt: skip
+    lost = lost_columns(guesses)
+    if args.strict and lost:
+        print(f"error: --strict: {len(lost)} column(s) that may carry information are ignored: "
+              + ", ".join(f"{g.name} ({g.why})" for g in lost)
+              + "; give them a role in the spec, or name them in --ignore", file=sys.stderr)  # fmt: skip
+        return 3
     return 0
 
 

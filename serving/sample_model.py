@@ -52,7 +52,10 @@ class SampleModel:
         return self.model(self.transformed(rows)).numpy()
 
 
-def export_sample_model(root: str, hyperparameters: dict | None = None, seed: int = 5) -> SampleModel:
+def export_sample_model(root: str, hyperparameters: dict | None = None, seed: int = 5, spec_path: str = SPEC,
+                        schema_path: str = SCHEMA, sample: str = SAMPLE) -> SampleModel:  # fmt: skip
+    """Transform analysed on ``sample`` with ``spec_path`` / ``schema_path`` (default: the synthetic set's),
+    a small GRec trained one epoch on random inputs, exported under ``<root>/models/grec/1``."""
     import keras
     import numpy as np
 
@@ -63,8 +66,8 @@ def export_sample_model(root: str, hyperparameters: dict | None = None, seed: in
     from models import build_model
     from models.input_config import example_inputs
 
-    output = run_transform(SAMPLE, SPEC, SCHEMA, os.path.join(root, "transform"))
-    spec = load_feature_spec(SPEC)
+    output = run_transform(sample, spec_path, schema_path, os.path.join(root, "transform"))
+    spec = load_feature_spec(spec_path)
     config = input_config_from_transform(spec, output)
     keras.utils.set_random_seed(seed)
     model = build_model("grec", config, **(hyperparameters or SMALL))

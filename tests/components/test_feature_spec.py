@@ -75,8 +75,8 @@ def test_json_spec_reads_like_yaml(tmp_path):
         (MINIMAL + "  x: {dtype: int}\n", ["columns.x", "needs a `role`"]),
         (MINIMAL + "  l2: {role: label}\n", ["`columns`", "role 'label' may be used once", "['label', 'l2']"]),
         (
-            MINIMAL + "  a: {role: text}\n  b: {role: text}\n",
-            ["`columns`", "role 'text' may be used once", "['a', 'b']"],
+            MINIMAL + "  a: {role: image_embedding, dim: 2}\n  b: {role: image_embedding, dim: 2}\n",
+            ["`columns`", "role 'image_embedding' may be used once", "['a', 'b']"],
         ),
         ("columns:\n  label: {role: label}\n", ["`columns`", "no column has role 'task'"]),
         ("colums:\n  task: task\n", ["`colums`", "unknown top-level key"]),

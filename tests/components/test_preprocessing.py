@@ -73,7 +73,7 @@ def test_transform_values_follow_the_model_contract(transform_output):
     assert np.all(np.isfinite(out["price"].numpy()))
     query = out["query"].numpy()
     assert query.shape == (2, 8) and (query[0] > 0).sum() == 3 and (query[0, 3:] == 0).all()
-    assert (query[1, :2] == config.text[1] - 1).all()  # unknown words -> the OOV token id
+    assert (query[1, :2] == config.text[0][1] - 1).all()  # unknown words -> the OOV token id
     assert out["hist_items"].numpy().shape == (2, 20) and (out["hist_items"].numpy()[0] > 0).sum() == 2
     np.testing.assert_allclose(out["image_emb"].numpy()[0], [0.1] * 16, rtol=1e-6)
 

@@ -37,20 +37,76 @@ def test_ids_row_keys_constants_and_text_are_flagged(tmp_path):
     path = tmp_path / "long.csv"
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["row_id", "task", "label", "user_id", "country", "title", "emb", "genres"])
+        writer.writerow(["row_id", "task", "label", "user_id", "country", "title", "emb", "genres", "review"])
         for i in range(300):
-            writer.writerow([i, "ctr", i % 2, f"u{i % 40}", "NL", f"red shoe {i % 7}", f"0.{i % 9} 0.2 -1.5",
-                             f"Comedy Drama{' War' * (i % 2)}"])  # fmt: skip
+            writer.writerow([i, "ctr", i % 2, f"u{i % 40}", "NL", f"red shoe model {i * 7919 % 1000}",
+                             f"0.{i % 9} 0.2 -1.5", f"Comedy Drama{' War' * (i % 2)}",
+                             f"{['great', 'poor', 'fine'][i % 3]} fit and {i} stars"])  # fmt: skip
     spec, guesses = draft_spec.draft(str(path))
     by_name = {g.name: g for g in guesses}
     assert spec["columns"]["row_id"]["role"] == "ignore" and by_name["row_id"].review
-    assert spec["columns"]["country"]["role"] == "ignore"  # one value in every row
-    assert spec["columns"]["title"]["role"] == "text" and by_name["title"].review
+    assert by_name["row_id"].rule == "row key"
+    assert spec["columns"]["country"]["role"] == "ignore" and by_name["country"].rule == "constant"
+    # Phrases that do not repeat are text, every such column (the model reads each as its own token).
+    assert spec["columns"]["title"]["role"] == "text" and by_name["title"].review and by_name["title"].rule == "phrases"
+    assert spec["columns"]["review"]["role"] == "text"
     assert spec["columns"]["emb"] == {"role": "image_embedding", "dtype": "string", "dim": 3}
     assert spec["columns"]["user_id"]["role"] == "categorical"
-    # The model reads one text column: a second one is ignored, and said so.
-    assert spec["columns"]["genres"]["role"] == "ignore" and "a second text column" in by_name["genres"].why
+    # Two phrases repeated over 300 rows: a categorical, whatever its words.
+    assert spec["columns"]["genres"] == {"role": "categorical", "dtype": "string"}
+    assert by_name["genres"].rule == "repeats" and "2 distinct values in 300 rows" in by_name["genres"].why
     assert "wide_labels" not in spec
+    assert set(draft_spec.RULES) >= {g.rule for g in guesses}  # every rule the table shows is documented
+
+
+def test_survey_phrases_are_categorical_and_codes_by_name(tmp_path):
+    """The shape of a public survey file: categorical answers written as phrases, integer recodes with many
+    values, ages and counts with few."""
+    rng = __import__("numpy").random.default_rng(0)
+    answers = ["Not applicable", "Married, spouse present", "Never married", "Bachelor's degree (BA)",
+               "Child under 18 in household", "Joint filer, both under 65"]  # fmt: skip
+    path = tmp_path / "survey.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["age", "children count", "detailed industry recode", "marital stat", "city", "y"])
+        for i in range(2_000):
+            # city: 400 names, the 50 most frequent covering over 90 % of the rows (a long tail).
+            city = f"City {int(rng.integers(0, 50))}" if rng.random() < 0.95 else f"Town {int(rng.integers(0, 350))}"
+            writer.writerow([int(rng.integers(18, 33)), int(rng.integers(0, 6)), int(rng.integers(0, 51)),
+                             answers[int(rng.integers(0, len(answers)))], city, i % 2])  # fmt: skip
+    spec, guesses = draft_spec.draft(str(path), ["y"])
+    by_name = {g.name: g for g in guesses}
+    roles = {name: entry["role"] for name, entry in spec["columns"].items()}
+    assert roles == {"task": "task", "label": "label", "age": "numerical", "children count": "numerical",
+                     "detailed industry recode": "categorical", "marital stat": "categorical",
+                     "city": "categorical"}  # fmt: skip
+    assert by_name["age"].rule == "count name" and by_name["children count"].rule == "count name"  # 15 and 6 values
+    assert by_name["detailed industry recode"].rule == "code name"  # 51 values: codes by name, not numerical
+    assert by_name["marital stat"].rule == "repeats"
+    assert by_name["city"].rule == "repeats" and "the 50 most frequent cover" in by_name["city"].why
+
+
+def test_summary_ignore_and_strict(tmp_path, capsys):
+    path = tmp_path / "long.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["row_key", "task", "label", "color", "size", "note"])
+        for i in range(200):
+            writer.writerow([f"r{i}", "ctr", i % 2, ["red", "blue"][i % 2], i % 7, "x"])
+    out = str(tmp_path / "spec")
+    assert draft_spec.main(["--input", str(path), "--out", out]) == 0
+    printed = capsys.readouterr().out
+    # `size` has 7 values, but its name says an amount: numerical.
+    assert "1 task, 1 label, 1 categorical, 1 numerical; ignored: row_key (a different value in every row: a row key), " \
+        "note (one value ('x') in every row)" in printed  # fmt: skip
+    # --strict: a row key may carry information; a constant does not.
+    assert draft_spec.main(["--input", str(path), "--out", out, "--strict"]) == 3
+    assert "--strict: 1 column(s) that may carry information are ignored: row_key" in capsys.readouterr().err
+    assert draft_spec.main(["--input", str(path), "--out", out, "--strict", "--ignore", "row_key,size"]) == 0
+    assert "1 task, 1 label, 1 categorical; ignored: row_key (named in --ignore), size (named in --ignore), " \
+        "note (one value" in capsys.readouterr().out  # fmt: skip
+    assert draft_spec.main(["--input", str(path), "--out", out, "--ignore", "nope"]) == 1
+    assert "--ignore column(s) ['nope'] are not in the header" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ def _free_ports(n):
     return ports
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_two_workers_train_one_model_and_only_the_chief_exports_it(tmp_path):
     from components.transform_check import run_transform
 

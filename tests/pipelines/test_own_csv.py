@@ -82,6 +82,7 @@ def test_a_wide_csv_goes_from_file_to_served_model_with_four_commands(tmp_path):
     log = _run(["pipelines.local_runner", "--spec", "my_spec/feature_spec.yaml", "--data-root", "my_data",
                 "--train-steps", "150", "--hyperparameters", SMALL, "--tune-trials", "2"], work, env)  # fmt: skip
     assert "train/*, 80/20 hash split" in log and "Trainer done in" in log and "Pusher done in" in log
+    assert "feature_spec.yaml: 1 task, 1 label, 4 numerical, 2 categorical; ignored: none" in log  # pre-flight
     # TFX's Tuner ran its 2 trials on the validation split; the Trainer built the best one's model.
     assert "Tuner done in" in log
     root = work / "pipeline_root" / "grec"

@@ -31,6 +31,26 @@ def test_kubeflow_pipeline_json_has_every_component_and_parameter(tmp_path):
         assert fragment in text, fragment
 
 
+def test_kubeflow_pipeline_parses_as_pipeline_spec_with_the_quarantine_output(tmp_path):
+    """The compiled JSON read as kfp's PipelineSpec: ExampleGen declares ``bad_rows`` beside ``examples``
+    (KFP hands the executor every output the spec declares), and the DAG wires examples onward."""
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    from components.quarantine import BAD_ROWS_KEY
+
+    path = compile_pipeline(str(tmp_path / "grec.json"), "grec:test", "gs://bucket/root", "gs://bucket/data",
+                            "gs://bucket/serving/grec")  # fmt: skip
+    document = json.loads(open(path).read())
+    spec = json_format.ParseDict(document["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    outputs = spec.components["CsvExampleGen"].output_definitions.artifacts
+    assert set(outputs) == {"examples", BAD_ROWS_KEY}
+    assert "grec.BadRows" in outputs[BAD_ROWS_KEY].artifact_type.instance_schema
+    assert set(spec.root.dag.tasks) >= COMPONENTS
+    statistics_input = spec.root.dag.tasks["StatisticsGen"].inputs.artifacts["examples"]
+    assert statistics_input.task_output_artifact.producer_task == "CsvExampleGen"
+
+
 def test_beam_args_for_every_runner():
     assert beam.beam_pipeline_args("direct-multiprocess", workers=2) == [
         "--direct_running_mode=multi_processing",
