@@ -285,13 +285,18 @@ class _CheckedDriver(driver.FileBasedDriver):
     themselves and take only ``examples`` from the driver.
     """
 
-    def _prepare_output_artifacts(self, input_artifacts, output_dict, exec_properties, execution_id,
-                                  pipeline_info, component_info):  # fmt: skip
-        result = super()._prepare_output_artifacts(input_artifacts, output_dict, exec_properties, execution_id,
-                                                   pipeline_info, component_info)  # fmt: skip
+    def _prepare_output_artifacts(
+        self, input_artifacts, output_dict, exec_properties, execution_id, pipeline_info, component_info
+    ):
+        result = super()._prepare_output_artifacts(
+            input_artifacts, output_dict, exec_properties, execution_id, pipeline_info, component_info
+        )
         others = {name: channel for name, channel in output_dict.items() if name not in result}
-        result.update(base_driver.BaseDriver._prepare_output_artifacts(
-            self, input_artifacts, others, exec_properties, execution_id, pipeline_info, component_info))  # fmt: skip
+        result.update(
+            base_driver.BaseDriver._prepare_output_artifacts(
+                self, input_artifacts, others, exec_properties, execution_id, pipeline_info, component_info
+            )
+        )
         return result
 
 

@@ -60,8 +60,9 @@ MAX_INT_LEVELS = 20  # rationale: codes (education level, 1-5 ratings, industry 
 # Words of a column name (split at anything but letters and digits) that decide an integer column's role.
 CODE_WORDS = ("code", "recode", "type", "kind", "class", "category", "cat", "group", "flag", "status")
 # (Not "num": UCI Adult's `education-num` is a code.)
-COUNT_WORDS = ("age", "count", "children", "hours", "weeks", "days", "years", "amount", "price", "income",
-               "wage", "salary", "gain", "loss", "total", "size", "qty", "quantity")  # fmt: skip
+COUNT_WORDS = tuple(
+    "age count children hours weeks days years amount price income wage salary gain loss total size qty quantity".split()
+)
 # A string column is categorical when its values repeat: each distinct value seen on average at least
 # 1 / REPEAT_MAX_SHARE times (enough rows to train its embedding) ...
 REPEAT_MAX_SHARE = 0.05
@@ -176,8 +177,9 @@ def guess_column(name: str, values: Sequence[str]) -> Guess:
     if not present:
         return Guess(name, {"role": "ignore", "dtype": "string"}, "no values in the sample", True, "empty")
     if distinct == 1:
-        return Guess(name, {"role": "ignore", "dtype": "string"}, f"one value ({present[0]!r}) in every row",
-                     rule="constant")  # fmt: skip
+        return Guess(
+            name, {"role": "ignore", "dtype": "string"}, f"one value ({present[0]!r}) in every row", rule="constant"
+        )
     if all(INT_PATTERN.match(v) for v in present):
         if name in TIME_NAMES and not missing:
             return Guess(name, {"role": "time", "dtype": "int"}, "whole numbers named like a time", rule="time name")
@@ -188,17 +190,31 @@ def guess_column(name: str, values: Sequence[str]) -> Guess:
         if _name_word(name, ("id",)):  # user_id, "Clothing ID", id
             keyish = distinct == len(present) and len(present) >= MIN_ROWS_FOR_KEY
             if keyish:
-                return Guess(name, {"role": "ignore", "dtype": dtype}, "an id unique in every row: a row key", True,
-                             "row key")  # fmt: skip
-            return Guess(name, {"role": "categorical", "dtype": dtype, "oov_buckets": 10},
-                         f"an id ({distinct} distinct): embedded, unseen ids share 10 OOV buckets", True, "id name")  # fmt: skip
+                return Guess(
+                    name, {"role": "ignore", "dtype": dtype}, "an id unique in every row: a row key", True, "row key"
+                )
+            return Guess(
+                name,
+                {"role": "categorical", "dtype": dtype, "oov_buckets": 10},
+                f"an id ({distinct} distinct): embedded, unseen ids share 10 OOV buckets",
+                True,
+                "id name",
+            )
         code, count = _name_word(name, CODE_WORDS), _name_word(name, COUNT_WORDS)
         if code:
-            return Guess(name, {"role": "categorical", "dtype": dtype},
-                         f"{distinct} distinct whole numbers: codes (named {code!r}){missing}", rule="code name")  # fmt: skip
+            return Guess(
+                name,
+                {"role": "categorical", "dtype": dtype},
+                f"{distinct} distinct whole numbers: codes (named {code!r}){missing}",
+                rule="code name",
+            )
         if distinct <= MAX_INT_LEVELS and not count:
-            return Guess(name, {"role": "categorical", "dtype": dtype},
-                         f"{distinct} distinct whole numbers: codes{missing}", rule="few levels")  # fmt: skip
+            return Guess(
+                name,
+                {"role": "categorical", "dtype": dtype},
+                f"{distinct} distinct whole numbers: codes{missing}",
+                rule="few levels",
+            )
         why = f"{distinct} distinct whole numbers{missing}" + (
             f" (named {count!r}: a count or amount)" if count else ""
         )
@@ -211,26 +227,44 @@ def guess_column(name: str, values: Sequence[str]) -> Guess:
     lengths = {len(t) for t in tokens}
     if len(lengths) == 1 and lengths != {1} and all(is_number(x) for t in tokens[:200] for x in t):
         dim = lengths.pop()
-        return Guess(name, {"role": "image_embedding", "dtype": "string", "dim": dim},
-                     f"{dim} space-separated numbers in every row: a vector", True, "vector")  # fmt: skip
+        return Guess(
+            name,
+            {"role": "image_embedding", "dtype": "string", "dim": dim},
+            f"{dim} space-separated numbers in every row: a vector",
+            True,
+            "vector",
+        )
     # In a word column a marker such as `?` is one more category; only empty cells are missing.
     note = f" ({', '.join(repr(m) for m in markers)} kept as a value)" if markers else ""
     empty = sum(1 for v in values if not v)
     repeats = _repeats(present, distinct)
     if repeats:
-        return Guess(name, {"role": "categorical", "dtype": "string"},
-                     repeats + note + (f", {empty} empty" if empty else ""), rule="repeats")  # fmt: skip
+        return Guess(
+            name,
+            {"role": "categorical", "dtype": "string"},
+            repeats + note + (f", {empty} empty" if empty else ""),
+            rule="repeats",
+        )
     mean_tokens = sum(len(t) for t in tokens) / len(tokens)
     if mean_tokens > 1.5:
         role = "history" if "hist" in name else "text"
-        return Guess(name, {"role": role, "dtype": "string"},
-                     f"{mean_tokens:.1f} words per row, {distinct} distinct: free {role}; check its options", True,
-                     "phrases")  # fmt: skip
+        return Guess(
+            name,
+            {"role": role, "dtype": "string"},
+            f"{mean_tokens:.1f} words per row, {distinct} distinct: free {role}; check its options",
+            True,
+            "phrases",
+        )
     if distinct == len(present) and len(present) >= MIN_ROWS_FOR_KEY:
-        return Guess(name, {"role": "ignore", "dtype": "string"}, "a different value in every row: a row key", True,
-                     "row key")  # fmt: skip
-    return Guess(name, {"role": "categorical", "dtype": "string"},
-                 f"{distinct} distinct words{note}" + (f", {empty} empty" if empty else ""), rule="words")  # fmt: skip
+        return Guess(
+            name, {"role": "ignore", "dtype": "string"}, "a different value in every row: a row key", True, "row key"
+        )
+    return Guess(
+        name,
+        {"role": "categorical", "dtype": "string"},
+        f"{distinct} distinct words{note}" + (f", {empty} empty" if empty else ""),
+        rule="words",
+    )
 
 
 MAX_BAD_LABELS = 0.01  # rationale: a few bad rows are the converter's to reject; more means a column to recode
@@ -265,8 +299,9 @@ def read_sample(path: str, rows: int) -> tuple[list[str], list[list[str]]]:
     return header, kept
 
 
-def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name: str | None = None,
-          ignore: Sequence[str] = ()):  # fmt: skip
+def draft(
+    path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name: str | None = None, ignore: Sequence[str] = ()
+):
     """Returns (spec mapping, guesses) for the CSV at ``path``; ``ignore``: columns the user leaves out.
 
     Raises:
@@ -291,10 +326,12 @@ def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name:
             if reserved in columns:
                 raise FeatureSpecError(f"{path}: column {reserved!r} exists; in a wide file it would clash with the "
                                        f"{reserved!r} column the converter writes (rename it)")  # fmt: skip
-        guesses.append(Guess("task", {"role": "task"}, f"written by wide_to_tasks: one of {list(labels)}",
-                             rule="given"))  # fmt: skip
-        guesses.append(Guess("label", {"role": "label"}, "written by wide_to_tasks from the label columns",
-                             rule="given"))  # fmt: skip
+        guesses.append(
+            Guess("task", {"role": "task"}, f"written by wide_to_tasks: one of {list(labels)}", rule="given")
+        )
+        guesses.append(
+            Guess("label", {"role": "label"}, "written by wide_to_tasks from the label columns", rule="given")
+        )
     else:
         for required in ("task", "label"):
             if required not in columns:
@@ -315,9 +352,13 @@ def draft(path: str, labels: Sequence[str] = (), rows: int = DEFAULT_ROWS, name:
             guess = guess_column(column, values)
             role = guess.entry["role"]
             if role in SINGLE_ROLES and role in taken:  # the model has one image token
-                guess = Guess(column, {"role": "ignore", "dtype": "string"},
-                              f"a second {role} column ({guess.why}); the model reads one: ignored", True,
-                              "single role")  # fmt: skip
+                guess = Guess(
+                    column,
+                    {"role": "ignore", "dtype": "string"},
+                    f"a second {role} column ({guess.why}); the model reads one: ignored",
+                    True,
+                    "single role",
+                )
             taken.add(guess.entry["role"])
             guesses.append(guess)
     spec = {"name": name or "mydata", "columns": {g.name: g.entry for g in guesses}}
@@ -381,8 +422,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows read (default: %(default)s)")
     parser.add_argument("--name", help="data set name (default: the --out folder's name)")
     parser.add_argument("--ignore", default="", help="columns to leave out, comma-separated (said in the summary)")
-    parser.add_argument("--strict", action="store_true", help="exit 3 when a column that may carry information "
-                        "is ignored (a row key, a second image column); constants, empty and --ignore columns pass")  # fmt: skip
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 3 when a column that may carry information "
+        "is ignored (a row key, a second image column); constants, empty and --ignore columns pass",
+    )
     args = parser.parse_args(argv)
     labels = [c.strip() for c in args.labels.split(",") if c.strip()]
     ignore = [c.strip() for c in args.ignore.split(",") if c.strip()]
@@ -400,9 +445,12 @@ def main(argv: list[str] | None = None) -> int:
           + (f"; {review} column(s) marked REVIEW" if review else ""))  # fmt: skip
     lost = lost_columns(guesses)
     if args.strict and lost:
-        print(f"error: --strict: {len(lost)} column(s) that may carry information are ignored: "
-              + ", ".join(f"{g.name} ({g.why})" for g in lost)
-              + "; give them a role in the spec, or name them in --ignore", file=sys.stderr)  # fmt: skip
+        print(
+            f"error: --strict: {len(lost)} column(s) that may carry information are ignored: "
+            + ", ".join(f"{g.name} ({g.why})" for g in lost)
+            + "; give them a role in the spec, or name them in --ignore",
+            file=sys.stderr,
+        )
         return 3
     return 0
 

@@ -91,16 +91,32 @@ class InputEncoder(keras.layers.Layer):
                                                    dtype=policy)  # fmt: skip
         # The first column's layer keeps the name a one-column model had ("text", "history").
         self.texts = [
-            TextEncoder(vocab, max_tokens, dim, text_hidden_dim, text_layers, text_heads,
-                        intermediate_dim=2 * text_hidden_dim, preset=text_preset, name=_layer_name("text", i),
-                        dtype=policy)
+            TextEncoder(
+                vocab,
+                max_tokens,
+                dim,
+                text_hidden_dim,
+                text_layers,
+                text_heads,
+                intermediate_dim=2 * text_hidden_dim,
+                preset=text_preset,
+                name=_layer_name("text", i),
+                dtype=policy,
+            )
             for i, (_, vocab, max_tokens) in enumerate(config.text)
-        ]  # fmt: skip
+        ]
         self.histories = [
-            SequenceEncoder(vocab, dim, history_hidden_dim, history_blocks, history_heads,
-                            name=_layer_name("history", i), dtype=policy)
+            SequenceEncoder(
+                vocab,
+                dim,
+                history_hidden_dim,
+                history_blocks,
+                history_heads,
+                name=_layer_name("history", i),
+                dtype=policy,
+            )
             for i, (_, vocab, _) in enumerate(config.history)
-        ]  # fmt: skip
+        ]
         self.image = keras.layers.Dense(dim, name="image", dtype=policy) if config.image else None
 
     def call(self, features, training=None):

@@ -52,8 +52,14 @@ class SampleModel:
         return self.model(self.transformed(rows)).numpy()
 
 
-def export_sample_model(root: str, hyperparameters: dict | None = None, seed: int = 5, spec_path: str = SPEC,
-                        schema_path: str = SCHEMA, sample: str = SAMPLE) -> SampleModel:  # fmt: skip
+def export_sample_model(
+    root: str,
+    hyperparameters: dict | None = None,
+    seed: int = 5,
+    spec_path: str = SPEC,
+    schema_path: str = SCHEMA,
+    sample: str = SAMPLE,
+) -> SampleModel:
     """Transform analysed on ``sample`` with ``spec_path`` / ``schema_path`` (default: the synthetic set's),
     a small GRec trained one epoch on random inputs, exported under ``<root>/models/grec/1``."""
     import keras

@@ -181,3 +181,31 @@ def test_preflight_lists_a_few_bad_rows_and_stops_when_the_sample_alone_is_over(
     with pytest.raises(DataRootError, match="300 of the first 300 rows"):
         check_csv_file(_write_with(tmp_path, every), SPEC)
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_the_example_gen_driver_prepares_the_bad_rows_output_for_legacy_launchers(tmp_path):
+    """Airflow's launcher hands the executor only what the driver prepared: TFX's ExampleGen driver prepares
+    ``examples`` alone (KeyError 'bad_rows' in Do); ours prepares every declared output, each its own folder."""
+    from tfx.components.example_gen import driver as tfx_driver
+    from tfx.components.example_gen import utils
+    from tfx.orchestration import data_types
+    from tfx.types import channel, standard_artifacts
+
+    from components.quarantine import BAD_ROWS_KEY, BadRows
+    from components.time_split_example_gen import SpecCsvExampleGen, _CheckedDriver
+
+    assert SpecCsvExampleGen.DRIVER_CLASS is _CheckedDriver
+    outputs = {
+        "examples": channel.Channel(type=standard_artifacts.Examples),
+        BAD_ROWS_KEY: channel.Channel(type=BadRows),
+    }
+    pipeline = data_types.PipelineInfo(pipeline_name="p", pipeline_root=str(tmp_path), run_id="r1")
+    component = data_types.ComponentInfo(component_type="x", component_id="CsvExampleGen", pipeline_info=pipeline)
+    properties = {utils.SPAN_PROPERTY_NAME: 0, utils.VERSION_PROPERTY_NAME: None, utils.FINGERPRINT_PROPERTY_NAME: "f"}
+    args = ({}, outputs, properties, 7, pipeline, component)
+    assert set(tfx_driver.FileBasedDriver(None)._prepare_output_artifacts(*args)) == {"examples"}  # TFX's: one
+    prepared = _CheckedDriver(None)._prepare_output_artifacts(*args)
+    assert set(prepared) == {"examples", BAD_ROWS_KEY}
+    (examples,), (bad_rows,) = prepared["examples"], prepared[BAD_ROWS_KEY]
+    assert isinstance(bad_rows, BadRows) and bad_rows.uri == str(tmp_path / "CsvExampleGen" / BAD_ROWS_KEY / "7")
+    assert examples.uri == str(tmp_path / "CsvExampleGen" / "examples" / "7") and examples.span == 0

@@ -39,8 +39,12 @@ def test_three_text_columns_each_change_the_served_score(tmp_path):
     assert [c.name for c in parsed.by_role("text")] == ["query", "title", "review"]
     (tmp_path / "schema.pbtxt").write_text(text_format.MessageToString(draft_schema(parsed)))
 
-    exported = export_sample_model(str(tmp_path / "out"), spec_path=str(tmp_path / "feature_spec.yaml"),
-                                   schema_path=str(tmp_path / "schema.pbtxt"), sample=str(tmp_path / "sample.csv"))  # fmt: skip
+    exported = export_sample_model(
+        str(tmp_path / "out"),
+        spec_path=str(tmp_path / "feature_spec.yaml"),
+        schema_path=str(tmp_path / "schema.pbtxt"),
+        sample=str(tmp_path / "sample.csv"),
+    )
     assert [name for name, _, _ in exported.input_config.text] == ["query", "title", "review"]
     assert exported.input_config.num_tokens == 1 + 3 + 1 + 1 + 3  # context, 3 texts, history, image, 3 task ids
     assert [layer.name for layer in exported.model.encoder.texts] == ["text", "text_1", "text_2"]
@@ -48,8 +52,12 @@ def test_three_text_columns_each_change_the_served_score(tmp_path):
     served = tf.saved_model.load(os.path.join(exported.base_path, "1")).signatures["serving_default"]
     dtypes = {c.name: DTYPES[c.dtype] for c in parsed.feature_columns}
     base = dict(SAMPLE_ROW, title="red shoe", review="great fit")
-    changed = [base, dict(base, query="c3x1 c3x4 w48"), dict(base, title="fast charger"),
-               dict(base, review="broke soon")]  # fmt: skip
+    changed = [
+        base,
+        dict(base, query="c3x1 c3x4 w48"),
+        dict(base, title="fast charger"),
+        dict(base, review="broke soon"),
+    ]
     scores = served(examples=tf.constant(serialize_rows(changed, dtypes)))["probability"].numpy().reshape(-1)
     assert np.allclose(scores, exported.in_process(changed).reshape(-1), atol=1e-5)  # the export is the model
     for i, column in enumerate(("query", "title", "review"), start=1):

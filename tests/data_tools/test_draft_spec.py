@@ -39,9 +39,19 @@ def test_ids_row_keys_constants_and_text_are_flagged(tmp_path):
         writer = csv.writer(f)
         writer.writerow(["row_id", "task", "label", "user_id", "country", "title", "emb", "genres", "review"])
         for i in range(300):
-            writer.writerow([i, "ctr", i % 2, f"u{i % 40}", "NL", f"red shoe model {i * 7919 % 1000}",
-                             f"0.{i % 9} 0.2 -1.5", f"Comedy Drama{' War' * (i % 2)}",
-                             f"{['great', 'poor', 'fine'][i % 3]} fit and {i} stars"])  # fmt: skip
+            writer.writerow(
+                [
+                    i,
+                    "ctr",
+                    i % 2,
+                    f"u{i % 40}",
+                    "NL",
+                    f"red shoe model {i * 7919 % 1000}",
+                    f"0.{i % 9} 0.2 -1.5",
+                    f"Comedy Drama{' War' * (i % 2)}",
+                    f"{['great', 'poor', 'fine'][i % 3]} fit and {i} stars",
+                ]
+            )
     spec, guesses = draft_spec.draft(str(path))
     by_name = {g.name: g for g in guesses}
     assert spec["columns"]["row_id"]["role"] == "ignore" and by_name["row_id"].review
@@ -63,8 +73,14 @@ def test_survey_phrases_are_categorical_and_codes_by_name(tmp_path):
     """The shape of a public survey file: categorical answers written as phrases, integer recodes with many
     values, ages and counts with few."""
     rng = __import__("numpy").random.default_rng(0)
-    answers = ["Not applicable", "Married, spouse present", "Never married", "Bachelor's degree (BA)",
-               "Child under 18 in household", "Joint filer, both under 65"]  # fmt: skip
+    answers = [
+        "Not applicable",
+        "Married, spouse present",
+        "Never married",
+        "Bachelor's degree (BA)",
+        "Child under 18 in household",
+        "Joint filer, both under 65",
+    ]
     path = tmp_path / "survey.csv"
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
@@ -72,14 +88,28 @@ def test_survey_phrases_are_categorical_and_codes_by_name(tmp_path):
         for i in range(2_000):
             # city: 400 names, the 50 most frequent covering over 90 % of the rows (a long tail).
             city = f"City {int(rng.integers(0, 50))}" if rng.random() < 0.95 else f"Town {int(rng.integers(0, 350))}"
-            writer.writerow([int(rng.integers(18, 33)), int(rng.integers(0, 6)), int(rng.integers(0, 51)),
-                             answers[int(rng.integers(0, len(answers)))], city, i % 2])  # fmt: skip
+            writer.writerow(
+                [
+                    int(rng.integers(18, 33)),
+                    int(rng.integers(0, 6)),
+                    int(rng.integers(0, 51)),
+                    answers[int(rng.integers(0, len(answers)))],
+                    city,
+                    i % 2,
+                ]
+            )
     spec, guesses = draft_spec.draft(str(path), ["y"])
     by_name = {g.name: g for g in guesses}
     roles = {name: entry["role"] for name, entry in spec["columns"].items()}
-    assert roles == {"task": "task", "label": "label", "age": "numerical", "children count": "numerical",
-                     "detailed industry recode": "categorical", "marital stat": "categorical",
-                     "city": "categorical"}  # fmt: skip
+    assert roles == {
+        "task": "task",
+        "label": "label",
+        "age": "numerical",
+        "children count": "numerical",
+        "detailed industry recode": "categorical",
+        "marital stat": "categorical",
+        "city": "categorical",
+    }
     assert by_name["age"].rule == "count name" and by_name["children count"].rule == "count name"  # 15 and 6 values
     assert by_name["detailed industry recode"].rule == "code name"  # 51 values: codes by name, not numerical
     assert by_name["marital stat"].rule == "repeats"
@@ -97,14 +127,18 @@ def test_summary_ignore_and_strict(tmp_path, capsys):
     assert draft_spec.main(["--input", str(path), "--out", out]) == 0
     printed = capsys.readouterr().out
     # `size` has 7 values, but its name says an amount: numerical.
-    assert "1 task, 1 label, 1 categorical, 1 numerical; ignored: row_key (a different value in every row: a row key), " \
-        "note (one value ('x') in every row)" in printed  # fmt: skip
+    assert (
+        "1 task, 1 label, 1 categorical, 1 numerical; ignored: row_key (a different value in every row: a row key), "
+        "note (one value ('x') in every row)" in printed
+    )
     # --strict: a row key may carry information; a constant does not.
     assert draft_spec.main(["--input", str(path), "--out", out, "--strict"]) == 3
     assert "--strict: 1 column(s) that may carry information are ignored: row_key" in capsys.readouterr().err
     assert draft_spec.main(["--input", str(path), "--out", out, "--strict", "--ignore", "row_key,size"]) == 0
-    assert "1 task, 1 label, 1 categorical; ignored: row_key (named in --ignore), size (named in --ignore), " \
-        "note (one value" in capsys.readouterr().out  # fmt: skip
+    assert (
+        "1 task, 1 label, 1 categorical; ignored: row_key (named in --ignore), size (named in --ignore), "
+        "note (one value" in capsys.readouterr().out
+    )
     assert draft_spec.main(["--input", str(path), "--out", out, "--ignore", "nope"]) == 1
     assert "--ignore column(s) ['nope'] are not in the header" in capsys.readouterr().err
 

@@ -9,24 +9,63 @@ from components.feature_spec import parse_feature_spec, role_summary
 from data_tools import draft_spec, public_data
 
 ROLES = {
-    "adult": {"age": "numerical", "workclass": "categorical", "fnlwgt": "numerical", "education": "categorical",
-              "educational-num": "categorical", "occupation": "categorical", "race": "categorical",
-              "gender": "categorical", "capital-gain": "numerical", "capital-loss": "numerical",
-              "hours-per-week": "numerical", "native-country": "categorical"},
+    "adult": {
+        "age": "numerical",
+        "workclass": "categorical",
+        "fnlwgt": "numerical",
+        "education": "categorical",
+        "educational-num": "categorical",
+        "occupation": "categorical",
+        "race": "categorical",
+        "gender": "categorical",
+        "capital-gain": "numerical",
+        "capital-loss": "numerical",
+        "hours-per-week": "numerical",
+        "native-country": "categorical",
+    },
     # genres (word combinations that repeat) is a categorical; it was ignored while the model read one text.
-    "movielens": {"user_id": "categorical", "movie_id": "categorical", "timestamp": "time", "age": "numerical",
-                  "gender": "categorical", "occupation": "categorical", "zip_code": "categorical", "title": "text",
-                  "release_year": "numerical", "genres": "categorical"},
+    "movielens": {
+        "user_id": "categorical",
+        "movie_id": "categorical",
+        "timestamp": "time",
+        "age": "numerical",
+        "gender": "categorical",
+        "occupation": "categorical",
+        "zip_code": "categorical",
+        "title": "text",
+        "release_year": "numerical",
+        "genres": "categorical",
+    },
     # Two free-text columns, both read; phrase-valued categoricals; an id named with a space.
-    "reviews": {"Clothing ID": "categorical", "Age": "numerical", "Title": "text", "Review Text": "text",
-                "Positive Feedback Count": "numerical", "Division Name": "categorical",
-                "Department Name": "categorical", "Class Name": "categorical"},
+    "reviews": {
+        "Clothing ID": "categorical",
+        "Age": "numerical",
+        "Title": "text",
+        "Review Text": "text",
+        "Positive Feedback Count": "numerical",
+        "Division Name": "categorical",
+        "Department Name": "categorical",
+        "Class Name": "categorical",
+    },
     # Every answer a phrase ("1. Never Married"): categorical; region has one value in this extract.
-    "wage": {"year": "categorical", "age": "numerical", "maritl": "categorical", "race": "categorical",
-             "education": "categorical", "region": "ignore", "jobclass": "categorical", "health": "categorical"},
-}  # fmt: skip
-FILES = {"adult": "adult_train.csv", "movielens": "movielens.csv", "reviews": "reviews_train.csv",
-         "wage": "wage_train.csv", "caravan": "caravan_train.csv"}  # fmt: skip
+    "wage": {
+        "year": "categorical",
+        "age": "numerical",
+        "maritl": "categorical",
+        "race": "categorical",
+        "education": "categorical",
+        "region": "ignore",
+        "jobclass": "categorical",
+        "health": "categorical",
+    },
+}
+FILES = {
+    "adult": "adult_train.csv",
+    "movielens": "movielens.csv",
+    "reviews": "reviews_train.csv",
+    "wage": "wage_train.csv",
+    "caravan": "caravan_train.csv",
+}
 
 
 @pytest.mark.parametrize("name", list(FILES))

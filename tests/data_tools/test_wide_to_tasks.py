@@ -128,12 +128,21 @@ def test_line_breaks_in_text_cells_become_spaces_and_are_counted(tmp_path):
     line breaks of text cells as spaces (the tokenizer splits on any whitespace: the same tokens)."""
     from components.feature_spec import parse_feature_spec
 
-    spec = parse_feature_spec({"columns": {"task": {"role": "task"}, "label": {"role": "label"},
-                                           "review": {"role": "text"}, "color": {"role": "categorical"}},
-                               "wide_labels": {"y": "y"}})  # fmt: skip
+    spec = parse_feature_spec(
+        {
+            "columns": {
+                "task": {"role": "task"},
+                "label": {"role": "label"},
+                "review": {"role": "text"},
+                "color": {"role": "categorical"},
+            },
+            "wide_labels": {"y": "y"},
+        }
+    )
     with open(tmp_path / "wide.csv", "w", newline="") as f:
-        csv.writer(f).writerows([["review", "color", "y"], ["Loved it.\nRuns small.\r\nBuy one.", "red", "1"],
-                                 ["Fine", "blue", "0"]])  # fmt: skip
+        csv.writer(f).writerows(
+            [["review", "color", "y"], ["Loved it.\nRuns small.\r\nBuy one.", "red", "1"], ["Fine", "blue", "0"]]
+        )
     report = wide_to_tasks.convert(spec, str(tmp_path / "wide.csv"), str(tmp_path / "out.csv"))
     assert (report.input_rows, report.output_rows, report.bad_rows, report.line_breaks) == (2, 2, 0, 1)
     assert "1 text cells held line breaks, written as spaces" in report.summary()
@@ -141,4 +150,10 @@ def test_line_breaks_in_text_cells_become_spaces_and_are_counted(tmp_path):
     assert text.count("\n") == 3  # a header and two rows: one line each
     rows = _read(tmp_path / "out.csv")
     assert rows[0]["review"] == "Loved it. Runs small. Buy one." and rows[0]["review"].split() == [
-        "Loved", "it.", "Runs", "small.", "Buy", "one."]  # fmt: skip
+        "Loved",
+        "it.",
+        "Runs",
+        "small.",
+        "Buy",
+        "one.",
+    ]

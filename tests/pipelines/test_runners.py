@@ -39,8 +39,9 @@ def test_kubeflow_pipeline_parses_as_pipeline_spec_with_the_quarantine_output(tm
 
     from components.quarantine import BAD_ROWS_KEY
 
-    path = compile_pipeline(str(tmp_path / "grec.json"), "grec:test", "gs://bucket/root", "gs://bucket/data",
-                            "gs://bucket/serving/grec")  # fmt: skip
+    path = compile_pipeline(
+        str(tmp_path / "grec.json"), "grec:test", "gs://bucket/root", "gs://bucket/data", "gs://bucket/serving/grec"
+    )
     document = json.loads(open(path).read())
     spec = json_format.ParseDict(document["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
     outputs = spec.components["CsvExampleGen"].output_definitions.artifacts
