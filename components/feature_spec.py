@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -313,6 +314,37 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
         wide_labels=dict(wide),
         path=path,
     )
+
+
+# What TensorFlow accepts as a SavedModel signature's input name (its op-name rule; it writes - . / > as _):
+# the ``serve_raw`` signature takes one input per feature column, so a column named otherwise fails the
+# export at the end of training ("Class Name": a space), as do two names alike but for those characters.
+SERVING_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
+
+
+def check_serving_names(spec: FeatureSpec) -> None:
+    """Raises FeatureSpecError naming every feature column whose name cannot be a serving input (with a name
+    that can), or two that TensorFlow would give the same input name: checked before any component runs,
+    not at the export after training."""
+    names = [c.name for c in spec.feature_columns]
+    bad = [name for name in names if not SERVING_NAME.match(name)]
+    where = spec.path or spec.name
+    if bad:
+        renamed = {name: re.sub(r"[^A-Za-z0-9_]", "_", name).lstrip("_") or "x" for name in bad}
+        raise FeatureSpecError(
+            f"{where}: column(s) {bad} cannot be named so in a served model (TensorFlow input names start with a "
+            "letter, digit or '.', then take letters, digits and _ . - / > only); rename them in the data's header "
+            f"and the spec, e.g. {renamed}"
+        )
+    inputs: dict[str, list[str]] = {}
+    for name in names:
+        inputs.setdefault(re.sub(r"[^A-Za-z0-9_]", "_", name), []).append(name)
+    clashes = [found for found in inputs.values() if len(found) > 1]
+    if clashes:
+        raise FeatureSpecError(
+            f"{where}: columns {clashes} would be one input of the served model (TensorFlow "
+            "writes - . / > as _); rename all but one"
+        )
 
 
 def role_summary(spec: FeatureSpec, reasons: Mapping[str, str] | None = None) -> str:

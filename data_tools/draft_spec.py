@@ -53,7 +53,14 @@ import re
 import sys
 from collections.abc import Sequence
 
-from components.feature_spec import SINGLE_ROLES, FeatureSpec, FeatureSpecError, parse_feature_spec, role_summary
+from components.feature_spec import (
+    SERVING_NAME,
+    SINGLE_ROLES,
+    FeatureSpec,
+    FeatureSpecError,
+    parse_feature_spec,
+    role_summary,
+)
 from components.row_check import INT_PATTERN, MISSING_MARKERS, is_number
 
 MAX_INT_LEVELS = 20  # rationale: codes (education level, 1-5 ratings, industry codes) vs counts and amounts
@@ -360,6 +367,9 @@ def draft(
                     "single role",
                 )
             taken.add(guess.entry["role"])
+            if guess.entry["role"] != "ignore" and not SERVING_NAME.match(column):
+                guess.review = True
+                guess.why += "; rename it before the pipeline (a served model's input names take no spaces)"
             guesses.append(guess)
     spec = {"name": name or "mydata", "columns": {g.name: g.entry for g in guesses}}
     if labels:

@@ -59,9 +59,10 @@ def trainer_config(model: str = DEFAULT_MODEL, overrides: dict | None = None, pr
 def preflight(paths: dict, data_format: str = "csv", time_split: dict | None = None,
               max_bad_rows: float = DEFAULT_MAX_BAD_ROWS):  # fmt: skip
     """Checks spec, schema and data folder before anything runs; returns the data layout."""
-    from components.feature_spec import check_against_schema, load_feature_spec
+    from components.feature_spec import check_against_schema, check_serving_names, load_feature_spec
 
     spec = load_feature_spec(paths["feature_spec_path"])
+    check_serving_names(spec)
     if not os.path.exists(paths["schema_path"]):
         raise DataRootError(f"{paths['schema_path']}: missing; the schema goes beside the feature spec "
                             f"(python -m components.schema_draft {paths['feature_spec_path']} > {paths['schema_path']})")  # fmt: skip

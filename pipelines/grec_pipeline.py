@@ -15,7 +15,7 @@ from tfx.proto import example_gen_pb2
 
 from components.anomaly_gate import AnomalyGate
 from components.evaluation import Evaluator, eval_config
-from components.feature_spec import load_feature_spec
+from components.feature_spec import check_serving_names, load_feature_spec
 from components.pusher import idempotent_pusher
 from components.row_check import DEFAULT_MAX_BAD_ROWS
 from components.task_gate import TaskGates
@@ -161,6 +161,7 @@ def create_pipeline(
 
     check_tuning(tune_trials, validation_fraction)
     spec = load_feature_spec(feature_spec_path)
+    check_serving_names(spec)  # every runner: before anything runs, not at the export after training
     spec_dict = spec.to_dict()
     # TFX caches an execution by its inputs and properties, not by the code that a module path
     # ("components.trainer.run_fn") names: the fingerprint of that code makes an edit re-run

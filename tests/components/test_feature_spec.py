@@ -133,3 +133,26 @@ def test_to_dict_reads_back_as_the_same_spec(dataset):
     spec = load_feature_spec(os.path.join(SCHEMAS, dataset, "feature_spec.yaml"))
     again = parse_feature_spec(spec.to_dict(), spec.path)
     assert again == spec and again.to_dict() == spec.to_dict()
+
+
+def test_column_names_a_served_model_cannot_take_are_refused_before_anything_runs(tmp_path, capsys):
+    """TensorFlow refuses a SavedModel input named "Class Name" (the export failed after training on the
+    Women's Clothing Reviews file); the pipeline now stops first, naming the column and a name that works."""
+    from components.feature_spec import check_serving_names, parse_feature_spec
+    from pipelines import local_runner
+
+    def spec(*names):
+        columns = {"task": {"role": "task"}, "label": {"role": "label"}}
+        columns.update({name: {"role": "categorical"} for name in names})
+        return parse_feature_spec({"columns": columns}, "s.yaml")
+
+    check_serving_names(spec("educational-num", "hours-per-week", "user_id", "a/b", "x.y"))  # TF writes them with _
+    with pytest.raises(FeatureSpecError, match=r"\['Class Name', '_x'\] cannot be named so in a served model.*"
+                       r"e\.g\. \{'Class Name': 'Class_Name', '_x': 'x'\}"):  # fmt: skip
+        check_serving_names(spec("Class Name", "_x", "ok"))
+    with pytest.raises(FeatureSpecError, match=r"columns \[\['a-b', 'a_b'\]\] would be one input"):
+        check_serving_names(spec("a-b", "a_b"))
+    path = tmp_path / "feature_spec.yaml"
+    path.write_text("columns:\n  task: {role: task}\n  label: {role: label}\n  Class Name: {role: categorical}\n")
+    code = local_runner.main(["--spec", str(path), "--data-root", str(tmp_path / "none")])
+    assert code == 2 and "column(s) ['Class Name'] cannot be named so" in capsys.readouterr().err
