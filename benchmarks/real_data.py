@@ -110,12 +110,11 @@ def _wide_splits(dataset: str, raw: str) -> tuple[dict, tuple]:
 
     wide = {name: os.path.join(raw, f"{name}.csv") for name in ("fit", "valid")}
     write, labels = public_data.DATASETS[dataset]
+    write(raw)
     if dataset != "movielens":  # written as <name>_train.csv / <name>_test.csv (every third row)
-        write(raw)
         wide["test"] = os.path.join(raw, f"{dataset}_test.csv")
         _split_validation(os.path.join(raw, f"{dataset}_train.csv"), wide["fit"], wide["valid"])
         return wide, labels
-    write(raw)
     wide["test"] = os.path.join(raw, "test.csv")
     _split_by_time(os.path.join(raw, "movielens.csv"), wide)
     return wide, labels

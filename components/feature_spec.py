@@ -320,6 +320,12 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
 # the ``serve_raw`` signature takes one input per feature column, so a column named otherwise fails the
 # export at the end of training ("Class Name": a space), as do two names alike but for those characters.
 SERVING_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
+SERVING_NAME_RULE = "start with a letter, digit or '.', then take letters, digits and _ . - / > only"
+
+
+def _serving_input(name: str) -> str:
+    """The input name TensorFlow gives column ``name`` in a signature (anything else written as _)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
 def check_serving_names(spec: FeatureSpec) -> None:
@@ -330,15 +336,14 @@ def check_serving_names(spec: FeatureSpec) -> None:
     bad = [name for name in names if not SERVING_NAME.match(name)]
     where = spec.path or spec.name
     if bad:
-        renamed = {name: re.sub(r"[^A-Za-z0-9_]", "_", name).lstrip("_") or "x" for name in bad}
+        renamed = {name: _serving_input(name).lstrip("_") or "x" for name in bad}
         raise FeatureSpecError(
-            f"{where}: column(s) {bad} cannot be named so in a served model (TensorFlow input names start with a "
-            "letter, digit or '.', then take letters, digits and _ . - / > only); rename them in the data's header "
-            f"and the spec, e.g. {renamed}"
+            f"{where}: column(s) {bad} cannot be named so in a served model (TensorFlow input names "
+            f"{SERVING_NAME_RULE}); rename them in the data's header and the spec, e.g. {renamed}"
         )
     inputs: dict[str, list[str]] = {}
     for name in names:
-        inputs.setdefault(re.sub(r"[^A-Za-z0-9_]", "_", name), []).append(name)
+        inputs.setdefault(_serving_input(name), []).append(name)
     clashes = [found for found in inputs.values() if len(found) > 1]
     if clashes:
         raise FeatureSpecError(

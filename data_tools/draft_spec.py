@@ -55,6 +55,7 @@ from collections.abc import Sequence
 
 from components.feature_spec import (
     SERVING_NAME,
+    SERVING_NAME_RULE,
     SINGLE_ROLES,
     FeatureSpec,
     FeatureSpecError,
@@ -369,7 +370,7 @@ def draft(
             taken.add(guess.entry["role"])
             if guess.entry["role"] != "ignore" and not SERVING_NAME.match(column):
                 guess.review = True
-                guess.why += "; rename it before the pipeline (a served model's input names take no spaces)"
+                guess.why += f"; rename it before the pipeline (a served model's input names {SERVING_NAME_RULE})"
             guesses.append(guess)
     spec = {"name": name or "mydata", "columns": {g.name: g.entry for g in guesses}}
     if labels:

@@ -150,7 +150,7 @@ def convert(
     integers = {c.name for c in spec.columns if c.dtype == "int" and c.role in ("numerical", "categorical")} - set(
         constants
     )
-    words = {c.name for c in spec.columns if c.role in ("text", "history")}
+    words = [c.name for c in spec.columns if c.role in ("text", "history") and c.name not in constants]
     report = ConversionReport(rejected_path=rejected_path or default_rejected_path(output_path))
     with open(input_path, newline="") as src:
         reader = csv.reader(src)
@@ -187,7 +187,7 @@ def convert(
                         rejected.writerow(["line", "reason", *header])
                     rejected.writerow([line, problem, *original])
                     continue
-                for name in words - set(constants):
+                for name in words:
                     cell = row[index[name]]
                     if "\n" in cell or "\r" in cell:
                         row[index[name]] = " ".join(cell.splitlines())

@@ -103,12 +103,10 @@ def example_inputs(config: InputConfig, batch_size: int, seed: int = 0) -> dict[
         out[name] = rng.integers(0, size, size=batch_size).astype("int64")
     for name in config.numerical:
         out[name] = rng.normal(size=batch_size).astype("float32")
-    for spec in (*config.text, *config.history):
-        if spec:
-            name, vocab, length = spec
-            ids = rng.integers(1, vocab, size=(batch_size, length))
-            keep = np.arange(length)[None, :] < rng.integers(0, length + 1, size=(batch_size, 1))
-            out[name] = np.where(keep, ids, 0).astype("int64")
+    for name, vocab, length in (*config.text, *config.history):
+        ids = rng.integers(1, vocab, size=(batch_size, length))
+        keep = np.arange(length)[None, :] < rng.integers(0, length + 1, size=(batch_size, 1))
+        out[name] = np.where(keep, ids, 0).astype("int64")
     if config.image is not None:
         out[config.image[0]] = rng.normal(size=(batch_size, config.image[1])).astype("float32")
     return out

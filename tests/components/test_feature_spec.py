@@ -147,8 +147,11 @@ def test_column_names_a_served_model_cannot_take_are_refused_before_anything_run
         return parse_feature_spec({"columns": columns}, "s.yaml")
 
     check_serving_names(spec("educational-num", "hours-per-week", "user_id", "a/b", "x.y"))  # TF writes them with _
-    with pytest.raises(FeatureSpecError, match=r"\['Class Name', '_x'\] cannot be named so in a served model.*"
-                       r"e\.g\. \{'Class Name': 'Class_Name', '_x': 'x'\}"):  # fmt: skip
+    with pytest.raises(
+        FeatureSpecError,
+        match=r"\['Class Name', '_x'\] cannot be named so in a served model.*"
+        r"e\.g\. \{'Class Name': 'Class_Name', '_x': 'x'\}",
+    ):
         check_serving_names(spec("Class Name", "_x", "ok"))
     with pytest.raises(FeatureSpecError, match=r"columns \[\['a-b', 'a_b'\]\] would be one input"):
         check_serving_names(spec("a-b", "a_b"))
