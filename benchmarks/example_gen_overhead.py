@@ -10,7 +10,7 @@ on the same files: the synthetic sample's 300 rows repeated to ``--rows``.
 * ``tfx_reader``: the executor before quarantining: TFX's CSV line reader,
   its CSV parser and its tf.Example builder with the spec's column types (a bad
   row ends the run).
-* ``quarantine``: ``components.quarantine.ReadCsv`` (line numbers, the spec's
+* ``quarantine``: ``components.example_gen.quarantine.ReadCsv`` (line numbers, the spec's
   row checks, bad rows to the ``bad_rows`` output and counts).
 
 Rounds alternate the two; the table gives each one's wall times and the ratio
@@ -34,11 +34,13 @@ from tfx.dsl.io import fileio
 from tfx.types import standard_component_specs
 from tfx_bsl.coders import csv_decoder
 
-from components import time_split_example_gen as gen
+import schemas
+from benchmarks import RESULTS
+from components.example_gen import component as gen
+from components.example_gen.config import read_config
 from components.feature_spec import parse_feature_spec
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLE = os.path.join(ROOT, "tests", "fixtures", "synthetic_sample.csv")
+SAMPLE = schemas.path("synthetic", "sample.csv")
 
 
 def _write_rows(folder: str, rows: int) -> str:
@@ -58,9 +60,12 @@ class _TfxReader(beam.PTransform):
 
     def __init__(self, exec_properties, split_pattern):
         self._pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
-        spec = parse_feature_spec(json.loads(gen._read_config(exec_properties)["spec"]))
-        types = {"string": csv_decoder.ColumnType.STRING, "int": csv_decoder.ColumnType.INT,
-                 "float": csv_decoder.ColumnType.FLOAT}  # fmt: skip
+        spec = parse_feature_spec(json.loads(read_config(exec_properties)["spec"]))
+        types = {
+            "string": csv_decoder.ColumnType.STRING,
+            "int": csv_decoder.ColumnType.INT,
+            "float": csv_decoder.ColumnType.FLOAT,
+        }
         self._infos = [csv_decoder.ColumnInfo(c.name, types[c.dtype]) for c in spec.columns]
 
     def expand(self, pipeline):
@@ -108,7 +113,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--out", default=os.path.join(ROOT, "results", "example_gen_overhead"))
+    parser.add_argument("--out", default=os.path.join(RESULTS, "example_gen_overhead"))
     args = parser.parse_args(argv)
 
     from benchmarks import machine
@@ -117,7 +122,7 @@ def main(argv=None) -> int:
     from pipelines.grec_pipeline import example_gen_component
 
     output.configure()
-    spec = load_feature_spec(os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml"))
+    spec = load_feature_spec(schemas.path("synthetic", "feature_spec.yaml"))
     work = tempfile.mkdtemp(prefix="example_gen_overhead_")
     data = os.path.join(work, "data")
     path = _write_rows(data, args.rows)
@@ -147,13 +152,19 @@ def main(argv=None) -> int:
         *[
             f"| {name} | {', '.join(f'{t:.1f}' for t in times)} | {medians[name]:.1f} |"
             for name, times in seconds.items()
-        ],  # fmt: skip
+        ],
         "",
         f"quarantine / tfx_reader: **{ratio:.2f}x** ExampleGen wall time (component run, including Beam "
         "start-up and writing the gzipped examples).",
     ]
-    result = {"rows": args.rows, "megabytes": round(size_mb, 1), "seconds": seconds, "median_ratio": round(ratio, 3),
-              "command": command, "machine": machine.describe()}  # fmt: skip
+    result = {
+        "rows": args.rows,
+        "megabytes": round(size_mb, 1),
+        "seconds": seconds,
+        "median_ratio": round(ratio, 3),
+        "command": command,
+        "machine": machine.describe(),
+    }
     machine.write_results(os.path.dirname(args.out), os.path.basename(args.out), result, "\n".join(lines) + "\n")
     return 0
 

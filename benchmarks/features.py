@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -24,9 +25,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The code whose bytes decide the features (the cache key covers them).
-PREPROCESSING_CODE = ("components/preprocessing.py", "components/feature_spec.py", "components/model_inputs.py")
+PREPROCESSING_CODE = ("components.preprocessing", "components.feature_spec", "components.model_inputs")
 CACHE_ENV = "GREC_BENCHMARK_CACHE"  # where cached features live (default: ~/.cache/grec/benchmark_features)
 CHUNK = 8192
 
@@ -81,17 +81,24 @@ def transform(serialized: Iterable[bytes], tft_output, feature_names) -> dict[st
     return {name: np.concatenate([p[name] for p in parts]) for name in feature_names}
 
 
-def cache_key(description: dict, spec_path: str, schema_path: str, extra_files=()) -> str:
-    """A digest of ``description`` and the bytes of the spec, schema, preprocessing code and ``extra_files``."""
+def cache_key(description: dict, spec_path: str, schema_path: str, extra_modules=()) -> str:
+    """A digest of ``description`` and the bytes of the spec, schema, preprocessing code and the modules
+    ``extra_modules`` (dotted names)."""
     digest = hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode())
-    for path in (spec_path, schema_path, *(os.path.join(ROOT, p) for p in (*PREPROCESSING_CODE, *extra_files))):
+    modules = (importlib.util.find_spec(m).origin for m in (*PREPROCESSING_CODE, *extra_modules))
+    for path in (spec_path, schema_path, *modules):
         with open(path, "rb") as f:
             digest.update(f.read())
     return digest.hexdigest()[:24]
 
 
-def cached(key: str, spec_path: str, schema_path: str, fit_csv: Callable[[str], str],
-           splits: Callable[[], dict[str, Iterable[bytes]]]):  # fmt: skip
+def cached(
+    key: str,
+    spec_path: str,
+    schema_path: str,
+    fit_csv: Callable[[str], str],
+    splits: Callable[[], dict[str, Iterable[bytes]]],
+):
     """(TFTransformOutput, {split: features}) for cache ``key``, made on a miss: ``fit_csv(folder)`` writes the
     training rows as a CSV and returns its path (TFT analyzes it); ``splits()`` gives every split's
     tf.Examples to transform. A finished entry is renamed into place, so a killed run leaves no half entry."""

@@ -68,12 +68,14 @@ def model_costs(batch, dim, repeats, num_experts=8, top_k=4):
         model = build_model(name, config, **params)
         forward = tf.function(lambda inputs, m=model: m(inputs, training=False))
         seconds = time_calls(lambda f=forward: f(x).numpy(), repeats)
-        rows.append({
-            "model": label,
-            "us_per_example": seconds / batch * 1e6,
-            "body_flops": model_flops(name, config, **params),
-            "encoder_flops": encoder_flops(config, dim),
-        })  # fmt: skip
+        rows.append(
+            {
+                "model": label,
+                "us_per_example": seconds / batch * 1e6,
+                "body_flops": model_flops(name, config, **params),
+                "encoder_flops": encoder_flops(config, dim),
+            }
+        )
         print(f"  {label:<22} {seconds / batch * 1e6:8.1f} us/example", flush=True)
     ref = rows[0]["us_per_example"]
     for row in rows:
@@ -101,7 +103,8 @@ def dispatch_costs(batch, dim, repeats, expert_counts=(8, 16, 32, 64), top_k=4, 
             row[f"{dispatch}_us_per_example"] = seconds / batch * 1e6
         rows.append(row)
         print(
-            f"  E={experts:<3} sparse {row['sparse_us_per_example']:8.1f}  dense {row['dense_us_per_example']:8.1f} us/example",
+            f"  E={experts:<3} sparse {row['sparse_us_per_example']:8.1f}  "
+            f"dense {row['dense_us_per_example']:8.1f} us/example",
             flush=True,
         )
     for row in rows:
@@ -115,7 +118,8 @@ def markdown(result) -> str:
     lines = [
         "# Forward cost per example",
         "",
-        f"Command: `python -m benchmarks.forward_cost --batch {args['batch']} --dim {args['dim']} --repeats {args['repeats']}`  ",
+        f"Command: `python -m benchmarks.forward_cost --batch {args['batch']} --dim {args['dim']} "
+        f"--repeats {args['repeats']}`  ",
         machine.summary(info),
         "",
         f"## Models at B={args['batch']}, D={args['dim']}, E=8, K=4 (compiled forward, median of {args['repeats']})",
@@ -124,8 +128,10 @@ def markdown(result) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for r in result["models"]:
-        lines.append(f"| {r['model']} | {r['us_per_example']:.1f} | {r['time_ratio_to_grec']:.2f} | "
-                     f"{r['body_flops'] / 1e6:.2f} | {r['encoder_flops'] / 1e6:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {r['model']} | {r['us_per_example']:.1f} | {r['time_ratio_to_grec']:.2f} | "
+            f"{r['body_flops'] / 1e6:.2f} | {r['encoder_flops'] / 1e6:.2f} |"
+        )
     lines += [
         "",
         f"## MoE layer alone: sparse vs dense dispatch, K=4, [B={args['batch']}, T=7, D={args['dim']}]",
@@ -134,8 +140,10 @@ def markdown(result) -> str:
         "|---:|---:|---:|---:|---:|",
     ]
     for r in result["dispatch"]:
-        lines.append(f"| {r['num_experts']} | {r['sparse_us_per_example']:.1f} | {r['dense_us_per_example']:.1f} | "
-                     f"{r['sparse_vs_sparse_at_e8']:.2f} | {r['sparse_vs_dense']:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {r['num_experts']} | {r['sparse_us_per_example']:.1f} | {r['dense_us_per_example']:.1f} | "
+            f"{r['sparse_vs_sparse_at_e8']:.2f} | {r['sparse_vs_dense']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -18,14 +18,14 @@ import time
 
 import numpy as np
 
+import schemas
 from benchmarks import features
 from components.feature_spec import load_feature_spec
 from components.model_inputs import input_config_from_transform
 from data_tools import synthetic, writers
 from models import presets, training
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SPEC_PATH = os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml")
+SPEC_PATH = schemas.path("synthetic", "feature_spec.yaml")
 SCHEMA_PATH = os.path.join(os.path.dirname(SPEC_PATH), "schema.pbtxt")  # beside the spec, as the pipeline expects
 
 
@@ -75,19 +75,26 @@ def prepare_data(num_rows=60_000, num_tasks=8, seed=0, validation_days=0, train_
     return prepare_data_and_splits(num_rows, num_tasks, seed, validation_days, train_days, eval_days)[0]
 
 
-def prepare_data_and_splits(num_rows=60_000, num_tasks=8, seed=0, validation_days=0, train_days=None,
-                            eval_days=None) -> tuple[Data, dict]:  # fmt: skip
+def prepare_data_and_splits(
+    num_rows=60_000, num_tasks=8, seed=0, validation_days=0, train_days=None, eval_days=None
+) -> tuple[Data, dict]:
     """``prepare_data``'s Data and the generated columns of each split it was made from (``synthetic_splits``)."""
     sizes = {k: v for k, v in (("train_days", train_days), ("eval_days", eval_days)) if v is not None}
     config = synthetic.SyntheticConfig(num_rows=num_rows, num_tasks=num_tasks, seed=seed, **sizes)
     splits = synthetic_splits(config, validation_days)
-    key = features.cache_key({"synthetic": dataclasses.asdict(config), "validation_days": validation_days},
-                             SPEC_PATH, SCHEMA_PATH, extra_files=("data_tools/synthetic.py",))  # fmt: skip
+    key = features.cache_key(
+        {"synthetic": dataclasses.asdict(config), "validation_days": validation_days},
+        SPEC_PATH,
+        SCHEMA_PATH,
+        extra_modules=("data_tools.synthetic",),
+    )
     tft_output, x = features.cached(
-        key, SPEC_PATH, SCHEMA_PATH,
+        key,
+        SPEC_PATH,
+        SCHEMA_PATH,
         fit_csv=lambda folder: _write_csv(splits["train"], os.path.join(folder, "train.csv")),
         splits=lambda: {name: writers.serialize_examples(columns) for name, columns in splits.items()},
-    )  # fmt: skip
+    )
     train, evals = splits["train"], splits["eval"]
     data = Data(
         input_config=input_config_from_transform(load_feature_spec(SPEC_PATH), tft_output),
@@ -160,27 +167,58 @@ class TrainResult:
         return scores
 
 
-def _fit(name, params, x, y, steps, batch_size, learning_rate, seed, log_every):
+def fit_model(
+    name, input_config, hyperparameters, x, y, steps, batch_size, learning_rate, seed, round_steps, validation=None
+):
+    """The training loop every benchmark shares: model ``name`` built with ``hyperparameters``, the recipe's
+    optimizer, ``steps`` steps of ``batch_size`` in rounds of ``round_steps``. With ``validation`` (x, y):
+    validated each round, the learning rate halved on a plateau and early stopping with the best weights
+    (``models.training.callbacks``). Returns (model, Keras history dict, seconds in ``fit``)."""
     from models import build_model
 
-    model = build_model(name, params.pop("input_config"), **params)
+    model = build_model(name, input_config, **hyperparameters)
     model.compile(optimizer=training.optimizer(learning_rate))
     start = time.perf_counter()
-    history = model.fit(_dataset(x, y, batch_size, seed), epochs=max(1, steps // log_every), steps_per_epoch=min(log_every, steps),
-                        verbose=0)  # fmt: skip
-    return model, list(history.history["task_loss"]), time.perf_counter() - start
+    if validation is None:
+        rounds = dict(epochs=max(1, steps // round_steps), steps_per_epoch=min(round_steps, steps))
+    else:
+        rounds = dict(
+            epochs=steps // round_steps,
+            steps_per_epoch=round_steps,
+            validation_data=validation,
+            validation_batch_size=4096,
+            callbacks=training.callbacks(),
+        )
+    history = model.fit(_dataset(x, y, batch_size, seed), verbose=0, **rounds)
+    return model, history.history, time.perf_counter() - start
 
 
-def train_model(name, data: Data, steps=300, batch_size=training.BATCH_SIZE, learning_rate=None, seed=0, hyperparameters=None,
-                log_every=50) -> TrainResult:  # fmt: skip
+def _fit(name, params, x, y, steps, batch_size, learning_rate, seed, log_every):
+    model, history, seconds = fit_model(
+        name, params.pop("input_config"), params, x, y, steps, batch_size, learning_rate, seed, log_every
+    )
+    return model, list(history["task_loss"]), seconds
+
+
+def train_model(
+    name,
+    data: Data,
+    steps=300,
+    batch_size=training.BATCH_SIZE,
+    learning_rate=None,
+    seed=0,
+    hyperparameters=None,
+    log_every=50,
+) -> TrainResult:
     """Trains model ``name`` for ``steps`` steps of ``batch_size`` on the training split."""
     import keras
 
     keras.utils.set_random_seed(seed)
     params = dict(hyperparameters or default_hyperparameters(name), input_config=data.input_config)
     if name != "single_task":
-        model, curve, seconds = _fit(name, params, data.train_x, data.train_y, steps, batch_size, learning_rate, seed,
-                                     log_every)  # fmt: skip
+        model, curve, seconds = _fit(
+            name, params, data.train_x, data.train_y, steps, batch_size, learning_rate, seed, log_every
+        )
         return TrainResult({"*": model}, curve, seconds, steps * batch_size / seconds)
     # Single-task: one model per task, the same total number of steps split across tasks.
     tasks = sorted(set(data.train_tasks))
@@ -190,8 +228,17 @@ def train_model(name, data: Data, steps=300, batch_size=training.BATCH_SIZE, lea
     models, curves, seconds = {}, [], 0.0
     for task in tasks:
         rows = data.train_tasks == task
-        model, curve, spent = _fit(name, dict(params), _subset(data.train_x, rows), data.train_y[rows], per_task,
-                                   batch_size, learning_rate, seed, window)  # fmt: skip
+        model, curve, spent = _fit(
+            name,
+            dict(params),
+            _subset(data.train_x, rows),
+            data.train_y[rows],
+            per_task,
+            batch_size,
+            learning_rate,
+            seed,
+            window,
+        )
         models[task], seconds = model, seconds + spent
         curves.append(curve)
     return TrainResult(models, list(np.mean(curves, axis=0)), seconds, len(tasks) * per_task * batch_size / seconds)

@@ -25,8 +25,9 @@ def describe() -> dict:
     except ImportError:
         pass
     try:
-        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                        check=False).stdout.strip()  # fmt: skip
+        info["commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ).stdout.strip()
     except OSError:
         pass
     return info
@@ -35,8 +36,10 @@ def describe() -> dict:
 def summary(info: dict) -> str:
     """One sentence for a report: the machine ``describe`` gave, and the commit."""
     gpus = info.get("gpus") or "no"
-    return (f"Machine: {info.get('cpu', '?')}, {info['cores']} cores, {info.get('memory_gb', '?')} GB, {gpus} GPU; "
-            f"TensorFlow {info.get('tensorflow', '?')}, Python {info['python']}; commit {info.get('commit', '?')}.")  # fmt: skip
+    return (
+        f"Machine: {info.get('cpu', '?')}, {info['cores']} cores, {info.get('memory_gb', '?')} GB, {gpus} GPU; "
+        f"TensorFlow {info.get('tensorflow', '?')}, Python {info['python']}; commit {info.get('commit', '?')}."
+    )
 
 
 def write_results(out_dir: str, name: str, result: dict, report: str) -> None:

@@ -38,7 +38,7 @@ import tempfile
 
 import numpy as np
 
-from benchmarks import harness, machine, real_data
+from benchmarks import RESULTS, harness, machine, real_data
 from benchmarks.forward_cost import time_calls
 from models import training
 
@@ -83,8 +83,10 @@ def flops(input_config, names, defined) -> dict[str, dict]:
     found = {}
     for name in names:
         model, params = hyperparameters(name, defined)
-        found[name] = {"analytic": model_flops(model, input_config, **params),
-                       "executed": executed_flops(model, input_config, REQUEST_ROWS, 1, **params) / REQUEST_ROWS}  # fmt: skip
+        found[name] = {
+            "analytic": model_flops(model, input_config, **params),
+            "executed": executed_flops(model, input_config, REQUEST_ROWS, 1, **params) / REQUEST_ROWS,
+        }
     return found
 
 
@@ -126,12 +128,14 @@ def measure_costs(result, input_config):
     for name, row in result["costs"].items():
         row["us_per_example"] = _serving_cost(*hyperparameters(name, defined), input_config, args["repeats"])
         print(f"  cost {name:<18} {row['us_per_example']:.1f} us / example", flush=True)
-    result["specialised_us_per_example"] = _serving_cost(*hyperparameters("grec", defined), input_config,
-                                                         args["repeats"], specialize=True)  # fmt: skip
+    result["specialised_us_per_example"] = _serving_cost(
+        *hyperparameters("grec", defined), input_config, args["repeats"], specialize=True
+    )
     data = harness.prepare_data(num_rows=min(args["rows"], 60_000), seed=0)
     steps = max(args["max_steps"] // 10, 2)
-    result["throughput"] = {n: harness.train_model(n, data, steps=steps).examples_per_second
-                            for n in ("grec", BASELINE)}  # fmt: skip
+    result["throughput"] = {
+        n: harness.train_model(n, data, steps=steps).examples_per_second for n in ("grec", BASELINE)
+    }
 
 
 def sections(result) -> dict:
@@ -157,7 +161,7 @@ def _verdicts(row) -> str:
 
 def _quality_reference() -> dict | None:
     """Mean AP and GRec's verdicts against every baseline from the committed quality run, when present."""
-    path = os.path.join(real_data.ROOT, "results", "real_data_synthetic.json")
+    path = os.path.join(RESULTS, "real_data_synthetic.json")
     if not os.path.exists(path):
         return None
     with open(path) as f:
@@ -165,86 +169,89 @@ def _quality_reference() -> dict | None:
     return {"summary": real_data.summarize(quality), "commit": quality["machine"].get("commit", "?")}
 
 
-def plots(result, out_dir):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = sections(result)["rows"]
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    for name, row in rows.items():
-        ax.scatter(row["executed"] / 1e6, row["mean_ap"], marker="s" if name == BASELINE else "o")
-        ax.annotate(name, (row["executed"] / 1e6, row["mean_ap"]), fontsize=7)
-    ax.set_xlabel(f"executed body MFLOPs / example (one task sentence x {REQUEST_ROWS} items)")
-    ax.set_ylabel("mean test AP over tasks")
-    fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "paper_claims_expert_sweep.png"))
-    routed = [(name, row["expert_shares"]) for name, row in rows.items() if "expert_shares" in row]
-    fig, axes = plt.subplots(1, len(routed), figsize=(2.2 * len(routed), 2.6), sharey=True, squeeze=False)
-    for ax, (name, shares) in zip(axes[0], routed, strict=True):
-        ax.bar(range(len(shares)), shares)
-        ax.axhline(1 / len(shares), color="k", lw=0.8, ls="--")  # perfectly balanced
-        ax.set_title(name, fontsize=8)
-        ax.set_xticks([])
-    axes[0][0].set_ylabel("share of routed slots")
-    fig.tight_layout()
-    fig.savefig(os.path.join(out_dir, "paper_claims_expert_utilization.png"))
-    plt.close("all")
-
-
 def markdown(result) -> str:
     args, run = result["args"], result["run"]
     found = sections(result)
     rows = found["rows"]
     positives = {task: entry["positives"] for task, entry in run["tasks"].items()}
-    lines = ["# The paper's claims, measured", "",
-             f"Command: `{result['command']}`; the synthetic set under the quality protocol ({run['data']}), "
-             f"{args['seeds']} seed(s) on the same data, early stopping on validation every {args['eval_every']} "
-             f"steps (at most {args['max_steps']}); steps kept: {run['steps_or_trees']}.  ",
-             f"Test positives per task: {positives}.  ",
-             f"{machine.summary(result['machine'])} Training {run['seconds'] / 60:.0f} min. Wall-time columns: "
-             f"{result.get('cost_note', 'measured in the same run as the training')}.", "",
-             "Every variant is GRec's `small` preset with one change; each is compared with GRec (E=8, K=4, "
-             "task-sentence routing) on the same test rows, per task, by the paired AP difference and its 95 % "
-             "interval (bootstrap over test rows and seeds); the counts say on how many tasks GRec is "
-             "better / no difference detected / worse than the variant (or MMoE). Executed FLOPs and wall time: request shape (a), "
-             f"one task sentence x {REQUEST_ROWS} items, after the shared encoders.", ""]  # fmt: skip
+    lines = [
+        "# The paper's claims, measured",
+        "",
+        f"Command: `{result['command']}`; the synthetic set under the quality protocol ({run['data']}), "
+        f"{args['seeds']} seed(s) on the same data, early stopping on validation every {args['eval_every']} "
+        f"steps (at most {args['max_steps']}); steps kept: {run['steps_or_trees']}.  ",
+        f"Test positives per task: {positives}.  ",
+        f"{machine.summary(result['machine'])} Training {run['seconds'] / 60:.0f} min. Wall-time columns: "
+        f"{result.get('cost_note', 'measured in the same run as the training')}.",
+        "",
+        "Every variant is GRec's `small` preset with one change; each is compared with GRec (E=8, K=4, "
+        "task-sentence routing) on the same test rows, per task, by the paired AP difference and its 95 % "
+        "interval (bootstrap over test rows and seeds); the counts say on how many tasks GRec is "
+        "better / no difference detected / worse than the variant (or MMoE). Executed FLOPs and wall time: "
+        "request shape (a), "
+        f"one task sentence x {REQUEST_ROWS} items, after the shared encoders.",
+        "",
+    ]
     reference = result.get("quality_reference")
     lines += ["## 1. Quality against the baselines", ""]
     if reference:
-        lines += [f"From [real_data_synthetic.md](real_data_synthetic.md) (commit {reference['commit']}), not "
-                  "re-run here: mean test AP over the 8 tasks, and GRec against each model (tasks better / no "
-                  "difference detected / worse):", "", "| model | mean AP | GRec vs it |", "|---|---:|---|"]  # fmt: skip
-        lines += [f"| {name} | {row['mean_ap']:.4f} | {_verdicts(row) if name != 'grec' else ''} |"
-                  for name, row in reference["summary"].items()]  # fmt: skip
+        lines += [
+            f"From [real_data_synthetic.md](real_data_synthetic.md) (commit {reference['commit']}), not "
+            "re-run here: mean test AP over the 8 tasks, and GRec against each model (tasks better / no "
+            "difference detected / worse):",
+            "",
+            "| model | mean AP | GRec vs it |",
+            "|---|---:|---|",
+        ]
+        lines += [
+            f"| {name} | {row['mean_ap']:.4f} | {_verdicts(row) if name != 'grec' else ''} |"
+            for name, row in reference["summary"].items()
+        ]
     else:
         lines.append("`python -m benchmarks.real_data synthetic` has not been run here.")
 
     def table(names, title):
-        out = ["", f"## {title}", "",
-               "| variant | mean AP | GRec vs it: better / no diff. / worse | analytic MFLOPs | executed MFLOPs | "
-               "us / example | busiest expert share |", "|---|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+        out = [
+            "",
+            f"## {title}",
+            "",
+            "| variant | mean AP | GRec vs it: better / no diff. / worse | analytic MFLOPs | executed MFLOPs | "
+            "us / example | busiest expert share |",
+            "|---|---:|---|---:|---:|---:|---:|",
+        ]
         for name in names:
             row = rows[name]
             busiest = f"{row['busiest_expert_share']:.2f}" if "busiest_expert_share" in row else "-"
             us = f"{row['us_per_example']:.1f}" if "us_per_example" in row else "-"
-            out.append(f"| {name} | {row['mean_ap']:.4f} | {_verdicts(row) if name != 'grec' else '(reference)'} | "
-                       f"{row['analytic'] / 1e6:.3f} | {row['executed'] / 1e6:.3f} | {us} | {busiest} |")  # fmt: skip
+            out.append(
+                f"| {name} | {row['mean_ap']:.4f} | {_verdicts(row) if name != 'grec' else '(reference)'} | "
+                f"{row['analytic'] / 1e6:.3f} | {row['executed'] / 1e6:.3f} | {us} | {busiest} |"
+            )
         return out
 
     routing = ["grec", *(f"routing_{m}" for m in ROUTING_MODES)]
     lines += table(routing, "2. Routing ablation (E=8, K=4; `grec` routes by task sentence)")
     if "specialised_us_per_example" in result:
-        lines += ["", f"GRec served specialised to one task sentence (`GRec.specialize`: its K experts, no router, "
-                      f"the same scores): {result['specialised_us_per_example']:.1f} us / example."]  # fmt: skip
+        lines += [
+            "",
+            f"GRec served specialised to one task sentence (`GRec.specialize`: its K experts, no router, "
+            f"the same scores): {result['specialised_us_per_example']:.1f} us / example.",
+        ]
     sweep = ["grec", *(n for n in rows if n.startswith("e") and n[1:2].isdigit())]
     lines += table(sweep, "3. Expert sweep (`eEkK`: E experts, K per example; `grec` is E=8, K=4)")
-    lines += ["", "Busiest expert share: of the routed slots of the test rows (seed 0; routing by task sentence "
-              "only); 1/E is perfectly balanced.", "", "![sweep](paper_claims_expert_sweep.png)", "",
-              "![utilisation](paper_claims_expert_utilization.png)", "",
-              f"## 4. Quality at equal executed FLOPs (against {BASELINE}, "
-              f"{rows[BASELINE]['executed'] / 1e6:.3f} executed MFLOPs / example)", ""]  # fmt: skip
+    lines += [
+        "",
+        "Busiest expert share: of the routed slots of the test rows (seed 0; routing by task sentence "
+        "only); 1/E is perfectly balanced.",
+        "",
+        "![sweep](paper_claims_expert_sweep.png)",
+        "",
+        "![utilisation](paper_claims_expert_utilization.png)",
+        "",
+        f"## 4. Quality at equal executed FLOPs (against {BASELINE}, "
+        f"{rows[BASELINE]['executed'] / 1e6:.3f} executed MFLOPs / example)",
+        "",
+    ]
     if found["pairs"]:
         lines += ["| GRec point | executed FLOPs / baseline's | tasks better / no diff. / worse |", "|---|---:|---|"]
         for pair, counts in found["pairs"].items():
@@ -258,17 +265,32 @@ def markdown(result) -> str:
     for task, entry in run["tasks"].items():
         for pair, d in entry.get("pairs", {}).items():
             ap = d["ap"]
-            lines.append(f"- `{task}` ({entry['positives']} positives), {pair}: {ap['difference']:+.4f} "
-                         f"[{ap['low']:+.4f}, {ap['high']:+.4f}], {ap['verdict']}")  # fmt: skip
-    lines += ["", "## 5. Serving cost as tasks grow", "",
-              "Both request shapes, N = 2 -> 64, every model: [request_shapes.md](request_shapes.md) "
-              "(`python -m benchmarks.request_shapes`)."]  # fmt: skip
+            lines.append(
+                f"- `{task}` ({entry['positives']} positives), {pair}: {ap['difference']:+.4f} "
+                f"[{ap['low']:+.4f}, {ap['high']:+.4f}], {ap['verdict']}"
+            )
+    lines += [
+        "",
+        "## 5. Serving cost as tasks grow",
+        "",
+        "Both request shapes, N = 2 -> 64, every model: [request_shapes.md](request_shapes.md) "
+        "(`python -m benchmarks.request_shapes`).",
+    ]
     if "throughput" in result:
         t = result["throughput"]
-        lines += ["", "## 6. Training throughput", "", f"At their `small` presets, batch 256: GRec {t['grec']:.0f} "
-                  f"examples/s, {BASELINE} {t[BASELINE]:.0f} (ratio {t['grec'] / t[BASELINE]:.2f})."]  # fmt: skip
-    lines += ["", "## Per task", "", "GRec's variants against GRec, per task: "
-              "[paper_claims_per_task.md](paper_claims_per_task.md)."]  # fmt: skip
+        lines += [
+            "",
+            "## 6. Training throughput",
+            "",
+            f"At their `small` presets, batch 256: GRec {t['grec']:.0f} "
+            f"examples/s, {BASELINE} {t[BASELINE]:.0f} (ratio {t['grec'] / t[BASELINE]:.2f}).",
+        ]
+    lines += [
+        "",
+        "## Per task",
+        "",
+        "GRec's variants against GRec, per task: " "[paper_claims_per_task.md](paper_claims_per_task.md).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -276,10 +298,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--smallest", action="store_true", help="the tiniest configuration (unit test)")
-    parser.add_argument("--costs-only", action="store_true",
-                        help="re-measure only the wall-time columns of an existing <out>/paper_claims.json "
-                             "(run on a quiet machine after a long run shared the cores)")  # fmt: skip
-    parser.add_argument("--out", default=os.path.join(real_data.ROOT, "results"))
+    parser.add_argument(
+        "--costs-only",
+        action="store_true",
+        help="re-measure only the wall-time columns of an existing <out>/paper_claims.json "
+        "(run on a quiet machine after a long run shared the cores)",
+    )
+    parser.add_argument("--out", default=RESULTS)
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     if args.costs_only:
@@ -298,8 +323,11 @@ def main(argv=None) -> int:
         names = ["grec", BASELINE, *defined]
         costs = flops(data.input_config, names, defined)
         limit = EQUAL_FLOPS_SLACK * costs[BASELINE]["executed"]
-        pairs = [(n, BASELINE) for n in names if n != BASELINE and not n.startswith("routing_")
-                 and costs[n]["executed"] <= limit]  # fmt: skip
+        pairs = [
+            (n, BASELINE)
+            for n in names
+            if n != BASELINE and not n.startswith("routing_") and costs[n]["executed"] <= limit
+        ]
         utilization = {}
 
         def record(name, seed, model):
@@ -307,16 +335,43 @@ def main(argv=None) -> int:
                 utilization[name] = expert_shares(model, data.eval_x, data.input_config)
 
         with tempfile.TemporaryDirectory() as work:
-            run = real_data.run("synthetic", work, seeds, max_steps, eval_every, models=tuple(names), variants=defined,
-                                rows=rows, pairs=pairs, on_trained=record, prepared=prepared)  # fmt: skip
+            run = real_data.run(
+                "synthetic",
+                work,
+                seeds,
+                max_steps,
+                eval_every,
+                models=tuple(names),
+                variants=defined,
+                rows=rows,
+                pairs=pairs,
+                on_trained=record,
+                prepared=prepared,
+            )
         command = "python -m benchmarks.paper_claims" + {"smallest": " --smallest", "quick": " --quick"}.get(mode, "")
-        result = {"args": {"mode": mode, "rows": rows, "seeds": seeds, "max_steps": max_steps, "eval_every": eval_every,
-                           "sweep": [list(p) for p in sweep], "repeats": repeats}, "command": command, "variants": defined,
-                  "run": run, "costs": costs, "utilization": utilization,
-                  "quality_reference": _quality_reference(), "machine": machine.describe()}  # fmt: skip
+        result = {
+            "args": {
+                "mode": mode,
+                "rows": rows,
+                "seeds": seeds,
+                "max_steps": max_steps,
+                "eval_every": eval_every,
+                "sweep": [list(p) for p in sweep],
+                "repeats": repeats,
+            },
+            "command": command,
+            "variants": defined,
+            "run": run,
+            "costs": costs,
+            "utilization": utilization,
+            "quality_reference": _quality_reference(),
+            "machine": machine.describe(),
+        }
         measure_costs(result, data.input_config)
         with open(os.path.join(args.out, "paper_claims_per_task.md"), "w") as f:
             f.write(real_data.to_markdown(run, command))
+    from benchmarks.paper_claims_plots import plots
+
     plots(result, args.out)
     machine.write_results(args.out, "paper_claims", result, markdown(result))
     return 0

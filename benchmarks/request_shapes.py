@@ -86,10 +86,22 @@ def measure(task_counts, items, repeats, dim) -> list[dict]:
                 seconds = time_calls(lambda f=forward, inputs=x: f(inputs).numpy(), repeats)
                 analytic = size * model_flops(name, config, **params)
                 executed = executed_flops(name, config, size, 1 if shape == SHAPES[0] else n, **params)
-                rows.append({"tasks": n, "shape": shape, "rows": size, "model": name, "ms_per_request": seconds * 1e3,
-                             "analytic_mflops": analytic / 1e6, "executed_mflops": executed / 1e6})  # fmt: skip
-                print(f"  N={n:<3} {shape:<22} {name:<14} {size:>4} rows {seconds * 1e3:8.2f} ms  "
-                      f"{analytic / 1e6:9.2f} / {executed / 1e6:9.2f} MFLOPs", flush=True)  # fmt: skip
+                rows.append(
+                    {
+                        "tasks": n,
+                        "shape": shape,
+                        "rows": size,
+                        "model": name,
+                        "ms_per_request": seconds * 1e3,
+                        "analytic_mflops": analytic / 1e6,
+                        "executed_mflops": executed / 1e6,
+                    }
+                )
+                print(
+                    f"  N={n:<3} {shape:<22} {name:<14} {size:>4} rows {seconds * 1e3:8.2f} ms  "
+                    f"{analytic / 1e6:9.2f} / {executed / 1e6:9.2f} MFLOPs",
+                    flush=True,
+                )
     return rows
 
 
@@ -101,19 +113,27 @@ def markdown(result) -> str:
         f"Command: `python -m benchmarks.request_shapes --tasks {','.join(map(str, args['tasks']))} "
         f"--items {args['items']} --dim {args['dim']} --repeats {args['repeats']}`  ",
         machine.summary(info) + f" Models: their `small` presets at D={args['dim']} "
-        "(GRec E=8, K=4, auto dispatch: sparse in blocks of 16, dense below 32 examples; PLE's own experts in blocks of 8 rows of one task, per row when that would more than double the rows; traced with the batch size unknown, as served). Body FLOPs (after the shared encoders), per request.",
+        "(GRec E=8, K=4, auto dispatch: sparse in blocks of 16, dense below 32 examples; PLE's own experts in "
+        "blocks of 8 rows of one task, per row when that would more than double the rows; traced with the batch "
+        "size unknown, as served). Body FLOPs (after the shared encoders), per request.",
         "",
     ]
-    for shape, title in zip(SHAPES, (f"(a) one task sentence x {args['items']} items",
-                                     "(b) one context x all N tasks"), strict=True):  # fmt: skip
-        lines += [f"## {title}", "",
-                  "| N | rows | model | ms / request | analytic MFLOPs | executed MFLOPs | executed / analytic |",
-                  "|---:|---:|---|---:|---:|---:|---:|"]  # fmt: skip
+    for shape, title in zip(
+        SHAPES, (f"(a) one task sentence x {args['items']} items", "(b) one context x all N tasks"), strict=True
+    ):
+        lines += [
+            f"## {title}",
+            "",
+            "| N | rows | model | ms / request | analytic MFLOPs | executed MFLOPs | executed / analytic |",
+            "|---:|---:|---|---:|---:|---:|---:|",
+        ]
         for r in result["rows"]:
             if r["shape"] == shape:
-                lines.append(f"| {r['tasks']} | {r['rows']} | {r['model']} | {r['ms_per_request']:.2f} | "
-                             f"{r['analytic_mflops']:.2f} | {r['executed_mflops']:.2f} | "
-                             f"{r['executed_mflops'] / r['analytic_mflops']:.2f} |")  # fmt: skip
+                lines.append(
+                    f"| {r['tasks']} | {r['rows']} | {r['model']} | {r['ms_per_request']:.2f} | "
+                    f"{r['analytic_mflops']:.2f} | {r['executed_mflops']:.2f} | "
+                    f"{r['executed_mflops'] / r['analytic_mflops']:.2f} |"
+                )
         lines.append("")
     return "\n".join(lines)
 
@@ -130,8 +150,11 @@ def main(argv=None) -> int:
     tasks = [int(t) for t in args.tasks.split(",")]
     if args.quick:
         tasks, args.items, args.repeats = [2, 8], 32, 2
-    result = {"args": {**vars(args), "tasks": tasks}, "machine": machine.describe(),
-              "rows": measure(tasks, args.items, args.repeats, args.dim)}  # fmt: skip
+    result = {
+        "args": {**vars(args), "tasks": tasks},
+        "machine": machine.describe(),
+        "rows": measure(tasks, args.items, args.repeats, args.dim),
+    }
     machine.write_results(args.out, "request_shapes", result, markdown(result))
     return 0
 

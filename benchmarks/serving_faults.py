@@ -161,24 +161,41 @@ def run(source: str, requests: int, concurrency: int, warmup: bool, work: str) -
     rss_at = {str(v): next((r for t, r in rss if t >= at), rss[-1][1]) / 2**20 for v, at in sorted(first_at.items())}
 
     def pct(values):
-        return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99)),
-                "requests": int(len(values))} if len(values) else {}  # fmt: skip
+        return (
+            {
+                "p50_ms": float(np.percentile(values, 50)),
+                "p99_ms": float(np.percentile(values, 99)),
+                "requests": int(len(values)),
+            }
+            if len(values)
+            else {}
+        )
 
     errors = [r[3] for r in records if r[3]]
     return {
-        "requests": len(records), "concurrency": concurrency, "warmup": warmup, "seconds": duration,
-        "server": server.kind, "pushes": [{"at_s": t, "version": v, "kind": k} for t, v, k in pushes],
-        "failed_requests": len(errors), "errors": sorted(set(errors)),
+        "requests": len(records),
+        "concurrency": concurrency,
+        "warmup": warmup,
+        "seconds": duration,
+        "server": server.kind,
+        "pushes": [{"at_s": t, "version": v, "kind": k} for t, v, k in pushes],
+        "failed_requests": len(errors),
+        "errors": sorted(set(errors)),
         "versions_answering": {str(v): versions.count(v) for v in sorted(set(v for v in versions if v is not None))},
-        "steady": pct(latency[~in_swap]), "during_swaps": pct(latency[in_swap]),
+        "steady": pct(latency[~in_swap]),
+        "during_swaps": pct(latency[in_swap]),
         "first_request_ms": {str(k): v for k, v in sorted(first.items())},
         "push_to_first_answer_s": {str(v): first_at[v] - pushed_at[v] for v in sorted(first_at)},
         "newest_good_version": newest,
         "newest_answered_after_push_s": None if settled is None else settled - pushed_at[newest],
-        "rss_mb": {"start": rss[0][1] / 2**20, "end": rss[-1][1] / 2**20, "max": max(r for _, r in rss) / 2**20,
-                   "at_first_answer_of_version": rss_at},
+        "rss_mb": {
+            "start": rss[0][1] / 2**20,
+            "end": rss[-1][1] / 2**20,
+            "max": max(r for _, r in rss) / 2**20,
+            "at_first_answer_of_version": rss_at,
+        },
         "machine": machine.describe(),
-    }  # fmt: skip
+    }
 
 
 def _after(r: dict) -> str:
@@ -187,21 +204,29 @@ def _after(r: dict) -> str:
 
 
 def markdown(results: list[dict], command: str) -> str:
-    lines = ["# Serving under bad pushes", "", f"Command: `{command}`", "",
-             f"Machine: {results[0]['machine']}; server: {results[0]['server']}; client and server share the cores.",
-             "", f"Pushed during the run (versions 2-11): {', '.join(PUSHES)} (`broken`: junk `saved_model.pb`; "
-             f"`half`: `saved_model.pb` first, the rest {HALF_WRITTEN_DELAY:.0f} s later).", "",
-             "| warm-up | requests | failed | versions answering | steady p50 / p99 ms | within 5 s of a good push "
-             "p50 / p99 ms | first request per new version, ms (median / max) | RSS start -> end (max) MB | "
-             "RSS when each new version first answered, MB | newest good version answered, s after its push |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---|---:|"]  # fmt: skip
+    lines = [
+        "# Serving under bad pushes",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Machine: {results[0]['machine']}; server: {results[0]['server']}; client and server share the cores.",
+        "",
+        f"Pushed during the run (versions 2-11): {', '.join(PUSHES)} (`broken`: junk `saved_model.pb`; "
+        f"`half`: `saved_model.pb` first, the rest {HALF_WRITTEN_DELAY:.0f} s later).",
+        "",
+        "| warm-up | requests | failed | versions answering | steady p50 / p99 ms | within 5 s of a good push "
+        "p50 / p99 ms | first request per new version, ms (median / max) | RSS start -> end (max) MB | "
+        "RSS when each new version first answered, MB | newest good version answered, s after its push |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---|---:|",
+    ]
     for r in results:
         first = list(r["first_request_ms"].values())
         lines.append(
             f"| {'yes' if r['warmup'] else 'no'} | {r['requests']:,} | {r['failed_requests']} | "
             f"{', '.join(r['versions_answering'])} | {r['steady']['p50_ms']:.1f} / {r['steady']['p99_ms']:.1f} | "
             f"{r['during_swaps']['p50_ms']:.1f} / {r['during_swaps']['p99_ms']:.1f} | "
-            f"{np.median(first) if first else float('nan'):.1f} / {max(first, default=float('nan')):.1f} | {r['rss_mb']['start']:.0f} -> {r['rss_mb']['end']:.0f} "
+            f"{np.median(first) if first else float('nan'):.1f} / {max(first, default=float('nan')):.1f} | "
+            f"{r['rss_mb']['start']:.0f} -> {r['rss_mb']['end']:.0f} "
             f"({r['rss_mb']['max']:.0f}) | "
             + ", ".join(f"v{v}: {mb:.0f}" for v, mb in r["rss_mb"]["at_first_answer_of_version"].items())
             + f" | {_after(r)} |"

@@ -75,8 +75,12 @@ def load(target, serialized, concurrency, max_requests, max_seconds):
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
-    return {"requests": len(latencies), "errors": errors[0], "rows_per_second": len(latencies) * len(serialized) / elapsed,
-            **_percentiles(latencies)}  # fmt: skip
+    return {
+        "requests": len(latencies),
+        "errors": errors[0],
+        "rows_per_second": len(latencies) * len(serialized) / elapsed,
+        **_percentiles(latencies),
+    }
 
 
 def in_process(model_dir, serialized, repeats):
@@ -110,24 +114,38 @@ def run(model_base_path, concurrencies, batches, max_requests, max_seconds, memo
         load(server.target, payloads[1], 4, 50, 30)  # warm up every thread path
         for batch in batches:
             for concurrency in concurrencies:
-                row = {"batch": batch, "concurrency": concurrency,
-                       **load(server.target, payloads[batch], concurrency, max_requests, max_seconds)}  # fmt: skip
+                row = {
+                    "batch": batch,
+                    "concurrency": concurrency,
+                    **load(server.target, payloads[batch], concurrency, max_requests, max_seconds),
+                }
                 results["grpc"].append(row)
-                print(f"  grpc batch {batch:>3} concurrency {concurrency:>2}: p50 {row['p50_ms']:7.2f} ms  "
-                      f"p99 {row['p99_ms']:7.2f} ms  {row['rows_per_second']:9.0f} rows/s  errors {row['errors']}", flush=True)  # fmt: skip
+                print(
+                    f"  grpc batch {batch:>3} concurrency {concurrency:>2}: p50 {row['p50_ms']:7.2f} ms  "
+                    f"p99 {row['p99_ms']:7.2f} ms  {row['rows_per_second']:9.0f} rows/s  errors {row['errors']}",
+                    flush=True,
+                )
         before = process.memory_info().rss
         soak = load(server.target, payloads[1], 8, memory_requests, 600)
         after = process.memory_info().rss
-        results["memory"] = {"requests": soak["requests"], "errors": soak["errors"], "rss_before_mb": before / 2**20,
-                             "rss_after_mb": after / 2**20, "growth_mb": (after - before) / 2**20}  # fmt: skip
+        results["memory"] = {
+            "requests": soak["requests"],
+            "errors": soak["errors"],
+            "rss_before_mb": before / 2**20,
+            "rss_after_mb": after / 2**20,
+            "growth_mb": (after - before) / 2**20,
+        }
         print(f"  memory: {results['memory']}", flush=True)
     for batch in batches:
         row = {"batch": batch, **in_process(model_dir, payloads[batch], 30)}
         results["in_process"].append(row)
         grpc_c1 = next(r for r in results["grpc"] if r["batch"] == batch and r["concurrency"] == 1)
         row["grpc_p50_over_in_process_p50"] = grpc_c1["p50_ms"] / row["p50_ms"]
-        print(f"  in process batch {batch:>3}: p50 {row['p50_ms']:7.2f} ms; gRPC/in-process p50 at concurrency 1: "
-              f"{row['grpc_p50_over_in_process_p50']:.2f}", flush=True)  # fmt: skip
+        print(
+            f"  in process batch {batch:>3}: p50 {row['p50_ms']:7.2f} ms; gRPC/in-process p50 at concurrency 1: "
+            f"{row['grpc_p50_over_in_process_p50']:.2f}",
+            flush=True,
+        )
     return results
 
 
@@ -144,16 +162,28 @@ def markdown(result) -> str:
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["grpc"]:
-        lines.append(f"| {r['batch']} | {r['concurrency']} | {r['requests']} | {r['errors']} | {r['p50_ms']:.2f} | "
-                     f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['rows_per_second']:.0f} |")  # fmt: skip
-    lines += ["", "In process (the loaded SavedModel's `serving_default`, no gRPC):", "",
-              "| batch | p50 ms | p99 ms | rows / s | gRPC p50 / in-process p50 (concurrency 1) |", "|---:|---:|---:|---:|---:|"]  # fmt: skip
+        lines.append(
+            f"| {r['batch']} | {r['concurrency']} | {r['requests']} | {r['errors']} | {r['p50_ms']:.2f} | "
+            f"{r['p95_ms']:.2f} | {r['p99_ms']:.2f} | {r['rows_per_second']:.0f} |"
+        )
+    lines += [
+        "",
+        "In process (the loaded SavedModel's `serving_default`, no gRPC):",
+        "",
+        "| batch | p50 ms | p99 ms | rows / s | gRPC p50 / in-process p50 (concurrency 1) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for r in result["in_process"]:
-        lines.append(f"| {r['batch']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['rows_per_second']:.0f} | "
-                     f"{r['grpc_p50_over_in_process_p50']:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {r['batch']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['rows_per_second']:.0f} | "
+            f"{r['grpc_p50_over_in_process_p50']:.2f} |"
+        )
     m = result["memory"]
-    lines += ["", f"Server memory: {m['rss_before_mb']:.0f} MB before and {m['rss_after_mb']:.0f} MB after "
-              f"{m['requests']} more batch-1 requests at concurrency 8 ({m['growth_mb']:+.1f} MB, {m['errors']} errors)."]  # fmt: skip
+    lines += [
+        "",
+        f"Server memory: {m['rss_before_mb']:.0f} MB before and {m['rss_after_mb']:.0f} MB after "
+        f"{m['requests']} more batch-1 requests at concurrency 8 ({m['growth_mb']:+.1f} MB, {m['errors']} errors).",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -31,9 +31,12 @@ def run(models, rows, steps, batch_size, seed=0):
             **metrics["mean"],
             "per_task": metrics["per_task"],
         }
-        print(f"{name:<14} loss {trained.loss_curve[0]:.4f} -> {trained.loss_curve[-1]:.4f}   "
-              f"mean AP {metrics['mean']['ap']:.4f} (positive rate {metrics['mean']['positive_rate']:.4f}, "
-              f"oracle {metrics['mean']['oracle_ap']:.4f})   {trained.examples_per_second:,.0f} ex/s", flush=True)  # fmt: skip
+        print(
+            f"{name:<14} loss {trained.loss_curve[0]:.4f} -> {trained.loss_curve[-1]:.4f}   "
+            f"mean AP {metrics['mean']['ap']:.4f} (positive rate {metrics['mean']['positive_rate']:.4f}, "
+            f"oracle {metrics['mean']['oracle_ap']:.4f})   {trained.examples_per_second:,.0f} ex/s",
+            flush=True,
+        )
     return results
 
 

@@ -19,6 +19,9 @@ from components import task_gate
 from components.feature_spec import FeatureSpec
 from serving.contract import DEFAULT_SIGNATURE, EXAMPLES_INPUT, OUTPUT_KEY
 
+MIN_AUC = 0.6  # the blessing's floor on overall AUC: a model below it ranks little better than chance
+MAX_AUC_DROP = 0.01  # overall AUC at most this below the last blessed model's
+
 
 def slicing_specs(spec: FeatureSpec) -> list:
     """Overall, by main task, by each auxiliary task column, and by main task x each auxiliary column."""
@@ -30,7 +33,7 @@ def slicing_specs(spec: FeatureSpec) -> list:
     return specs
 
 
-def eval_config(spec: FeatureSpec, min_auc: float = 0.6, max_auc_drop: float = 0.01) -> tfma.EvalConfig:
+def eval_config(spec: FeatureSpec, min_auc: float = MIN_AUC, max_auc_drop: float = MAX_AUC_DROP) -> tfma.EvalConfig:
     """EvalConfig for the exported model.
 
     The model is a generic SavedModel (Keras 3 inside ``tf.saved_model.save``),
@@ -85,8 +88,11 @@ def _records(examples, splits: list[str]) -> list[bytes]:
     import tensorflow as tf
     from tfx.types import artifact_utils
 
-    files = [path for split in splits
-             for path in tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri(examples, split), "*"))]  # fmt: skip
+    files = [
+        path
+        for split in splits
+        for path in tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri(examples, split), "*"))
+    ]
     return [record.numpy() for record in tf.data.TFRecordDataset(files, compression_type="GZIP")]
 
 
@@ -96,8 +102,12 @@ def _scores(model_artifact, records: list[bytes], batch: int = 2048):
     from tfx.utils import path_utils
 
     serve = tf.saved_model.load(path_utils.serving_model_path(model_artifact.uri)).signatures[DEFAULT_SIGNATURE]
-    return np.concatenate([serve(**{EXAMPLES_INPUT: tf.constant(records[i : i + batch])})[OUTPUT_KEY].numpy()
-                           for i in range(0, len(records), batch)])  # fmt: skip
+    return np.concatenate(
+        [
+            serve(**{EXAMPLES_INPUT: tf.constant(records[i : i + batch])})[OUTPUT_KEY].numpy()
+            for i in range(0, len(records), batch)
+        ]
+    )
 
 
 class GatedEvaluatorExecutor(evaluator_executor.Executor):
@@ -110,13 +120,20 @@ class GatedEvaluatorExecutor(evaluator_executor.Executor):
 
         super().Do(input_dict, output_dict, exec_properties)
         gates = task_gate.TaskGates.from_json(exec_properties[TASK_GATES_KEY])
-        records = _records(input_dict["examples"], json.loads(exec_properties.get("example_splits") or "null") or ["eval"])  # fmt: skip
+        records = _records(
+            input_dict["examples"], json.loads(exec_properties.get("example_splits") or "null") or ["eval"]
+        )
         parsed = [tf.train.Example.FromString(r).features.feature for r in records]
         tasks = [f[gates.task_column].bytes_list.value[0].decode() for f in parsed]
         labels = [f[gates.label_column].int64_list.value[0] for f in parsed]
         baseline = input_dict.get("baseline_model") or []
-        verdicts = task_gate.judge(tasks, labels, _scores(artifact_utils.get_single_instance(input_dict["model"]), records),
-                                   _scores(baseline[0], records) if baseline else None, gates)  # fmt: skip
+        verdicts = task_gate.judge(
+            tasks,
+            labels,
+            _scores(artifact_utils.get_single_instance(input_dict["model"]), records),
+            _scores(baseline[0], records) if baseline else None,
+            gates,
+        )
         task_gate.write(artifact_utils.get_single_uri(output_dict["evaluation"]), verdicts, gates)
         failures = [failure for v in verdicts for failure in v.failures]
         blessing = artifact_utils.get_single_instance(output_dict["blessing"])
@@ -132,8 +149,7 @@ class GatedEvaluatorExecutor(evaluator_executor.Executor):
 
 
 class _EvaluatorSpec(standard_component_specs.EvaluatorSpec):
-    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS,
-                  TASK_GATES_KEY: ExecutionParameter(type=str)}  # fmt: skip
+    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, TASK_GATES_KEY: ExecutionParameter(type=str)}
 
 
 class Evaluator(tfx_evaluator.Evaluator):
@@ -142,8 +158,15 @@ class Evaluator(tfx_evaluator.Evaluator):
     SPEC_CLASS = _EvaluatorSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(GatedEvaluatorExecutor)
 
-    def __init__(self, examples, model, eval_config, task_gates: task_gate.TaskGates, baseline_model=None,
-                 example_splits=("eval",)):  # fmt: skip
+    def __init__(
+        self,
+        examples,
+        model,
+        eval_config,
+        task_gates: task_gate.TaskGates,
+        baseline_model=None,
+        example_splits=("eval",),
+    ):
         # tfx.components.Evaluator.__init__ builds its own spec; this is the same with one more parameter.
         spec = _EvaluatorSpec(
             examples=examples,

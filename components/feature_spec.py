@@ -36,67 +36,28 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import yaml
 
-# Role name -> (allowed dtypes, default dtype).
-ROLES: dict[str, tuple[tuple[str, ...], str]] = {
-    "task": (("string",), "string"),
-    "aux_task": (("string", "int"), "string"),
-    "categorical": (("string", "int"), "string"),
-    # Integer or float data: ExampleGen reads the declared type (a float column reads `73` as 73.0), Transform casts to float.
-    "numerical": (("float", "int"), "float"),
-    "text": (("string",), "string"),
-    "history": (("string",), "string"),
-    "image_embedding": (("string",), "string"),
-    "label": (("int",), "int"),
-    "weight": (("float",), "float"),
-    "time": (("int",), "int"),
-    "ignore": (("string", "int", "float"), "float"),
-}
-# Roles that may appear at most once (the model has one image token; every text and history column
-# gets a token of its own).
-SINGLE_ROLES = ("task", "label", "weight", "time", "image_embedding")
-# Roles whose values become vocabulary ids (with OOV buckets).
-ID_ROLES = ("task", "aux_task", "categorical")
-# Roles that are never model inputs, nor in a serving request.
-NOT_FEATURE_ROLES = ("label", "weight", "time", "ignore")
-# Roles whose values differ between the task rows of one context (the rest is the context).
-PER_TASK_ROLES = ("task", "label", "weight")
-# Roles whose values may be missing in a row (nullable in CSV and in requests).
-NULLABLE_ROLES = ("categorical", "numerical", "text", "history", "ignore", "weight")
-# Keys each role accepts besides `role` and `dtype`.
-ROLE_OPTIONS: dict[str, tuple[str, ...]] = {
-    "categorical": ("oov_buckets",),
-    "aux_task": ("oov_buckets",),
-    "task": ("oov_buckets",),
-    "numerical": ("transform", "num_buckets", "buckets", "value_ids"),
-    "text": ("max_tokens", "vocab_size"),
-    "history": ("max_length",),
-    "image_embedding": ("dim",),
-}
-# What Transform makes of a numerical column (option `transform`, the first is the default):
-# z-score; log1p then z-score (heavy-tailed values >= 0); quantile buckets fed as a categorical
-# embedding (tft.quantiles + tft.apply_buckets, as in the TFX taxi example).
-NUMERICAL_TRANSFORMS = ("zscore", "log1p", "bucketize")
-DEFAULT_NUM_BUCKETS = 10  # deciles: the TFX taxi example's choice
-# `buckets: N` on a z-scored or log1p column: its quantile-bucket id is fed as well, as an embedding
-# (a piecewise-constant view beside the linear one), under the transformed feature name + this suffix.
-BUCKET_FEATURE_SUFFIX = "__bucket"
-# `value_ids: N` on a numerical column: an id for each of its N most frequent exact values (seen at
-# least VALUE_MIN_COUNT times in training; the rest share one id) is fed as well, as an embedding,
-# under the transformed feature name + this suffix. For amounts where single values carry meaning
-# (UCI Adult's capital-gain: 7,688 and 15,024 all but decide income; quantile buckets cannot see
-# them because 92 % of rows are 0), which a tree finds by its thresholds and a z-score hides.
-VALUE_FEATURE_SUFFIX = "__value"
-VALUE_MIN_COUNT = 5  # rationale: an embedding row trained on fewer examples is mostly noise
-# Options whose value is a word, not a count: option -> allowed values.
-WORD_OPTIONS = {"transform": NUMERICAL_TRANSFORMS}
-# dtype -> the TFMD FeatureType name that must stand in schema.pbtxt.
-SCHEMA_TYPES = {"string": "BYTES", "int": "INT", "float": "FLOAT"}
+from components.roles import (  # noqa: F401 (re-exported: the spec's readers import them from here)
+    BUCKET_FEATURE_SUFFIX,
+    DEFAULT_NUM_BUCKETS,
+    ID_ROLES,
+    NOT_FEATURE_ROLES,
+    NULLABLE_ROLES,
+    NUMERICAL_TRANSFORMS,
+    PER_TASK_ROLES,
+    ROLE_OPTIONS,
+    ROLE_TABLE,
+    ROLES,
+    SCHEMA_TYPES,
+    SINGLE_ROLES,
+    VALUE_FEATURE_SUFFIX,
+    VALUE_MIN_COUNT,
+    WORD_OPTIONS,
+)
 
 
 class FeatureSpecError(ValueError):
@@ -271,14 +232,21 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
         for opt, value in options.items():
             if opt in WORD_OPTIONS:
                 if value not in WORD_OPTIONS[opt]:
-                    _fail(path, f"{key}.{opt}", f"must be one of {list(WORD_OPTIONS[opt])} for column {name!r}, "
-                          f"got {value!r}")  # fmt: skip
+                    _fail(
+                        path,
+                        f"{key}.{opt}",
+                        f"must be one of {list(WORD_OPTIONS[opt])} for column {name!r}, " f"got {value!r}",
+                    )
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if opt == "oov_buckets" else 1):
                 _fail(path, f"{key}.{opt}", f"must be a positive integer for column {name!r}, got {value!r}")
         if "buckets" in options and (options.get("transform") == "bucketize" or options["buckets"] < 2):
-            _fail(path, f"{key}.buckets", f"needs at least 2 buckets and a z-scored or log1p column {name!r} "
-                  "(`transform: bucketize` feeds only buckets)")  # fmt: skip
+            _fail(
+                path,
+                f"{key}.buckets",
+                f"needs at least 2 buckets and a z-scored or log1p column {name!r} "
+                "(`transform: bucketize` feeds only buckets)",
+            )
         if options.get("value_ids", 2) < 2:
             _fail(path, f"{key}.value_ids", f"needs at least 2 values for column {name!r}")
         if "num_buckets" in options and options.get("transform") != "bucketize":
@@ -319,39 +287,6 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
 # What TensorFlow accepts as a SavedModel signature's input name (its op-name rule; it writes - . / > as _):
 # the ``serve_raw`` signature takes one input per feature column, so a column named otherwise fails the
 # export at the end of training ("Class Name": a space), as do two names alike but for those characters.
-SERVING_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\-/>]*$")
-SERVING_NAME_RULE = "start with a letter, digit or '.', then take letters, digits and _ . - / > only"
-
-
-def _serving_input(name: str) -> str:
-    """The input name TensorFlow gives column ``name`` in a signature (anything else written as _)."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", name)
-
-
-def check_serving_names(spec: FeatureSpec) -> None:
-    """Raises FeatureSpecError naming every feature column whose name cannot be a serving input (with a name
-    that can), or two that TensorFlow would give the same input name: checked before any component runs,
-    not at the export after training."""
-    names = [c.name for c in spec.feature_columns]
-    bad = [name for name in names if not SERVING_NAME.match(name)]
-    where = spec.path or spec.name
-    if bad:
-        renamed = {name: _serving_input(name).lstrip("_") or "x" for name in bad}
-        raise FeatureSpecError(
-            f"{where}: column(s) {bad} cannot be named so in a served model (TensorFlow input names "
-            f"{SERVING_NAME_RULE}); rename them in the data's header and the spec, e.g. {renamed}"
-        )
-    inputs: dict[str, list[str]] = {}
-    for name in names:
-        inputs.setdefault(_serving_input(name), []).append(name)
-    clashes = [found for found in inputs.values() if len(found) > 1]
-    if clashes:
-        raise FeatureSpecError(
-            f"{where}: columns {clashes} would be one input of the served model (TensorFlow "
-            "writes - . / > as _); rename all but one"
-        )
-
-
 def role_summary(spec: FeatureSpec, reasons: Mapping[str, str] | None = None) -> str:
     """One line: how many columns of each model-input role, then every ignored column (with ``reasons[name]``
     where given), e.g. ``31 categorical, 7 numerical, 1 text; ignored: row_id (a row key)``."""

@@ -115,8 +115,7 @@ def paired_difference(metric, labels, scores_a, scores_b, resamples: int = RESAM
     score_a, score_b = scorers(a), scorers(b)
 
     def diff(weights, seeds_a, seeds_b):
-        return float(np.mean([score_a[s](weights) for s in seeds_a]) -
-                     np.mean([score_b[s](weights) for s in seeds_b]))  # fmt: skip
+        return float(np.mean([score_a[s](weights) for s in seeds_a]) - np.mean([score_b[s](weights) for s in seeds_b]))
 
     rng = np.random.default_rng(seed)
     n = len(labels)

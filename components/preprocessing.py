@@ -140,10 +140,12 @@ def preprocessing_fn(inputs, custom_config):
                 outputs[column.bucket_feature] = _bucketize(values, present, column.option("buckets"))
             if column.value_feature:
                 outputs[column.value_feature] = tft.compute_and_apply_vocabulary(
-                    _value_strings(x, column, present), top_k=column.option("value_ids"),
-                    frequency_threshold=VALUE_MIN_COUNT, num_oov_buckets=1,
+                    _value_strings(x, column, present),
+                    top_k=column.option("value_ids"),
+                    frequency_threshold=VALUE_MIN_COUNT,
+                    num_oov_buckets=1,
                     vocab_filename=vocabulary_name(column.value_feature),
-                )  # fmt: skip
+                )
         elif column.role == "text":
             size = column.option("vocab_size", DEFAULT_TEXT_VOCAB) - 2
             outputs[column.name] = _tokens(x, column, column.option("max_tokens", DEFAULT_TEXT_TOKENS), size, True)

@@ -6,7 +6,7 @@ holds ``dim`` finite numbers. ``value_problem`` says why a value does not fit,
 with the fix; ``RowParser`` turns one CSV row into typed values at full speed
 and asks ``value_problem`` only when a value fails, so the pre-flight check
 (``pipelines/preflight.py``) and the ExampleGen executors
-(``components/time_split_example_gen.py``) can never disagree.
+(``components.example_gen``) can never disagree.
 
 Pure Python: the data tools import it without TensorFlow.
 """
@@ -39,6 +39,17 @@ def is_number(value: str) -> bool:
         return False
 
 
+def vector_problem(text: str, dim: int) -> tuple[int, str | None] | None:
+    """None when ``text`` holds ``dim`` finite numbers separated by spaces (an image embedding's cell, or a
+    served request's value); else (how many words it holds, the first that is no finite number or None).
+    The model server's request checks apply the same rule (``serving.request_checks``)."""
+    words = text.split()
+    bad = next((w for w in words if not is_number(w)), None)
+    if len(words) != dim or bad is not None:
+        return len(words), bad
+    return None
+
+
 def value_problem(column: Column, value: str) -> str | None:
     """Why ``value`` (one stripped CSV cell) does not fit ``column``, with the fix; None if it fits."""
     if value == "":
@@ -64,9 +75,9 @@ def value_problem(column: Column, value: str) -> str | None:
         except ValueError:
             return f"{value!r} is not a number; declare `dtype: string` and role categorical if it holds words"
     if column.role == "image_embedding":
-        parts = value.split()
-        if len(parts) != column.option("dim") or not all(is_number(p) for p in parts):
-            return f"expected {column.option('dim')} space-separated numbers (its `dim`), found {len(parts)} values"
+        problem = vector_problem(value, column.option("dim"))
+        if problem is not None:
+            return f"expected {column.option('dim')} space-separated numbers (its `dim`), found {problem[0]} values"
     return None
 
 
@@ -113,7 +124,9 @@ class RowParser:
         if len(cells) != len(self._columns):
             raise BadRow(None, f"expected {len(self._columns)} fields, found {len(cells)}")
         values = []
-        for column, cast, required, check, cell in zip(self._columns, self._casts, self._required, self._checks, cells, strict=False):  # fmt: skip
+        for column, cast, required, check, cell in zip(
+            self._columns, self._casts, self._required, self._checks, cells, strict=False
+        ):
             if not cell:
                 if required:
                     raise BadRow(column.name, value_problem(column, ""))
@@ -125,7 +138,9 @@ class RowParser:
             except ValueError:
                 ok = False
             if not ok:
-                raise BadRow(column.name, value_problem(column, cell.strip()) or f"{cell!r} does not fit dtype {column.dtype}")  # fmt: skip
+                raise BadRow(
+                    column.name, value_problem(column, cell.strip()) or f"{cell!r} does not fit dtype {column.dtype}"
+                )
             values.append(value)
         return values
 
@@ -136,12 +151,7 @@ def _check(column: Column):
         return lambda value: str(value) in LABEL_VALUES
     if column.role == "image_embedding":
         dim = column.option("dim")
-
-        def embedding(value: str) -> bool:  # float() raises ValueError on a non-number: the row is bad
-            parts = value.split()
-            return len(parts) == dim and all(map(math.isfinite, map(float, parts)))
-
-        return embedding
+        return lambda value: vector_problem(value, dim) is None
     if column.dtype == "float":
         return math.isfinite
     return None

@@ -60,8 +60,11 @@ class ServingModule(tf.Module):
         "known_values" (task and auxiliary-task columns: the training vocabulary) and "dim" (a vector's length)."""
         manifest = {}
         for c in self._columns:
-            entry = {"dtype": c.dtype, "role": c.role,
-                     "nullable": not isinstance(self._request_spec[c.name], tf.io.FixedLenFeature)}  # fmt: skip
+            entry = {
+                "dtype": c.dtype,
+                "role": c.role,
+                "nullable": not isinstance(self._request_spec[c.name], tf.io.FixedLenFeature),
+            }
             if c.name in self._known_values:
                 entry["known_values"] = self._known_values[c.name]
             if c.role == "image_embedding":
@@ -163,5 +166,8 @@ def write_warmup_requests(features: dict, export_dir: str) -> None:
             request = predict_pb2.PredictRequest()
             request.model_spec.signature_name = DEFAULT_SIGNATURE
             request.inputs[EXAMPLES_INPUT].CopyFrom(tf.make_tensor_proto(serialize_rows(batch, dtypes), tf.string))
-            writer.write(prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(
-                request=request)).SerializeToString())  # fmt: skip
+            writer.write(
+                prediction_log_pb2.PredictionLog(
+                    predict_log=prediction_log_pb2.PredictLog(request=request)
+                ).SerializeToString()
+            )

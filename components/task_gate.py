@@ -131,7 +131,10 @@ def judge(tasks, labels, scores, baseline_scores, gates: TaskGates, seed: int = 
 
 def format_verdicts(verdicts: list[TaskVerdict]) -> str:
     """The table ``pipelines.report`` prints: per task and metric, new, baseline, difference, verdict."""
-    header = f"{'task':<16}{'positives':>10}  {'metric':<18}{'new':>8}{'baseline':>10}  {'difference [95 % interval]':<30}verdict"
+    header = (
+        f"{'task':<16}{'positives':>10}  {'metric':<18}{'new':>8}{'baseline':>10}  "
+        f"{'difference [95 % interval]':<30}verdict"
+    )
     lines = [header, "-" * len(header)]
     for v in verdicts:
         if not v.gated:
@@ -140,9 +143,8 @@ def format_verdicts(verdicts: list[TaskVerdict]) -> str:
         for name, e in v.values.items():
             base = f"{e['baseline']:.4f}" if "baseline" in e else "-"
             diff = f"{e['diff']:+.4f} [{e['low']:+.4f}, {e['high']:+.4f}]" if "diff" in e else "no baseline"
-            lines.append(
-                f"{v.task:<16}{v.positives:>10}  {name:<18}{e['new']:>8.4f}{base:>10}  {diff:<30}{e.get('verdict', v.verdict)}"
-            )
+            verdict = e.get("verdict", v.verdict)
+            lines.append(f"{v.task:<16}{v.positives:>10}  {name:<18}{e['new']:>8.4f}{base:>10}  {diff:<30}{verdict}")
     return "\n".join(lines)
 
 
@@ -151,8 +153,14 @@ def write(evaluation_dir: str, verdicts: list[TaskVerdict], gates: TaskGates) ->
     import tensorflow as tf
 
     with tf.io.gfile.GFile(path, "w") as f:
-        json.dump({"gates": json.loads(gates.to_json()),
-                   "tasks": [{**dataclasses.asdict(v), "verdict": v.verdict} for v in verdicts]}, f, indent=1)  # fmt: skip
+        json.dump(
+            {
+                "gates": json.loads(gates.to_json()),
+                "tasks": [{**dataclasses.asdict(v), "verdict": v.verdict} for v in verdicts],
+            },
+            f,
+            indent=1,
+        )
     return path
 
 

@@ -5,14 +5,13 @@
 * ``feature_spec``: the parsed feature spec (dict), as Transform gets it;
 * ``model``: a name from ``models.MODEL_NAMES`` (default ``grec``);
 * ``hyperparameters``: keyword arguments of the model (dim, num_experts, ...);
-* ``batch_size`` (``models.training.BATCH_SIZE``), ``learning_rate`` (``models.training.LEARNING_RATE``), ``epochs`` (number
-  of validation rounds the ``train_args.num_steps`` are split into; default
+* ``batch_size`` (``models.training.BATCH_SIZE``), ``learning_rate`` (``models.training.LEARNING_RATE``),
+  ``epochs`` (number of validation rounds the ``train_args.num_steps`` are split into; default
   ``models.training.validation_rounds``: rounds of ``STEPS_PER_ROUND`` steps, at least ``MIN_ROUNDS``),
-  ``early_stopping_patience`` (``models.training.EARLY_STOPPING_PATIENCE`` rounds; the
-  learning rate is halved after each round without improvement: ``models.training``), ``seed`` (0: weights' initialisation and the input order,
-  ``keras.utils.set_random_seed``): a rerun on the same data trains the same model up to the order of
-  float reductions (the TFX CLI test's data twice: overall AUC 0.6975 both times, AP 0.2453 / 0.2438;
-  unseeded, one CI run fell to AUC 0.58 and was not blessed).
+  ``early_stopping_patience`` (``models.training.EARLY_STOPPING_PATIENCE`` rounds; the learning rate is
+  halved after each round without improvement: ``models.training``), ``seed`` (0: weights' initialisation
+  and the input order, ``keras.utils.set_random_seed``): a rerun on the same data trains the same model up
+  to the order of float reductions (docs/decisions.md, "Seeded training").
 
 With the pipeline's Tuner (``components/tuner.py``), the best trial's
 hyperparameters (``fn_args.hyperparameters``) replace the keys the search
@@ -45,10 +44,10 @@ from components.model_inputs import input_config_from_transform
 from components.preprocessing import spec_from_config, vocabulary_name
 from components.signatures import export_serving_model
 from components.training_callbacks import PerTaskMetrics
-from models import build_model, presets, training
+from models import DEFAULT_MODEL, build_model, presets, training
 
 DEFAULTS = dict(
-    model="grec",
+    model=DEFAULT_MODEL,
     hyperparameters={},
     batch_size=training.BATCH_SIZE,
     learning_rate=training.LEARNING_RATE,
@@ -88,8 +87,12 @@ def _worker_dir(path: str) -> str:
     if is_chief():
         return path
     task = _tf_config()["task"]
-    return os.path.join(os.path.dirname(path.rstrip("/")), "workers", f"{task['type']}_{task['index']}",
-                        os.path.basename(path.rstrip("/")))  # fmt: skip
+    return os.path.join(
+        os.path.dirname(path.rstrip("/")),
+        "workers",
+        f"{task['type']}_{task['index']}",
+        os.path.basename(path.rstrip("/")),
+    )
 
 
 def _patch_keras_for_multi_worker(model, strategy):
@@ -186,17 +189,26 @@ class TrainingSetup:
         self.tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
         self.input_config = input_config_from_transform(self.spec, self.tf_transform_output)
         batch_size = int(self.config["batch_size"])
-        self.train = _dataset(fn_args.train_files, fn_args.data_accessor, self.tf_transform_output, self.spec,
-                              batch_size).repeat()  # fmt: skip
+        self.train = _dataset(
+            fn_args.train_files, fn_args.data_accessor, self.tf_transform_output, self.spec, batch_size
+        ).repeat()
         # The validation split (``eval_args``): its first ``eval_steps`` batches (None: all), the same every round.
-        once = _dataset(fn_args.eval_files, fn_args.data_accessor, self.tf_transform_output, self.spec, batch_size,
-                        num_epochs=1, shuffle=False)  # fmt: skip
+        once = _dataset(
+            fn_args.eval_files,
+            fn_args.data_accessor,
+            self.tf_transform_output,
+            self.spec,
+            batch_size,
+            num_epochs=1,
+            shuffle=False,
+        )
         self.validation_batches, self.validation_steps = validation_batches(once, fn_args.eval_steps)
         # Endless, so that every worker of a multi-worker strategy can read ``validation_steps`` batches.
         self.evaluation = self.validation_batches.repeat()
         rounds = self.config["epochs"]
-        self.epochs = (max(1, min(int(rounds), fn_args.train_steps)) if rounds
-                       else training.validation_rounds(fn_args.train_steps))  # fmt: skip
+        self.epochs = (
+            max(1, min(int(rounds), fn_args.train_steps)) if rounds else training.validation_rounds(fn_args.train_steps)
+        )
         self.steps_per_epoch = max(1, fn_args.train_steps // self.epochs)
 
     def callbacks(self):
@@ -230,8 +242,13 @@ def run_fn(fn_args):
     setup = TrainingSetup(fn_args)
     config, spec, tf_transform_output = setup.config, setup.spec, setup.tf_transform_output
     hyperparameters, learning_rate = model_settings(config, fn_args.hyperparameters)
-    logging.info("GRec trainer: model %s %s, learning rate %g, inputs %s", config["model"], hyperparameters,
-                 learning_rate, setup.input_config)  # fmt: skip
+    logging.info(
+        "GRec trainer: model %s %s, learning rate %g, inputs %s",
+        config["model"],
+        hyperparameters,
+        learning_rate,
+        setup.input_config,
+    )
     evaluation = setup.evaluation
     with strategy.scope():
         model = build_model(config["model"], setup.input_config, **hyperparameters)
@@ -245,9 +262,13 @@ def run_fn(fn_args):
         _patch_keras_for_multi_worker(model, strategy)
     log_dir = _worker_dir(fn_args.model_run_dir)
     task_column = spec.task_column.name
-    per_task = PerTaskMetrics(setup.validation_batches, task_column,
-                              tf_transform_output.vocabulary_by_name(vocabulary_name(task_column)), log_dir,
-                              num_batches=setup.validation_steps)  # fmt: skip
+    per_task = PerTaskMetrics(
+        setup.validation_batches,
+        task_column,
+        tf_transform_output.vocabulary_by_name(vocabulary_name(task_column)),
+        log_dir,
+        num_batches=setup.validation_steps,
+    )
     model.fit(
         setup.train,
         epochs=setup.epochs,
@@ -262,6 +283,7 @@ def run_fn(fn_args):
         verbose=2,
     )
     model.save(os.path.join(log_dir, "model.keras"))
-    export_serving_model(model, tf_transform_output, spec, setup.input_config.feature_names(),
-                         _worker_dir(fn_args.serving_model_dir))  # fmt: skip
+    export_serving_model(
+        model, tf_transform_output, spec, setup.input_config.feature_names(), _worker_dir(fn_args.serving_model_dir)
+    )
     return model

@@ -1,6 +1,6 @@
 """Runs ``preprocessing_fn`` under Beam on a CSV file, outside a pipeline (tests, debugging).
 
-    python -m components.transform_check --csv tests/fixtures/synthetic_sample.csv \
+    python -m components.transform_check --csv schemas/synthetic/sample.csv \
         --spec schemas/synthetic/feature_spec.yaml --schema schemas/synthetic/schema.pbtxt --out /tmp/tft
 
 Writes the transform graph to ``--out`` (and with ``--transformed-out DIR`` the
@@ -16,8 +16,14 @@ import sys
 from components.feature_spec import load_feature_spec
 
 
-def run_transform(csv_path: str, spec_path: str, schema_path: str, out_dir: str, beam_args: list[str] | None = None,
-                  transformed_dir: str | None = None):  # fmt: skip
+def run_transform(
+    csv_path: str,
+    spec_path: str,
+    schema_path: str,
+    out_dir: str,
+    beam_args: list[str] | None = None,
+    transformed_dir: str | None = None,
+):
     """Analyzes ``csv_path`` and returns the ``TFTransformOutput``; with ``transformed_dir``, also writes the
     transformed rows there as uncompressed TFRecord files of tf.Examples (what the Trainer reads)."""
     import apache_beam as beam

@@ -53,8 +53,9 @@ def tuner_fn(fn_args):
         return model
 
     oracle = PresetFirstOracle(objective=keras_tuner.Objective("val_loss", "min"), max_trials=trials, seed=TUNER_SEED)
-    tuner = keras_tuner.Tuner(oracle=oracle, hypermodel=build, directory=fn_args.working_dir,
-                              project_name=f"grec_{name}", overwrite=True)  # fmt: skip
+    tuner = keras_tuner.Tuner(
+        oracle=oracle, hypermodel=build, directory=fn_args.working_dir, project_name=f"grec_{name}", overwrite=True
+    )
     return TunerFnResult(
         tuner=tuner,
         fit_kwargs=dict(

@@ -12,7 +12,8 @@ This command converts every file it finds to task examples (tasks ``ctr`` from
     python -m data_tools.aliexpress --input ROOT --out data/aliexpress
 
 writing ``OUT/train/<CC>.csv`` and ``OUT/eval/<CC>.csv`` (test files become the
-eval split) and any bad rows to ``OUT/rejected/<split>_<CC>.csv``. Labels are accepted in {0, 1, 2}, a value > 0 being a positive.
+eval split) and any bad rows to ``OUT/rejected/<split>_<CC>.csv``. Labels are accepted in
+{0, 1, 2}, a value > 0 being a positive.
 The data cannot be downloaded here; ``tests/fixtures/aliexpress`` holds a small
 file in the exact layout.
 """
@@ -25,10 +26,11 @@ import os
 import re
 import sys
 
+import schemas
 from components.feature_spec import FeatureSpecError, load_feature_spec
 from data_tools.wide_to_tasks import BadRowError, convert
 
-SPEC_PATH = os.path.join(os.path.dirname(__file__), "..", "schemas", "aliexpress", "feature_spec.yaml")
+SPEC_PATH = schemas.path("aliexpress", "feature_spec.yaml")
 ALLOWED_LABELS = ("0", "1", "2")
 SPLITS = {"train": "train", "test": "eval"}
 

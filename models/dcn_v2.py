@@ -28,8 +28,12 @@ class DCNv2(FlatBaseline):
         super().__init__(input_config, **kwargs)
         self.num_cross, self.cross_rank, self.hidden_layers = num_cross, cross_rank, hidden_layers
         width = self.num_tokens * self.dim
-        self.crosses = [keras.Sequential([keras.layers.Dense(cross_rank, use_bias=False), keras.layers.Dense(width)],
-                                         name=f"cross_{i}") for i in range(num_cross)]  # fmt: skip
+        self.crosses = [
+            keras.Sequential(
+                [keras.layers.Dense(cross_rank, use_bias=False), keras.layers.Dense(width)], name=f"cross_{i}"
+            )
+            for i in range(num_cross)
+        ]
         self.deep = mlp([self.expert_dim] * hidden_layers, name="deep")
 
     def flat_body(self, flat, task_ids, training=None):

@@ -30,6 +30,8 @@ class FlatBaseline(MultiTaskModel):
         (others: see ``MultiTaskModel``)
     """
 
+    FAMILY = "flat"
+
     CONFIG_KEYS = ("expert_dim",)
 
     def __init__(self, input_config, expert_dim=256, **kwargs):

@@ -18,8 +18,15 @@ def _parallel_block(tokens, width, heads):
     return 2 * (projections + attention + 3 * tokens * width * mlp_hidden)
 
 
-def encoder_flops(config: InputConfig, dim, embedding_dim=16, text_hidden_dim=64, history_hidden_dim=64,
-                  categorical_widths="fixed", **_):  # fmt: skip
+def encoder_flops(
+    config: InputConfig,
+    dim,
+    embedding_dim=16,
+    text_hidden_dim=64,
+    history_hidden_dim=64,
+    categorical_widths="fixed",
+    **_,
+):
     """FLOPs of the shared input encoders for one example."""
     embedded = sum(categorical_width(size, embedding_dim, categorical_widths) for _, size in config.categorical)
     flops = 2 * embedded * dim + 2 * len(config.numerical) * dim
@@ -37,8 +44,21 @@ def _towers(flat_width, hidden, tower):
     return 2 * (flat_width * hidden + hidden * tower + tower)
 
 
-def grec_flops(config: InputConfig, *, dim, num_heads, num_blocks, num_experts, top_k, routing, expert_hidden_dim,
-               use_moe, tower_hidden_dim, tower_dim, **_):  # fmt: skip
+def grec_flops(
+    config: InputConfig,
+    *,
+    dim,
+    num_heads,
+    num_blocks,
+    num_experts,
+    top_k,
+    routing,
+    expert_hidden_dim,
+    use_moe,
+    tower_hidden_dim,
+    tower_dim,
+    **_,
+):
     """Body FLOPs of GRec (after the encoders) for one example."""
     tokens = config.num_tokens
     hidden = expert_hidden_dim or 2 * dim
@@ -49,15 +69,35 @@ def grec_flops(config: InputConfig, *, dim, num_heads, num_blocks, num_experts, 
     return flops + _towers(tokens * dim, tower_hidden_dim, tower_dim)
 
 
-def grec_executed_flops(config: InputConfig, rows: int, *, dim, num_experts, top_k, routing, expert_hidden_dim,
-                        use_moe, dispatch, block_size, **params):  # fmt: skip
+def grec_executed_flops(
+    config: InputConfig,
+    rows: int,
+    *,
+    dim,
+    num_experts,
+    top_k,
+    routing,
+    expert_hidden_dim,
+    use_moe,
+    dispatch,
+    block_size,
+    **params,
+):
     """Body FLOPs GRec executes for a request of ``rows`` examples: the analytic count plus the sparse
     dispatch's padding (``models.dispatch.padded_blocks`` blocks of ``block_size`` routing groups all run),
     or every expert on every group with dense dispatch; ``auto`` runs whichever has fewer slots."""
     from models.dispatch import padded_blocks
 
-    analytic = rows * grec_flops(config, dim=dim, num_experts=num_experts, top_k=top_k, routing=routing,
-                                 expert_hidden_dim=expert_hidden_dim, use_moe=use_moe, **params)  # fmt: skip
+    analytic = rows * grec_flops(
+        config,
+        dim=dim,
+        num_experts=num_experts,
+        top_k=top_k,
+        routing=routing,
+        expert_hidden_dim=expert_hidden_dim,
+        use_moe=use_moe,
+        **params,
+    )
     if not use_moe:
         return analytic  # one always-on expert, no padding
     tokens = config.num_tokens

@@ -136,8 +136,9 @@ class GatedExperts(keras.layers.Layer):
             return self._own_in_blocks(inputs, task_ids) if blocked else self._own_per_row(inputs, task_ids)
         counts = ops.bincount(ops.cast(task_ids, "int32"), minlength=self.num_tasks)
         blocked = task_block_slots(counts, None, self.num_tasks, self.block_size) <= 2 * ops.shape(task_ids)[0]
-        return ops.cond(blocked, lambda: self._own_in_blocks(inputs, task_ids),
-                        lambda: self._own_per_row(inputs, task_ids))  # fmt: skip
+        return ops.cond(
+            blocked, lambda: self._own_in_blocks(inputs, task_ids), lambda: self._own_per_row(inputs, task_ids)
+        )
 
     def _own_per_row(self, inputs, task_ids):
         # Shape: [B, F_in] x [B, Et, F_in, h] gathered weights -> [B, Et, h].

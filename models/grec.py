@@ -40,9 +40,24 @@ class GRec(MultiTaskModel):
         use_cross, text_preset, encoder_options)
     """
 
-    CONFIG_KEYS = ("num_heads", "num_blocks", "num_experts", "top_k", "routing", "expert_hidden_dim", "use_moe",
-                   "dispatch", "block_size", "jitter", "load_balance_coef", "z_loss_coef", "dropout",
-                   "fixed_combine_weights")  # fmt: skip
+    FAMILY = "grec"
+
+    CONFIG_KEYS = (
+        "num_heads",
+        "num_blocks",
+        "num_experts",
+        "top_k",
+        "routing",
+        "expert_hidden_dim",
+        "use_moe",
+        "dispatch",
+        "block_size",
+        "jitter",
+        "load_balance_coef",
+        "z_loss_coef",
+        "dropout",
+        "fixed_combine_weights",
+    )
 
     def __init__(
         self,
@@ -90,10 +105,20 @@ class GRec(MultiTaskModel):
         ]
         hidden = expert_hidden_dim or 2 * dim
         if use_moe:
-            self.moe = SparseMoE(num_experts=num_experts, top_k=top_k, routing=routing, expert_hidden_dim=hidden,
-                                 jitter=jitter, load_balance_coef=load_balance_coef, z_loss_coef=z_loss_coef,
-                                 dispatch=dispatch, block_size=block_size, num_tasks=self.num_tasks,
-                                 fixed_combine_weights=fixed_combine_weights, name="moe")  # fmt: skip
+            self.moe = SparseMoE(
+                num_experts=num_experts,
+                top_k=top_k,
+                routing=routing,
+                expert_hidden_dim=hidden,
+                jitter=jitter,
+                load_balance_coef=load_balance_coef,
+                z_loss_coef=z_loss_coef,
+                dispatch=dispatch,
+                block_size=block_size,
+                num_tasks=self.num_tasks,
+                fixed_combine_weights=fixed_combine_weights,
+                name="moe",
+            )
         else:
             # Dense GRec: one always-on expert as wide as the K active experts together.
             self.ffn = FeedForward(hidden_dim=top_k * hidden, name="dense_ffn")
@@ -114,9 +139,12 @@ class GRec(MultiTaskModel):
         Returns:
             (expert_index <int>[K], combine_weights <float>[K]) numpy arrays.
         """
-        require(self.use_moe and self.routing in ("task", "task_sentence") and self.fixed_combine_weights is None,
-                "Routing depends on the task sentence only in `task` and `task_sentence` modes.",
-                routing=self.routing, use_moe=self.use_moe)  # fmt: skip
+        require(
+            self.use_moe and self.routing in ("task", "task_sentence") and self.fixed_combine_weights is None,
+            "Routing depends on the task sentence only in `task` and `task_sentence` modes.",
+            routing=self.routing,
+            use_moe=self.use_moe,
+        )
         ids = ops.convert_to_tensor(np.asarray([descriptor_ids], dtype="int32"))
         plan = self.moe.router.plan(None, self.encoder.task_sentence(ids))
         return ops.convert_to_numpy(plan.expert_index)[0], ops.convert_to_numpy(plan.combine_weights)[0]

@@ -59,8 +59,11 @@ class InputConfig:
         for name in ("text", "history"):
             object.__setattr__(self, name, _columns(getattr(self, name)))
         object.__setattr__(self, "image", tuple(self.image) if self.image else None)
-        require(len(self.task_columns) > 0, "The task list must not be empty: `task_columns` needs the main task.",
-                task_columns=self.task_columns)  # fmt: skip
+        require(
+            len(self.task_columns) > 0,
+            "The task list must not be empty: `task_columns` needs the main task.",
+            task_columns=self.task_columns,
+        )
 
     @property
     def num_tasks(self) -> int:
@@ -83,8 +86,10 @@ class InputConfig:
 
     def to_dict(self) -> dict[str, Any]:
         listed = ("task_columns", "categorical", "text", "history")  # tuples of tuples
-        return {k: (list(map(list, v)) if k in listed else (list(v) if v else v))
-                for k, v in dataclasses.asdict(self).items()}  # fmt: skip
+        return {
+            k: (list(map(list, v)) if k in listed else (list(v) if v else v))
+            for k, v in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> InputConfig:

@@ -83,12 +83,21 @@ class InputEncoder(keras.layers.Layer):
         self.categorical_widths = categorical_widths
         policy = self.dtype_policy
         self.context = WideDeepHead(
-            [size for _, size in config.categorical], len(config.numerical), embedding_dim, dim, use_cross,
-            numerical_embedding=numerical_embedding, periodic_frequencies=periodic_frequencies,
-            periodic_sigma=periodic_sigma, categorical_widths=categorical_widths, name="context", dtype=policy,
-        )  # fmt: skip
-        self.task_sentence = TaskSentenceEmbedding([size for _, size in config.task_columns], dim, name="task_sentence",
-                                                   dtype=policy)  # fmt: skip
+            [size for _, size in config.categorical],
+            len(config.numerical),
+            embedding_dim,
+            dim,
+            use_cross,
+            numerical_embedding=numerical_embedding,
+            periodic_frequencies=periodic_frequencies,
+            periodic_sigma=periodic_sigma,
+            categorical_widths=categorical_widths,
+            name="context",
+            dtype=policy,
+        )
+        self.task_sentence = TaskSentenceEmbedding(
+            [size for _, size in config.task_columns], dim, name="task_sentence", dtype=policy
+        )
         # The first column's layer keeps the name a one-column model had ("text", "history").
         self.texts = [
             TextEncoder(

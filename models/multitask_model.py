@@ -12,8 +12,16 @@ from models.task_towers import TaskTowers
 from models.validation import require_positive
 
 # The constructor arguments of the skeleton, shared by every model.
-SHARED_CONFIG = ("input_config", "dim", "tower_hidden_dim", "tower_dim", "embedding_dim", "use_cross", "text_preset",
-                 "encoder_options")  # fmt: skip
+SHARED_CONFIG = (
+    "input_config",
+    "dim",
+    "tower_hidden_dim",
+    "tower_dim",
+    "embedding_dim",
+    "use_cross",
+    "text_preset",
+    "encoder_options",
+)
 
 
 class MultiTaskModel(keras.Model):
@@ -44,6 +52,8 @@ class MultiTaskModel(keras.Model):
     ``load_balancing_loss`` and ``router_z_loss``.
     """
 
+    FAMILY = None  # "grec" or "flat": what presets and search spaces a model takes (each subclass says)
+
     def build_from_config_inputs(self, batch_size=2):
         """Builds the weights by calling on random inputs (from ``self.input_config``); returns them."""
         inputs = example_inputs(InputConfig.from_dict(self.input_config), batch_size)
@@ -56,8 +66,18 @@ class MultiTaskModel(keras.Model):
 
     CONFIG_KEYS: tuple[str, ...] = ()
 
-    def __init__(self, input_config, dim=256, tower_hidden_dim=128, tower_dim=64, embedding_dim=16, use_cross=False,
-                 text_preset=None, encoder_options=None, **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        input_config,
+        dim=256,
+        tower_hidden_dim=128,
+        tower_dim=64,
+        embedding_dim=16,
+        use_cross=False,
+        text_preset=None,
+        encoder_options=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         require_positive(dim=dim)
         config = InputConfig.from_dict(dict(input_config))
@@ -69,8 +89,15 @@ class MultiTaskModel(keras.Model):
         self.use_cross = use_cross
         self.text_preset = text_preset
         self.encoder_options = dict(encoder_options or {})
-        self.encoder = InputEncoder(self.input_config, dim, embedding_dim, use_cross, text_preset=text_preset,
-                                    name="input_encoder", **self.encoder_options)  # fmt: skip
+        self.encoder = InputEncoder(
+            self.input_config,
+            dim,
+            embedding_dim,
+            use_cross,
+            text_preset=text_preset,
+            name="input_encoder",
+            **self.encoder_options,
+        )
         self.towers = TaskTowers(config.num_tasks, tower_hidden_dim, tower_dim, name="towers")
         self.task_loss_tracker = keras.metrics.Mean(name="task_loss")
         # The loss to optimise goes through Keras' own reduction, which also divides it by the number of

@@ -20,29 +20,26 @@ from __future__ import annotations
 
 import inspect
 
-from models.registry import MODEL_NAMES, MODELS
+from models.registry import MODEL_NAMES, MODELS, family
 from models.training import LEARNING_RATE
 
-# Periodic (PLR) embeddings of the numericals (``models/wide_deep_head.py``) for every model: on the synthetic
-# quality set (one seed, ``models.training``'s recipe) mean test AP GRec 0.2415 -> 0.2450, MMoE 0.2458 -> 0.2503.
+# Periodic (PLR) embeddings of the numericals (``models/wide_deep_head.py``) for every model: they raised mean
+# test AP for GRec and MMoE alike (docs/decisions.md, "Presets").
 SMALL_ENCODER = dict(text_hidden_dim=32, history_hidden_dim=32, numerical_embedding="periodic")
 PRESET_NAMES = ("small", "paper")
 # No parallel Transformer block before the MoE layer in the CPU-sized GRec (the paper's has one: the ``paper``
-# preset keeps it). GRec without the block against GRec with one, paired over 3 seeds on the same data: synthetic
-# quality set 0.2483 -> 0.2516 mean test AP (better on atc/upgrade; from worse than MMoE on 3 tasks to no difference
-# detected against MMoE, PLE or Shared-Bottom on any; results/real_data_synthetic.md), Adult 0.8196 -> 0.8206
-# (married AUC better), MovieLens 0.5540 -> 0.5552 (no difference detected; results/real_data_*_blocks.md), and
-# about 40 % less training time. Tokens still meet in the text and history encoders' blocks, the MoE layer's
-# routing by the task sentence and the towers.
+# preset keeps it): level or better on every data set measured, about 40 % less training time (docs/decisions.md,
+# "Presets"). Tokens still meet in the text and history encoders' blocks, the routing and the towers.
 SMALL_GREC_BLOCKS = 0
 
 
 def small(name: str, dim: int = 64) -> dict:
     """The CPU-sized preset of model ``name`` at width ``dim``."""
     towers = dict(tower_hidden_dim=64, tower_dim=32, embedding_dim=16, encoder_options=dict(SMALL_ENCODER))
-    if "grec" in name:
-        return dict(dim=dim, num_heads=4, num_blocks=SMALL_GREC_BLOCKS, num_experts=8, top_k=4, expert_hidden_dim=dim,
-                    **towers)  # fmt: skip
+    if family(name) == "grec":
+        return dict(
+            dim=dim, num_heads=4, num_blocks=SMALL_GREC_BLOCKS, num_experts=8, top_k=4, expert_hidden_dim=dim, **towers
+        )
     return dict(dim=dim, expert_dim=4 * dim if name == "single_task" else 2 * dim, **towers)
 
 
@@ -93,8 +90,10 @@ def check_hyperparameters(name: str, hyperparameters: dict) -> None:
     """Raises ValueError naming any key model ``name`` does not take, and the keys it does."""
     unknown = sorted(set(hyperparameters) - set(accepted_keys(name)))
     if unknown:
-        raise ValueError(f"model {name!r} does not take {unknown}; its hyperparameters are "
-                         f"{sorted(accepted_keys(name))}. Received: `hyperparameters={hyperparameters}`")  # fmt: skip
+        raise ValueError(
+            f"model {name!r} does not take {unknown}; its hyperparameters are "
+            f"{sorted(accepted_keys(name))}. Received: `hyperparameters={hyperparameters}`"
+        )
 
 
 def resolve(name: str, overrides: dict | None = None, size: str = "small") -> dict:
@@ -139,14 +138,18 @@ def search_space(name: str, hp) -> tuple[dict, float]:
     dim = choice("dim", SEARCH_DIMS, base["dim"])
     learning_rate = log_float("learning_rate", SEARCH_LEARNING_RATE, LEARNING_RATE)
     params = dict(dim=dim, embedding_dim=choice("embedding_dim", SEARCH_EMBEDDING_DIMS, base["embedding_dim"]))
-    if "grec" in name:
-        params.update(expert_hidden_dim=dim, dropout=choice("dropout", SEARCH_DROPOUT, constructor["dropout"]),
-                      num_blocks=choice("num_blocks", SEARCH_BLOCKS, base["num_blocks"]))  # fmt: skip
+    if family(name) == "grec":
+        params.update(
+            expert_hidden_dim=dim,
+            dropout=choice("dropout", SEARCH_DROPOUT, constructor["dropout"]),
+            num_blocks=choice("num_blocks", SEARCH_BLOCKS, base["num_blocks"]),
+        )
         if name == "grec":  # dense_grec has no router
-            params.update(num_experts=choice("num_experts", SEARCH_EXPERTS, base["num_experts"]),
-                          top_k=choice("top_k", SEARCH_TOP_K, base["top_k"]),
-                          load_balance_coef=log_float("load_balance_coef", SEARCH_LOAD_BALANCE,
-                                                      constructor["load_balance_coef"]))  # fmt: skip
+            params.update(
+                num_experts=choice("num_experts", SEARCH_EXPERTS, base["num_experts"]),
+                top_k=choice("top_k", SEARCH_TOP_K, base["top_k"]),
+                load_balance_coef=log_float("load_balance_coef", SEARCH_LOAD_BALANCE, constructor["load_balance_coef"]),
+            )
     else:
         params["expert_dim"] = choice("expert_width", SEARCH_EXPERT_WIDTHS, base["expert_dim"] // base["dim"]) * dim
     check_hyperparameters(name, params)

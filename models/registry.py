@@ -23,6 +23,12 @@ MODELS = {
 MODEL_NAMES = tuple(MODELS)
 
 
+def family(name: str) -> str:
+    """The family model ``name``'s class declares (``MultiTaskModel.FAMILY``): "grec" or "flat"."""
+    model = MODELS[name]
+    return getattr(model, "func", model).FAMILY  # dense_grec: a partial of GRec
+
+
 def build_model(name, input_config, **hyperparameters):
     """Builds model ``name`` over ``input_config`` (an InputConfig or its dict).
 

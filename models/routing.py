@@ -136,14 +136,16 @@ class LearnedRouter(keras.layers.Layer):
         modes), ``task_sentence`` <float>[B, S, D]."""
         state = ops.cast(router_input(self.routing, normed_tokens, task_sentence), "float32")
         if training and self.jitter > 0:
-            state = state * keras.random.uniform(ops.shape(state), 1.0 - self.jitter, 1.0 + self.jitter,
-                                                 seed=self.seed_generator)  # fmt: skip
+            state = state * keras.random.uniform(
+                ops.shape(state), 1.0 - self.jitter, 1.0 + self.jitter, seed=self.seed_generator
+            )
         return top_k_plan(ops.matmul(state, self.kernel), self.top_k)
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_experts=self.num_experts, top_k=self.top_k, routing=self.routing, jitter=self.jitter,
-                      seed=self.seed)  # fmt: skip
+        config.update(
+            num_experts=self.num_experts, top_k=self.top_k, routing=self.routing, jitter=self.jitter, seed=self.seed
+        )
         return config
 
 

@@ -34,8 +34,12 @@ class SequenceEncoder(keras.layers.Layer):
             vocab_size=vocab_size, output_dim=output_dim, hidden_dim=hidden_dim, num_query_heads=num_query_heads
         )
         require(num_blocks >= 0, "`num_blocks` must be >= 0.", num_blocks=num_blocks)
-        require(hidden_dim % num_query_heads == 0, "`hidden_dim` must be divisible by `num_query_heads`.",
-                hidden_dim=hidden_dim, num_query_heads=num_query_heads)  # fmt: skip
+        require(
+            hidden_dim % num_query_heads == 0,
+            "`hidden_dim` must be divisible by `num_query_heads`.",
+            hidden_dim=hidden_dim,
+            num_query_heads=num_query_heads,
+        )
         self.vocab_size = vocab_size
         self.output_dim = output_dim
         self.hidden_dim = hidden_dim

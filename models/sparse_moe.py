@@ -74,8 +74,12 @@ class SparseMoE(keras.layers.Layer):
         require(routing in ROUTING_MODES, f"`routing` must be one of {list(ROUTING_MODES)}.", routing=routing)
         require(dispatch in DISPATCH_MODES, f"`dispatch` must be one of {list(DISPATCH_MODES)}.", dispatch=dispatch)
         require(0.0 <= jitter < 1.0, "`jitter` must be in [0, 1).", jitter=jitter)
-        require(load_balance_coef >= 0 and z_loss_coef >= 0, "Loss coefficients must be >= 0.",
-                load_balance_coef=load_balance_coef, z_loss_coef=z_loss_coef)  # fmt: skip
+        require(
+            load_balance_coef >= 0 and z_loss_coef >= 0,
+            "Loss coefficients must be >= 0.",
+            load_balance_coef=load_balance_coef,
+            z_loss_coef=z_loss_coef,
+        )
         if expert_hidden_dim is not None:
             require_positive(expert_hidden_dim=expert_hidden_dim)
         self.num_experts = num_experts
@@ -91,9 +95,13 @@ class SparseMoE(keras.layers.Layer):
         self.seed = seed
         if fixed_combine_weights is not None:
             fixed_combine_weights = [float(w) for w in fixed_combine_weights]
-            require(len(fixed_combine_weights) == num_experts == top_k,
-                    "`fixed_combine_weights` needs one weight per expert and `top_k == num_experts`.",
-                    fixed_combine_weights=fixed_combine_weights, num_experts=num_experts, top_k=top_k)  # fmt: skip
+            require(
+                len(fixed_combine_weights) == num_experts == top_k,
+                "`fixed_combine_weights` needs one weight per expert and `top_k == num_experts`.",
+                fixed_combine_weights=fixed_combine_weights,
+                num_experts=num_experts,
+                top_k=top_k,
+            )
         self.fixed_combine_weights = fixed_combine_weights
         if fixed_combine_weights is not None:
             self.router = FixedRouter(fixed_combine_weights, per_example=self.routing in PER_EXAMPLE_MODES)

@@ -27,8 +27,11 @@ class TaskSentenceEmbedding(keras.layers.Layer):
     def __init__(self, vocab_sizes, output_dim=256, **kwargs):
         super().__init__(**kwargs)
         vocab_sizes = [int(v) for v in vocab_sizes]
-        require(len(vocab_sizes) > 0, "The task list must not be empty: give at least the main task's vocabulary size.",
-                vocab_sizes=vocab_sizes)  # fmt: skip
+        require(
+            len(vocab_sizes) > 0,
+            "The task list must not be empty: give at least the main task's vocabulary size.",
+            vocab_sizes=vocab_sizes,
+        )
         for size in vocab_sizes:
             require_positive(vocab_size=size)
         require_positive(output_dim=output_dim)

@@ -5,27 +5,7 @@ halved when the validation loss did not improve (``ReduceLROnPlateau``), and
 training stops after ``EARLY_STOPPING_PATIENCE`` rounds without improvement,
 keeping the best round's weights.
 
-Chosen on the synthetic quality set (400,000 rows, validation = the last 7
-training days; one seed per recipe, mean test AP over the 8 tasks): Adam 2e-3
-stopping after 2 flat rounds stopped GRec at 500 steps of 256 while its
-validation loss was still noisy (0.2337; MMoE 0.2468). 1e-3 with halving on
-a plateau and patience 3 trained GRec to 1,000 steps (0.2415; MMoE 0.2458).
-With the periodic numerical embeddings of the ``small`` preset: GRec 0.2450
-at 1e-3, 0.2456 at 5e-4; MMoE 0.2503 and 0.2495: equal within one seed's
-noise, and 1e-3 keeps short pipeline runs converging. Tried on GRec with
-halving on a plateau and not kept: at 2e-3, batch 1,024 (0.2370) and dropout
-0.1 (0.2392); at 1e-3, AdamW weight decay 0.05 (0.2394) and a second block
-(0.2370). With the ``small`` preset's GRec (0.2516 over 3 seeds,
-results/real_data_synthetic.md), the paper's batch 2048 for at most the same
-786k examples, Adam 4e-3 halved on a plateau: 0.2336 over 3 seeds, lower on all
-8 tasks, every seed stopping at 128 steps
-(``python -m benchmarks.real_data synthetic --seeds 3 --models grec
---batch-size 2048 --learning-rate 4e-3 --eval-every 32 --max-steps 384``,
-results/real_data_synthetic_batch2048.md). A two-seed screen paired per task
-against the preset (0.2516) agreed: batch 2048 at 2e-3 (0.2444, worse on 3
-tasks) or with a 32-step warm-up to 4e-3 and cosine decay (0.2467, worse on 1),
-and batch 256 with a warm-up and cosine decay to 1e-5 over 3,000 steps (0.2505,
-no task different). Batch 256 and halving on a plateau stay.
+The choices and the measurements behind them: docs/decisions.md, "The training recipe".
 """
 
 from __future__ import annotations
@@ -57,8 +37,6 @@ def callbacks(patience: int = EARLY_STOPPING_PATIENCE, monitor: str = "val_loss"
     """Fresh callbacks of the recipe for one ``fit`` that validates every round: learning rate halved on a
     plateau, early stopping with the best round's weights restored."""
     return [
-        keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, factor=PLATEAU_FACTOR, patience=1, min_lr=MIN_LEARNING_RATE
-        ),  # fmt: skip
+        keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=PLATEAU_FACTOR, patience=1, min_lr=MIN_LEARNING_RATE),
         keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
     ]

@@ -64,19 +64,39 @@ class WideDeepHead(keras.layers.Layer):
         <float>[B, D].
     """
 
-    def __init__(self, vocab_sizes, num_numerical, embedding_dim=16, output_dim=256, use_cross=False,
-                 numerical_embedding=None, periodic_frequencies=16, periodic_sigma=0.1, categorical_widths="fixed",
-                 **kwargs):  # fmt: skip
+    def __init__(
+        self,
+        vocab_sizes,
+        num_numerical,
+        embedding_dim=16,
+        output_dim=256,
+        use_cross=False,
+        numerical_embedding=None,
+        periodic_frequencies=16,
+        periodic_sigma=0.1,
+        categorical_widths="fixed",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
-        require(numerical_embedding in NUMERICAL_EMBEDDINGS, f"`numerical_embedding` must be one of "
-                f"{list(NUMERICAL_EMBEDDINGS)}.", numerical_embedding=numerical_embedding)  # fmt: skip
-        require(categorical_widths in CATEGORICAL_WIDTHS, f"`categorical_widths` must be one of "
-                f"{list(CATEGORICAL_WIDTHS)}.", categorical_widths=categorical_widths)  # fmt: skip
+        require(
+            numerical_embedding in NUMERICAL_EMBEDDINGS,
+            f"`numerical_embedding` must be one of " f"{list(NUMERICAL_EMBEDDINGS)}.",
+            numerical_embedding=numerical_embedding,
+        )
+        require(
+            categorical_widths in CATEGORICAL_WIDTHS,
+            f"`categorical_widths` must be one of " f"{list(CATEGORICAL_WIDTHS)}.",
+            categorical_widths=categorical_widths,
+        )
         require_positive(periodic_frequencies=periodic_frequencies)
         require(periodic_sigma > 0, "`periodic_sigma` must be > 0.", periodic_sigma=periodic_sigma)
         vocab_sizes = [int(v) for v in vocab_sizes]
-        require(len(vocab_sizes) + num_numerical > 0, "Need at least one categorical or numerical column.",
-                vocab_sizes=vocab_sizes, num_numerical=num_numerical)  # fmt: skip
+        require(
+            len(vocab_sizes) + num_numerical > 0,
+            "Need at least one categorical or numerical column.",
+            vocab_sizes=vocab_sizes,
+            num_numerical=num_numerical,
+        )
         for size in vocab_sizes:
             require_positive(vocab_size=size)
         require_positive(embedding_dim=embedding_dim, output_dim=output_dim)
@@ -105,8 +125,10 @@ class WideDeepHead(keras.layers.Layer):
             )
             self.embedding.build((None, len(self.vocab_sizes)))
         elif self.vocab_sizes:  # a table per column, each its own width
-            self.embeddings = [keras.layers.Embedding(v, w, name=f"embedding_{i}", dtype=policy)
-                               for i, (v, w) in enumerate(zip(self.vocab_sizes, self.widths, strict=True))]  # fmt: skip
+            self.embeddings = [
+                keras.layers.Embedding(v, w, name=f"embedding_{i}", dtype=policy)
+                for i, (v, w) in enumerate(zip(self.vocab_sizes, self.widths, strict=True))
+            ]
             for table in self.embeddings:
                 table.build((None,))
         if self._periodic:

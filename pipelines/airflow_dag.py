@@ -12,22 +12,17 @@ environment's, so Airflow gets its own virtual environment::
 
 Paths come from ``$GREC_HOME`` as for the local runner (data/synthetic,
 pipeline_root/, serving_models/grec/); ``$GREC_TRAIN_STEPS`` overrides the
-Trainer's steps. The repository must be importable by Airflow's workers (the
-bootstrap writes a .pth file; elsewhere put it on PYTHONPATH).
+Trainer's steps. The grec package must be installed in Airflow's environment
+(the bootstrap installs it; elsewhere ``pip install .``).
 """
 
 from __future__ import annotations
 
 import datetime
-import os
-import sys
 
-if __package__ in (None, ""):  # loaded from Airflow's dags folder: make the repository importable
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+from tfx.orchestration.airflow.airflow_dag_runner import AirflowDagRunner, AirflowPipelineConfig
 
-from tfx.orchestration.airflow.airflow_dag_runner import AirflowDagRunner, AirflowPipelineConfig  # noqa: E402
-
-from pipelines import config  # noqa: E402
+from pipelines import config
 
 AIRFLOW_CONFIG = {
     "schedule": None,  # run on demand (trigger or `airflow dags test`); set a cron string to schedule

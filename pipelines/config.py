@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 
+import schemas
 from components.row_check import DEFAULT_MAX_BAD_ROWS
+from models import DEFAULT_MODEL
 from pipelines.preflight import DataRootError, check_data_root
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PIPELINE_NAME = "grec"
-DEFAULT_MODEL = "grec"
 
 
 def default_paths(root: str | None = None, dataset: str = "synthetic", spec: str | None = None) -> dict:
@@ -22,7 +22,7 @@ def default_paths(root: str | None = None, dataset: str = "synthetic", spec: str
     else the current folder); the spec is ``spec``, else ``$GREC_SPEC``, else the repository's
     ``schemas/<dataset>/feature_spec.yaml``; the schema is ``schema.pbtxt`` beside the spec."""
     root = os.path.abspath(root or os.environ.get("GREC_HOME") or os.getcwd())
-    spec = spec or os.environ.get("GREC_SPEC") or os.path.join(ROOT, "schemas", dataset, "feature_spec.yaml")
+    spec = spec or os.environ.get("GREC_SPEC") or schemas.path(dataset, "feature_spec.yaml")
     spec = os.path.abspath(spec)
     return {
         "data_root": os.environ.get("GREC_DATA_ROOT") or os.path.join(root, "data", dataset),
@@ -56,16 +56,20 @@ def trainer_config(model: str = DEFAULT_MODEL, overrides: dict | None = None, pr
     return {"model": model, "hyperparameters": presets.resolve(model, overrides, preset)}
 
 
-def preflight(paths: dict, data_format: str = "csv", time_split: dict | None = None,
-              max_bad_rows: float = DEFAULT_MAX_BAD_ROWS):  # fmt: skip
+def preflight(
+    paths: dict, data_format: str = "csv", time_split: dict | None = None, max_bad_rows: float = DEFAULT_MAX_BAD_ROWS
+):
     """Checks spec, schema and data folder before anything runs; returns the data layout."""
-    from components.feature_spec import check_against_schema, check_serving_names, load_feature_spec
+    from components.feature_spec import check_against_schema, load_feature_spec
+    from components.serving_names import check_serving_names
 
     spec = load_feature_spec(paths["feature_spec_path"])
     check_serving_names(spec)
     if not os.path.exists(paths["schema_path"]):
-        raise DataRootError(f"{paths['schema_path']}: missing; the schema goes beside the feature spec "
-                            f"(python -m components.schema_draft {paths['feature_spec_path']} > {paths['schema_path']})")  # fmt: skip
+        raise DataRootError(
+            f"{paths['schema_path']}: missing; the schema goes beside the feature spec "
+            f"(python -m components.schema_draft {paths['feature_spec_path']} > {paths['schema_path']})"
+        )
     check_against_schema(spec, paths["schema_path"])
     return check_data_root(paths["data_root"], spec, data_format, one_input=bool(time_split), max_bad_rows=max_bad_rows)
 
@@ -81,8 +85,11 @@ def build(paths: dict | None = None, **kwargs):
     paths = {**default_paths(), **(paths or {})}
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata_path"])
     config = dict(kwargs.pop("trainer_config", None) or {})
-    config.update(trainer_config(config.pop("model", DEFAULT_MODEL), config.pop("hyperparameters", None),
-                                 config.pop("preset", "small")))  # fmt: skip
+    config.update(
+        trainer_config(
+            config.pop("model", DEFAULT_MODEL), config.pop("hyperparameters", None), config.pop("preset", "small")
+        )
+    )
     return create_pipeline(
         pipeline_name=kwargs.pop("pipeline_name", PIPELINE_NAME),
         pipeline_root=paths["pipeline_root"],

@@ -8,24 +8,26 @@ run (``pipelines/config.py``) and no runner (``local_runner.py``,
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from components.anomaly_gate import AnomalyGate
-from components.evaluation import Evaluator, eval_config
-from components.feature_spec import check_serving_names, load_feature_spec
-from components.pusher import idempotent_pusher
-from components.row_check import DEFAULT_MAX_BAD_ROWS
-from components.task_gate import TaskGates
-from components.time_split_example_gen import (
+from components.evaluation import MAX_AUC_DROP, MIN_AUC, Evaluator, eval_config
+from components.example_gen.component import (
     CheckedImportExampleGen,
     SpecCsvExampleGen,
     TimeSplitCsvExampleGen,
     TimeSplitImportExampleGen,
 )
-from components.validation_split import DEFAULT_VALIDATION_FRACTION, VALIDATION
+from components.example_gen.splits import DEFAULT_VALIDATION_FRACTION, VALIDATION
+from components.feature_spec import load_feature_spec
+from components.pusher import idempotent_pusher
+from components.row_check import DEFAULT_MAX_BAD_ROWS
+from components.serving_names import check_serving_names
+from components.task_gate import TaskGates
 from pipelines.preflight import check_tuning
 
 # What Transform, the Trainer and the Evaluator run (serving: the contract's names, the warm-up rows' encoding).
@@ -33,15 +35,16 @@ CODE_PACKAGES = ("components", "models", "serving")
 
 
 def code_fingerprint(root: str | None = None, packages=CODE_PACKAGES) -> str:
-    """sha256 over the Python files of ``packages`` under ``root`` (default: the repository): their paths and bytes."""
-    root = root or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    """sha256 over the Python files of ``packages`` (under ``root``, default: where they are imported from):
+    their paths relative to the package's parent folder and their bytes."""
     digest = hashlib.sha256()
     for package in packages:
-        for folder, dirs, files in sorted(os.walk(os.path.join(root, package))):
+        top = os.path.join(root, package) if root else importlib.util.find_spec(package).submodule_search_locations[0]
+        for folder, dirs, files in sorted(os.walk(top)):
             dirs.sort()
             for name in sorted(f for f in files if f.endswith(".py")):
                 path = os.path.join(folder, name)
-                digest.update(os.path.relpath(path, root).encode() + b"\0")
+                digest.update(os.path.relpath(path, os.path.dirname(top)).encode() + b"\0")
                 with open(path, "rb") as f:
                     digest.update(f.read() + b"\0")
     return digest.hexdigest()[:16]
@@ -50,21 +53,32 @@ def code_fingerprint(root: str | None = None, packages=CODE_PACKAGES) -> str:
 HASH_SPLIT = {"train": 4, "eval": 1}  # one input without a time split: 80 % train, 20 % eval by a stable hash
 
 
-def example_gen_component(data_root: str, spec, data_format: str = "csv", time_split: dict | None = None,
-                          input_pattern: str | None = None, max_bad_rows: float = DEFAULT_MAX_BAD_ROWS,
-                          validation_fraction: float = 0.0):  # fmt: skip
+def example_gen_component(
+    data_root: str,
+    spec,
+    data_format: str = "csv",
+    time_split: dict | None = None,
+    input_pattern: str | None = None,
+    max_bad_rows: float = DEFAULT_MAX_BAD_ROWS,
+    validation_fraction: float = 0.0,
+):
     """ExampleGen of ``data_root``: the ``train/`` and ``eval/`` folders as they are; or one input
     (``input_pattern``, default every file in ``data_root``) split by the spec's time column with
     ``time_split``, else by a stable hash (``HASH_SPLIT``). CSV columns are read with the spec's types;
     bad rows go to the ``bad_rows`` output, up to ``max_bad_rows`` per input split; ``validation_fraction``
-    of ``train`` becomes the ``validation`` split (``components/validation_split.py``)."""
+    of ``train`` becomes the ``validation`` split (``components/example_gen/splits.py``)."""
     checks = {"spec": spec.to_dict(), "max_bad_rows": max_bad_rows, "validation_fraction": validation_fraction}
     if time_split is not None:
         if spec.time_column is None:
             raise ValueError(f"{spec.path or spec.name}: time_split needs a column with role 'time'")
         split_gen = TimeSplitCsvExampleGen if data_format == "csv" else TimeSplitImportExampleGen
-        return split_gen(input_base=data_root, time_column=spec.time_column.name, pattern=input_pattern or "*",
-                         **time_split, **checks)  # fmt: skip
+        return split_gen(
+            input_base=data_root,
+            time_column=spec.time_column.name,
+            pattern=input_pattern or "*",
+            **time_split,
+            **checks,
+        )
     output_config = None
     if input_pattern is None:
         splits = example_gen_pb2.Input(
@@ -75,14 +89,19 @@ def example_gen_component(data_root: str, spec, data_format: str = "csv", time_s
         )
     else:
         splits = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern=input_pattern)])
-        output_config = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
-            example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=n) for name, n in HASH_SPLIT.items()]))  # fmt: skip
+        output_config = example_gen_pb2.Output(
+            split_config=example_gen_pb2.SplitConfig(
+                splits=[example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=n) for name, n in HASH_SPLIT.items()]
+            )
+        )
     if data_format == "csv":
         # The id users and their tooling know (pipeline_root/grec/CsvExampleGen/...).
-        return SpecCsvExampleGen(input_base=data_root, input_config=splits, output_config=output_config,
-                                 **checks).with_id("CsvExampleGen")  # fmt: skip
-    return CheckedImportExampleGen(input_base=data_root, input_config=splits, output_config=output_config,
-                                   **checks).with_id("ImportExampleGen")  # fmt: skip
+        return SpecCsvExampleGen(
+            input_base=data_root, input_config=splits, output_config=output_config, **checks
+        ).with_id("CsvExampleGen")
+    return CheckedImportExampleGen(
+        input_base=data_root, input_config=splits, output_config=output_config, **checks
+    ).with_id("ImportExampleGen")
 
 
 def create_pipeline(
@@ -96,8 +115,8 @@ def create_pipeline(
     trainer_config: dict | None = None,
     train_steps: int | None = None,
     eval_steps: int | None = None,
-    min_auc: float = 0.6,
-    max_auc_drop: float = 0.01,
+    min_auc: float = MIN_AUC,
+    max_auc_drop: float = MAX_AUC_DROP,
     data_format: str = "csv",
     beam_pipeline_args: list[str] | None = None,
     enable_cache: bool = True,
@@ -166,11 +185,15 @@ def create_pipeline(
     # TFX caches an execution by its inputs and properties, not by the code that a module path
     # ("components.trainer.run_fn") names: the fingerprint of that code makes an edit re-run
     # Transform and the Trainer instead of silently reusing their old outputs.
-    custom_config = {"feature_spec": spec_dict, "feature_spec_path": feature_spec_path,
-                     "code_fingerprint": code_fingerprint()}  # fmt: skip
+    custom_config = {
+        "feature_spec": spec_dict,
+        "feature_spec_path": feature_spec_path,
+        "code_fingerprint": code_fingerprint(),
+    }
 
-    example_gen = example_gen_component(data_root, spec, data_format, time_split, input_pattern, max_bad_rows,
-                                        validation_fraction)  # fmt: skip
+    example_gen = example_gen_component(
+        data_root, spec, data_format, time_split, input_pattern, max_bad_rows, validation_fraction
+    )
 
     # Statistics of every split.
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
@@ -229,7 +252,7 @@ def create_pipeline(
         eval_config=eval_config(spec, min_auc=min_auc, max_auc_drop=max_auc_drop),
         task_gates=TaskGates(
             task_column=spec.task_column.name, label_column=spec.label_column.name, **(task_gates or {})
-        ),  # fmt: skip
+        ),
         example_splits=["eval"],  # never the validation split the Trainer early-stopped on
     )
 
@@ -257,7 +280,7 @@ def create_pipeline(
             model_resolver,
             evaluator,
             pusher,
-        ],  # fmt: skip
+        ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [],

@@ -13,14 +13,22 @@ from __future__ import annotations
 import argparse
 import os
 
+import schemas
 from pipelines import beam
-from pipelines.config import ROOT
 from pipelines.grec_pipeline import create_pipeline
 
 
-def compile_pipeline(output: str, image: str, pipeline_root: str, data_root: str, serving_model_dir: str,
-                     dataset: str = "synthetic", trainer_config: dict | None = None, beam_runner: str = "dataflow",
-                     beam_options: dict | None = None) -> str:  # fmt: skip
+def compile_pipeline(
+    output: str,
+    image: str,
+    pipeline_root: str,
+    data_root: str,
+    serving_model_dir: str,
+    dataset: str = "synthetic",
+    trainer_config: dict | None = None,
+    beam_runner: str = "dataflow",
+    beam_options: dict | None = None,
+) -> str:
     """Writes the pipeline JSON to ``output`` and returns its path."""
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
@@ -35,8 +43,8 @@ def compile_pipeline(output: str, image: str, pipeline_root: str, data_root: str
             pipeline_root=pipeline_root,
             data_root=data_root,
             # Spec and schema are read at compile time; the spec travels in custom_config.
-            feature_spec_path=os.path.join(ROOT, "schemas", dataset, "feature_spec.yaml"),
-            schema_path=os.path.join(ROOT, "schemas", dataset, "schema.pbtxt"),
+            feature_spec_path=schemas.path(dataset, "feature_spec.yaml"),
+            schema_path=schemas.path(dataset, "schema.pbtxt"),
             serving_model_dir=serving_model_dir,
             trainer_config=trainer_config,
             beam_pipeline_args=beam.beam_pipeline_args(beam_runner, **(beam_options or {})),
@@ -55,8 +63,16 @@ def main(argv=None):
     parser.add_argument("--output", default="grec_pipeline.json")
     parser.add_argument("--beam-runner", default="dataflow")
     args = parser.parse_args(argv)
-    print(compile_pipeline(args.output, args.image, args.pipeline_root, args.data_root, args.serving_model_dir,
-                           beam_runner=args.beam_runner))  # fmt: skip
+    print(
+        compile_pipeline(
+            args.output,
+            args.image,
+            args.pipeline_root,
+            args.data_root,
+            args.serving_model_dir,
+            beam_runner=args.beam_runner,
+        )
+    )
 
 
 if __name__ == "__main__":

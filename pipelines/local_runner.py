@@ -7,8 +7,8 @@
 
 Data, artifacts and served models go under ``$GREC_HOME`` (default: the
 current folder; ``./run.sh`` runs in the repository): data/<dataset>,
-pipeline_root/grec/, serving_models/grec/ (the TF Serving model base path). The feature spec is ``--spec`` (its schema.pbtxt
-beside it), else ``$GREC_SPEC``, else ``schemas/<dataset>/``. Each model starts
+pipeline_root/grec/, serving_models/grec/ (the TF Serving model base path). The feature
+spec is ``--spec`` (its schema.pbtxt beside it), else ``$GREC_SPEC``, else ``schemas/<dataset>/``. Each model starts
 from its own preset (``models/presets.py``); ``--hyperparameters`` overrides keys.
 Before any component runs, the data folder is checked against the spec
 (``pipelines/preflight.py``).
@@ -21,13 +21,12 @@ import json
 import os
 import sys
 
+from components.example_gen.splits import DEFAULT_VALIDATION_FRACTION
 from components.row_check import DEFAULT_MAX_BAD_ROWS, REPORTED
 from components.task_gate import DEFAULT_MAX_DROP, DEFAULT_MIN_POSITIVES, TaskGates
-from components.validation_split import DEFAULT_VALIDATION_FRACTION
 from pipelines.config import (  # noqa: F401 (re-exported for callers)
     DEFAULT_MODEL,
     PIPELINE_NAME,
-    ROOT,
     build,
     default_paths,
     preflight,
@@ -48,8 +47,12 @@ def run(paths: dict | None = None, layout: Layout | None = None, **kwargs):
 
     paths = {**default_paths(), **(paths or {})}
     if layout is None:
-        layout = preflight(paths, kwargs.get("data_format", "csv"), kwargs.get("time_split"),
-                           kwargs.get("max_bad_rows", DEFAULT_MAX_BAD_ROWS))  # fmt: skip
+        layout = preflight(
+            paths,
+            kwargs.get("data_format", "csv"),
+            kwargs.get("time_split"),
+            kwargs.get("max_bad_rows", DEFAULT_MAX_BAD_ROWS),
+        )
     kwargs.setdefault("input_pattern", layout.pattern)
     pipeline = build(paths, **kwargs)
     return tfx.orchestration.LocalDagRunner().run(pipeline)
@@ -64,47 +67,90 @@ def parse_floors(items: list[str]) -> dict:
             metric, value = rest.split("=", 1)
             floors.setdefault(task, {})[metric] = float(value)
         except ValueError:
-            raise ValueError(f"--task-floor {item!r}: expected TASK:METRIC=VALUE, e.g. cvr:average_precision=0.1") from None  # fmt: skip
+            raise ValueError(
+                f"--task-floor {item!r}: expected TASK:METRIC=VALUE, e.g. cvr:average_precision=0.1"
+            ) from None
     return floors
 
 
 def main(argv=None) -> int:
     from pipelines import beam, output
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    output.configure("--verbose" in argv)  # before the registry imports TensorFlow
+    from models import MODEL_NAMES
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="synthetic", help="schemas/<dataset>/ spec and schema, "
-                        "$GREC_HOME/data/<dataset> data (default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--dataset",
+        default="synthetic",
+        help="schemas/<dataset>/ spec and schema, " "$GREC_HOME/data/<dataset> data (default: %(default)s)",
+    )
     parser.add_argument("--spec", help="your feature spec (schema.pbtxt beside it); default: $GREC_SPEC or --dataset's")
     parser.add_argument("--data-root", help="default: $GREC_HOME/data/<dataset>")
-    parser.add_argument("--model", default=DEFAULT_MODEL, help="grec, dense_grec, mmoe, ple, shared_bottom, "
-                        "single_task (default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        choices=MODEL_NAMES,
+        metavar="MODEL",
+        help=f"{', '.join(MODEL_NAMES)} (models/registry.py; default: %(default)s)",
+    )
     parser.add_argument("--preset", default="small", help="small (CPU-sized, default) or paper (D=256)")
-    parser.add_argument("--hyperparameters", default="{}", help='JSON overriding keys of the model\'s preset, '
-                        'e.g. \'{"dim": 128}\'')  # fmt: skip
-    parser.add_argument("--train-steps", type=int,
-                        help="at most this many training steps; the Trainer stops early when the validation "
-                        "loss stops improving (default: models.training.MAX_STEPS)")  # fmt: skip
-    parser.add_argument("--eval-steps", type=int, metavar="N",
-                        help="validate on the first N batches of the validation split each round, the same N "
-                        "every round (default: the whole split; cap it when the split is large)")  # fmt: skip
-    parser.add_argument("--tune-trials", type=int, default=0, metavar="N",
-                        help="run TFX's Tuner first: N KerasTuner trials over the model's search space "
-                        "(models/presets.py), each trained like the Trainer and scored on the validation "
-                        "split; the Trainer takes the best (default: no tuning)")  # fmt: skip
+    parser.add_argument(
+        "--hyperparameters", default="{}", help="JSON overriding keys of the model's preset, " "e.g. '{\"dim\": 128}'"
+    )
+    parser.add_argument(
+        "--train-steps",
+        type=int,
+        help="at most this many training steps; the Trainer stops early when the validation "
+        "loss stops improving (default: models.training.MAX_STEPS)",
+    )
+    parser.add_argument(
+        "--eval-steps",
+        type=int,
+        metavar="N",
+        help="validate on the first N batches of the validation split each round, the same N "
+        "every round (default: the whole split; cap it when the split is large)",
+    )
+    parser.add_argument(
+        "--tune-trials",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run TFX's Tuner first: N KerasTuner trials over the model's search space "
+        "(models/presets.py), each trained like the Trainer and scored on the validation "
+        "split; the Trainer takes the best (default: no tuning)",
+    )
     parser.add_argument("--beam-runner", default="direct")
-    parser.add_argument("--eval-days", type=float, help="split the one input folder by time inside ExampleGen: "
-                        "the last N days are eval (default: train/ and eval/ folders, or an 80/20 hash split)")  # fmt: skip
-    parser.add_argument("--max-bad-rows", type=float, default=DEFAULT_MAX_BAD_ROWS,
-                        help="rows that do not fit the spec are quarantined (CsvExampleGen's bad_rows output); "
-                        "more than this per input split stops the run: a count (>= 1), a fraction of the "
-                        "rows (< 1), 0 = strict (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--validation-fraction", type=float, default=DEFAULT_VALIDATION_FRACTION,
-                        help="share of the training rows ExampleGen carves out as the validation split the "
-                        "Trainer early-stops on (latest by time, else whole contexts by hash); 0: validate on "
-                        "eval (default: %(default)s)")  # fmt: skip
-    parser.add_argument("--max-task-drop", type=float, default=DEFAULT_MAX_DROP,
-                        help="a main task whose AP or AUC falls by more than this below the last blessed model's, "
-                        "beyond its 95 %% interval, blocks the push (default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--eval-days",
+        type=float,
+        help="split the one input folder by time inside ExampleGen: "
+        "the last N days are eval (default: train/ and eval/ folders, or an 80/20 hash split)",
+    )
+    parser.add_argument(
+        "--max-bad-rows",
+        type=float,
+        default=DEFAULT_MAX_BAD_ROWS,
+        help="rows that do not fit the spec are quarantined (CsvExampleGen's bad_rows output); "
+        "more than this per input split stops the run: a count (>= 1), a fraction of the "
+        "rows (< 1), 0 = strict (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=DEFAULT_VALIDATION_FRACTION,
+        help="share of the training rows ExampleGen carves out as the validation split the "
+        "Trainer early-stops on (latest by time, else whole contexts by hash); 0: validate on "
+        "eval (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--max-task-drop",
+        type=float,
+        default=DEFAULT_MAX_DROP,
+        help="a main task whose AP or AUC falls by more than this below the last blessed model's, "
+        "beyond its 95 %% interval, blocks the push (default: %(default)s)",
+    )
     parser.add_argument(
         "--min-task-positives",
         type=int,
@@ -120,7 +166,6 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--verbose", action="store_true", help="show every library log line")
     args = parser.parse_args(argv)
-    output.configure(args.verbose)
     paths = default_paths(dataset=args.dataset, spec=args.spec)
     if args.data_root:
         paths["data_root"] = os.path.abspath(args.data_root)
@@ -128,13 +173,17 @@ def main(argv=None) -> int:
         overrides = json.loads(args.hyperparameters)
         config = trainer_config(args.model, overrides, args.preset)
         time_split = {"eval_days": args.eval_days} if args.eval_days else None
-        gates = {"max_drop": args.max_task_drop, "min_positives": args.min_task_positives,
-                 "floors": parse_floors(args.task_floor)}  # fmt: skip
+        gates = {
+            "max_drop": args.max_task_drop,
+            "min_positives": args.min_task_positives,
+            "floors": parse_floors(args.task_floor),
+        }
         TaskGates("task", "label", **gates)  # unknown metrics named now, not after Transform
         check_tuning(args.tune_trials, args.validation_fraction)
         if args.eval_steps is not None and args.eval_steps < 1:
-            raise ValueError(f"--eval-steps {args.eval_steps}: at least 1 batch (leave it out for the whole "
-                             "validation split)")  # fmt: skip
+            raise ValueError(
+                f"--eval-steps {args.eval_steps}: at least 1 batch (leave it out for the whole " "validation split)"
+            )
         found = preflight(paths, time_split=time_split, max_bad_rows=args.max_bad_rows)
     except json.JSONDecodeError as e:
         print(f"error: --hyperparameters is not JSON: {e}", file=sys.stderr)
@@ -145,19 +194,37 @@ def main(argv=None) -> int:
     from components.feature_spec import load_feature_spec, role_summary
 
     summary = role_summary(load_feature_spec(paths["feature_spec_path"]))
-    print(f"spec {paths['feature_spec_path']}: {summary}\ndata {paths['data_root']} "
-          f"({'train/ and eval/' if found.pattern is None else found.pattern + (', time split' if time_split else ', 80/20 hash split')})\n"
-          f"model {args.model} {json.dumps(config['hyperparameters'])}", flush=True)  # fmt: skip
+    split = ", time split" if time_split else ", 80/20 hash split"
+    print(
+        f"spec {paths['feature_spec_path']}: {summary}\ndata {paths['data_root']} "
+        f"({'train/ and eval/' if found.pattern is None else found.pattern + split})\n"
+        f"model {args.model} {json.dumps(config['hyperparameters'])}",
+        flush=True,
+    )
     if found.bad_rows:
-        print(f"{len(found.bad_rows)} bad row(s) in the files' first lines (ExampleGen quarantines them, and any "
-              "others):\n" + "\n".join(f"  {b}" for b in found.bad_rows[:REPORTED]), flush=True)  # fmt: skip
+        print(
+            f"{len(found.bad_rows)} bad row(s) in the files' first lines (ExampleGen quarantines them, and any "
+            "others):\n" + "\n".join(f"  {b}" for b in found.bad_rows[:REPORTED]),
+            flush=True,
+        )
     with output.progress(args.verbose):
-        run(paths, found, trainer_config=config, train_steps=args.train_steps, eval_steps=args.eval_steps,
-            beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner), time_split=time_split,
-            max_bad_rows=args.max_bad_rows, validation_fraction=args.validation_fraction, task_gates=gates,
-            tune_trials=args.tune_trials)  # fmt: skip
-    print(f"done: pipeline_root {paths['pipeline_root']}; served models {paths['serving_model_dir']}; "
-          "per-task AP: python -m pipelines.report")  # fmt: skip
+        run(
+            paths,
+            found,
+            trainer_config=config,
+            train_steps=args.train_steps,
+            eval_steps=args.eval_steps,
+            beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner),
+            time_split=time_split,
+            max_bad_rows=args.max_bad_rows,
+            validation_fraction=args.validation_fraction,
+            task_gates=gates,
+            tune_trials=args.tune_trials,
+        )
+    print(
+        f"done: pipeline_root {paths['pipeline_root']}; served models {paths['serving_model_dir']}; "
+        "per-task AP: python -m pipelines.report"
+    )
     return 0
 
 

@@ -54,8 +54,10 @@ def layout(data_root: str, one_input: bool = False) -> Layout:
     """
     train, evaluation = (os.path.join(data_root, split) for split in SPLITS)
     if not os.path.isdir(data_root):
-        raise DataRootError(f"{train}: missing; the pipeline reads {data_root}/train/* and {data_root}/eval/*, "
-                            "or one folder of files that ExampleGen splits")  # fmt: skip
+        raise DataRootError(
+            f"{train}: missing; the pipeline reads {data_root}/train/* and {data_root}/eval/*, "
+            "or one folder of files that ExampleGen splits"
+        )
     if os.path.isdir(train) and os.path.isdir(evaluation) and not one_input:
         return Layout((("train", train), ("eval", evaluation)), None)
     if os.path.isdir(evaluation) and not os.path.isdir(train):
@@ -69,8 +71,9 @@ def _files(split: str, folder: str) -> list[str]:
     entries = sorted(os.listdir(folder))
     folders = [e for e in entries if os.path.isdir(os.path.join(folder, e))]
     if folders:
-        raise DataRootError(f"{folder}: holds folder(s) {folders}; ExampleGen reads every entry of {folder}/*, "
-                            "so move them out")  # fmt: skip
+        raise DataRootError(
+            f"{folder}: holds folder(s) {folders}; ExampleGen reads every entry of {folder}/*, " "so move them out"
+        )
     if not entries:
         raise DataRootError(f"{folder}: no files in the {split!r} split")
     return [os.path.join(folder, e) for e in entries]
@@ -84,8 +87,9 @@ def sample_fails(bad: int, rows: int, max_bad_rows: float) -> bool:
     return bad >= CLEAR_BAD_ROWS and bad > max_bad_rows * rows
 
 
-def check_csv_file(path: str, spec: FeatureSpec, header: list[str] | None = None,
-                   max_bad_rows: float = DEFAULT_MAX_BAD_ROWS) -> tuple[list[str], int, list[str]]:  # fmt: skip
+def check_csv_file(
+    path: str, spec: FeatureSpec, header: list[str] | None = None, max_bad_rows: float = DEFAULT_MAX_BAD_ROWS
+) -> tuple[list[str], int, list[str]]:
     """Checks one CSV file's header (against ``header`` too, if given) and first rows.
 
     Returns (header, rows read, bad rows as ``file:line: column: reason``): bad rows
@@ -98,16 +102,21 @@ def check_csv_file(path: str, spec: FeatureSpec, header: list[str] | None = None
     if not found:
         raise DataRootError(f"{path}: empty file, expected a header row and data")
     if header is not None and found != header:
-        raise DataRootError(f"{path}: header differs from the split's other files; every file ExampleGen "
-                            f"reads must be data with the same columns. Found {found[:8]}...")  # fmt: skip
+        raise DataRootError(
+            f"{path}: header differs from the split's other files; every file ExampleGen "
+            f"reads must be data with the same columns. Found {found[:8]}..."
+        )
     missing = [name for name in columns if name not in found]
     if missing:
-        raise DataRootError(f"{path}: column(s) {missing} of the feature spec {spec.path} are missing "
-                            f"from the header {found}")  # fmt: skip
+        raise DataRootError(
+            f"{path}: column(s) {missing} of the feature spec {spec.path} are missing " f"from the header {found}"
+        )
     extra = [name for name in found if name not in columns]
     if extra:
-        raise DataRootError(f"{path}: column(s) {extra} are not in the feature spec {spec.path}; declare them "
-                            "(`role: ignore` keeps a column out of the model)")  # fmt: skip
+        raise DataRootError(
+            f"{path}: column(s) {extra} are not in the feature spec {spec.path}; declare them "
+            "(`role: ignore` keeps a column out of the model)"
+        )
     rows, bad = 0, []
     with open(path, "rb") as f:
         for line, _, values, column, reason in itertools.islice(read_rows(f, RowParser(found, columns)), SAMPLE_ROWS):
@@ -116,13 +125,20 @@ def check_csv_file(path: str, spec: FeatureSpec, header: list[str] | None = None
                 bad.append(describe(path, line, column, reason))
     if sample_fails(len(bad), rows, max_bad_rows):
         listed = "\n".join(f"  {b}" for b in bad[:REPORTED])
-        raise DataRootError(f"{path}: {len(bad)} of the first {rows} rows do not fit the feature spec "
-                            f"{spec.path} (max_bad_rows {max_bad_rows:g}):\n{listed}")  # fmt: skip
+        raise DataRootError(
+            f"{path}: {len(bad)} of the first {rows} rows do not fit the feature spec "
+            f"{spec.path} (max_bad_rows {max_bad_rows:g}):\n{listed}"
+        )
     return found, rows, bad
 
 
-def check_data_root(data_root: str, spec: FeatureSpec | None = None, data_format: str = "csv",
-                    one_input: bool = False, max_bad_rows: float = DEFAULT_MAX_BAD_ROWS) -> Layout:  # fmt: skip
+def check_data_root(
+    data_root: str,
+    spec: FeatureSpec | None = None,
+    data_format: str = "csv",
+    one_input: bool = False,
+    max_bad_rows: float = DEFAULT_MAX_BAD_ROWS,
+) -> Layout:
     """Fails fast, naming what is wrong, before any component runs; returns where ExampleGen reads
     (with the sample's bad rows, which ExampleGen will quarantine).
 
@@ -152,6 +168,8 @@ def check_data_root(data_root: str, spec: FeatureSpec | None = None, data_format
 def check_tuning(tune_trials: int, validation_fraction: float) -> None:
     """Raises ValueError unless ``tune_trials`` is 0, or positive with a validation split to tune on."""
     if tune_trials < 0 or (tune_trials and not validation_fraction):
-        raise ValueError("tuning needs a validation split (tuning on eval would pick the model on the rows that "
-                         "judge it): --tune-trials N > 0 with --validation-fraction > 0. "
-                         f"Received: `tune_trials={tune_trials}, validation_fraction={validation_fraction}`")  # fmt: skip
+        raise ValueError(
+            "tuning needs a validation split (tuning on eval would pick the model on the rows that "
+            "judge it): --tune-trials N > 0 with --validation-fraction > 0. "
+            f"Received: `tune_trials={tune_trials}, validation_fraction={validation_fraction}`"
+        )

@@ -57,15 +57,19 @@ def validation(evaluation_dir: str) -> tuple[bool, list[str]]:
     result = tfma.load_validation_result(evaluation_dir)
     reasons = []
     for failure in result.metric_validations_per_slice:
-        where = ", ".join(f"{c.column}={c.bytes_value.decode() or c.int64_value}" for c in failure.slice_key.single_slice_keys)  # fmt: skip
+        where = ", ".join(
+            f"{c.column}={c.bytes_value.decode() or c.int64_value}" for c in failure.slice_key.single_slice_keys
+        )
         for f in failure.failures:
             threshold = f.metric_threshold
             if threshold.HasField("change_threshold"):
                 rule = f"change vs the last blessed model, at least {threshold.change_threshold.absolute.value:+g}"
             else:
                 rule = f"at least {threshold.value_threshold.lower_bound.value:g}"
-            reasons.append(f"{where or 'overall'} {f.metric_key.name}{' change' if f.metric_key.is_diff else ''} "
-                           f"{f.metric_value.double_value.value:+.4f}: needs {rule}" + (f" ({f.message})" if f.message else ""))  # fmt: skip
+            reasons.append(
+                f"{where or 'overall'} {f.metric_key.name}{' change' if f.metric_key.is_diff else ''} "
+                f"{f.metric_value.double_value.value:+.4f}: needs {rule}" + (f" ({f.message})" if f.message else "")
+            )
     gate = task_gate.read(evaluation_dir)
     failures = gate[1] if gate else []
     return result.validation_ok and not failures, reasons + failures
@@ -87,9 +91,10 @@ def format_table(rows: list[dict]) -> str:
     for r in rows:
         if r.get("mean_label", 0.0) in (0.0, 1.0):  # one class only: AP and AUC are undefined
             r = {**r, "average_precision": float("nan"), "auc": float("nan")}
+        nan = float("nan")
         lines.append(
-            f"{r['slice']:<36}{r.get('example_count', float('nan')):>10.0f}{r.get('average_precision', float('nan')):>9.4f}"
-            f"{r.get('auc', float('nan')):>9.4f}{r.get('calibration', float('nan')):>13.3f}{r.get('mean_label', float('nan')):>12.4f}"
+            f"{r['slice']:<36}{r.get('example_count', nan):>10.0f}{r.get('average_precision', nan):>9.4f}"
+            f"{r.get('auc', nan):>9.4f}{r.get('calibration', nan):>13.3f}{r.get('mean_label', nan):>12.4f}"
         )
     return "\n".join(lines)
 
@@ -107,9 +112,14 @@ def component_times(metadata_path: str) -> list[tuple[str, str, float]]:
     latest = max(runs, key=lambda c: c.create_time_since_epoch)
     types = {t.id: t.name.rsplit(".", 1)[-1] for t in store.get_execution_types()}
     states = metadata_store_pb2.Execution.State
-    return [(types[e.type_id], states.Name(e.last_known_state).lower(),
-             (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000)
-            for e in sorted(store.get_executions_by_context(latest.id), key=lambda e: e.create_time_since_epoch)]  # fmt: skip
+    return [
+        (
+            types[e.type_id],
+            states.Name(e.last_known_state).lower(),
+            (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000,
+        )
+        for e in sorted(store.get_executions_by_context(latest.id), key=lambda e: e.create_time_since_epoch)
+    ]
 
 
 def main(argv=None) -> int:

@@ -8,12 +8,7 @@ data as ``--data-root`` / ``--spec`` do for ``python -m pipelines.local_runner``
 ``GREC_TRAIN_STEPS`` the Trainer's step budget as ``--train-steps`` does.
 """
 
-import os
-import sys
-
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the CLI runs a file
-
     from pipelines import config, local_runner
 
     local_runner.run(train_steps=config.env_train_steps())

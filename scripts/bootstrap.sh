@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Creates .venv with Python 3.10 and installs requirements.txt under
-# constraints.txt. A second call with unchanged requirement files does nothing.
+# Creates .venv with Python 3.10, installs requirements.txt (and requirements-dev.txt) under
+# constraints.txt, then the grec package itself in editable mode (`pip install -e .`: the
+# `grec` command, and your edits take effect without reinstalling). A second call with
+# unchanged requirement files does nothing.
 #
 #   scripts/bootstrap.sh           # .venv: everything but Airflow
 #   scripts/bootstrap.sh airflow   # .venv-airflow: the same plus Airflow (its pins conflict with .venv's)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 case "${1:-main}" in
-  main) venv="$root/.venv"; requirements="$root/requirements.txt"; constraints="$root/constraints.txt" ;;
+  main) venv="$root/.venv"; requirements="$root/requirements-dev.txt"; constraints="$root/constraints.txt" ;;
   airflow) venv="$root/.venv-airflow"; requirements="$root/requirements-airflow.txt"
            constraints="$root/constraints-airflow.txt" ;;
   *) echo "usage: $0 [main|airflow]" >&2; exit 2 ;;
@@ -34,7 +36,7 @@ find_python310() {
   return 1
 }
 
-want="$(cat "$root/requirements.txt" "$requirements" "$constraints" | sha256sum | cut -d' ' -f1)"
+want="$(cat "$root/requirements.txt" "$requirements" "$constraints" "$root/pyproject.toml" | sha256sum | cut -d' ' -f1)"
 if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -61,10 +63,8 @@ pip_install() {
   "$venv/bin/python" -m pip install --quiet "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 }
 pip_install --upgrade "pip<25" setuptools wheel
-pip_install -r "$requirements" -c "$constraints"
-# The repository root on sys.path: components/, models/, pipelines/... import
-# as top-level packages, the way TFX's dotted `run_fn` paths name them.
-site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
-echo "$root" > "$site/grec_repo.pth"
+pip_install -r "$root/requirements.txt" -r "$requirements" -c "$constraints"
+rm -f "$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/grec_repo.pth"  # older bootstraps
+pip_install --no-deps --no-build-isolation -e "$root"
 echo "$want" > "$stamp"
 echo "[bootstrap] done" >&2

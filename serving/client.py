@@ -63,8 +63,15 @@ def serialize_rows(rows: list[dict], dtypes: dict) -> list[bytes]:
 class GRecClient:
     """Talks to tensorflow_model_server or serving.model_server over gRPC."""
 
-    def __init__(self, target: str, model_name: str = "grec", timeout: float = 30.0, root_certificates=None,
-                 client_key=None, client_cert=None):  # fmt: skip
+    def __init__(
+        self,
+        target: str,
+        model_name: str = "grec",
+        timeout: float = 30.0,
+        root_certificates=None,
+        client_key=None,
+        client_cert=None,
+    ):
         """``root_certificates`` (PEM bytes): TLS, trusting that authority; with ``client_key`` and
         ``client_cert`` also a client certificate (a server with ``client_verify``)."""
         if root_certificates is None:
@@ -156,8 +163,10 @@ def main(argv=None) -> int:
     source.add_argument("--json", help="JSON file holding a list of objects")
     parser.add_argument("--tasks", help="score the row(s) for each of these main tasks (comma-separated)")
     parser.add_argument("--ssl_root_cert", help="PEM file of the authority the server's certificate chains to: TLS")
-    parser.add_argument("--ssl_client_key", help="with --ssl_client_cert: PEM files of a client certificate "
-                        "(a server with client_verify)")  # fmt: skip
+    parser.add_argument(
+        "--ssl_client_key",
+        help="with --ssl_client_cert: PEM files of a client certificate " "(a server with client_verify)",
+    )
     parser.add_argument("--ssl_client_cert")
     args = parser.parse_args(argv)
     try:
@@ -176,8 +185,13 @@ def main(argv=None) -> int:
         }
         if (pem["ssl_client_key"] or pem["ssl_client_cert"]) and not pem["ssl_root_cert"]:
             raise ValueError("--ssl_client_key/--ssl_client_cert need --ssl_root_cert (TLS)")
-        client = GRecClient(args.target, args.model, root_certificates=pem["ssl_root_cert"],
-                            client_key=pem["ssl_client_key"], client_cert=pem["ssl_client_cert"])  # fmt: skip
+        client = GRecClient(
+            args.target,
+            args.model,
+            root_certificates=pem["ssl_root_cert"],
+            client_key=pem["ssl_client_key"],
+            client_cert=pem["ssl_client_cert"],
+        )
         scores = client.predict(rows)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

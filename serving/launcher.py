@@ -18,8 +18,6 @@ import time
 import grpc
 import portpicker
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def official_binary() -> str | None:
     return os.environ.get("GREC_MODEL_SERVER") or shutil.which("tensorflow_model_server")
@@ -29,21 +27,25 @@ class ServerProcess:
     """A model server in a child process; a context manager that stops it with SIGTERM. ``credentials``
     (``grpc.ssl_channel_credentials``): the server speaks TLS (``--ssl_config_file`` in ``extra_args``)."""
 
-    def __init__(self, model_base_path: str, model_name: str = "grec", poll_seconds: float = 1.0, extra_args=(),
-                 credentials=None):  # fmt: skip
+    def __init__(
+        self, model_base_path: str, model_name: str = "grec", poll_seconds: float = 1.0, extra_args=(), credentials=None
+    ):
         self.credentials = credentials
         self.port = portpicker.pick_unused_port()
         self.target = f"127.0.0.1:{self.port}"
         binary = official_binary()
-        flags = [f"--port={self.port}", f"--model_name={model_name}", f"--model_base_path={os.path.abspath(model_base_path)}",
-                 f"--file_system_poll_wait_seconds={int(max(1, poll_seconds))}", *extra_args]  # fmt: skip
+        flags = [
+            f"--port={self.port}",
+            f"--model_name={model_name}",
+            f"--model_base_path={os.path.abspath(model_base_path)}",
+            f"--file_system_poll_wait_seconds={int(max(1, poll_seconds))}",
+            *extra_args,
+        ]
         if binary:
             self.kind, command = "tensorflow_model_server", [binary, *flags]
         else:
             self.kind, command = "serving.model_server", [sys.executable, "-m", "serving.model_server", *flags]
-        env = dict(
-            os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), TF_CPP_MIN_LOG_LEVEL="2"
-        )
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
         # The server's log goes to a file: a pipe nobody reads fills up and blocks the server's next log line.
         self.log_path = tempfile.NamedTemporaryFile(prefix="model_server-", suffix=".log", delete=False).name
         with open(self.log_path, "w") as log:
@@ -60,8 +62,11 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited with {self.process.returncode}:\n{self.output()}")
             try:
-                channel = (grpc.insecure_channel(self.target) if self.credentials is None
-                           else grpc.secure_channel(self.target, self.credentials))  # fmt: skip
+                channel = (
+                    grpc.insecure_channel(self.target)
+                    if self.credentials is None
+                    else grpc.secure_channel(self.target, self.credentials)
+                )
                 with channel:
                     grpc.channel_ready_future(channel).result(timeout=1)
                 return

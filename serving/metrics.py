@@ -31,13 +31,18 @@ class ServerMetrics:
     def __init__(self, versions=lambda: 0):
         self.registry = prometheus_client.CollectorRegistry()
         self.requests = prometheus_client.Counter(
-            "grec_serving_requests", "Requests by API, method and gRPC status code.", ["api", "method", "code"],
+            "grec_serving_requests",
+            "Requests by API, method and gRPC status code.",
+            ["api", "method", "code"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.latency = prometheus_client.Histogram(
-            "grec_serving_request_latency_seconds", "Request latency in seconds.", ["api", "method"],
-            buckets=LATENCY_BUCKETS, registry=self.registry,
-        )  # fmt: skip
+            "grec_serving_request_latency_seconds",
+            "Request latency in seconds.",
+            ["api", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.load_failures = prometheus_client.Counter(
             "grec_serving_version_load_failures", "Failed version loads (each retry counts).", registry=self.registry
         )

@@ -88,8 +88,10 @@ def _check_names(given: dict, specs: dict, where: str) -> None:
     """Refuses an object whose keys are not exactly the signature's inputs, naming the difference."""
     unknown, missing = sorted(set(given) - set(specs)), sorted(set(specs) - set(given))
     if unknown or missing:
-        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"{where}: unknown input(s) {unknown}, missing "
-                           f"input(s) {missing}; the signature takes {sorted(specs)}")  # fmt: skip
+        raise RequestError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{where}: unknown input(s) {unknown}, missing " f"input(s) {missing}; the signature takes {sorted(specs)}",
+        )
 
 
 def _columns(body: dict, specs: dict) -> tuple[dict, bool]:
@@ -105,8 +107,10 @@ def _columns(body: dict, specs: dict) -> tuple[dict, bool]:
         for row, instance in enumerate(instances):
             named = isinstance(instance, dict) and set(instance) != {"b64"}
             if not named and single is None:
-                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                                f"instances[{row}]: expects an object of the inputs {sorted(specs)}")  # fmt: skip
+                raise RequestError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"instances[{row}]: expects an object of the inputs {sorted(specs)}",
+                )
             if named:
                 _check_names(instance, specs, f"instances[{row}]")
                 for name in specs:
@@ -164,24 +168,41 @@ def predict_body(response: predict_pb2.PredictResponse, rows: bool) -> dict:
 
 
 def status_body(response: get_model_status_pb2.GetModelStatusResponse) -> dict:
-    return {"model_version_status": [
-        {"version": str(s.version), "state": _STATE_NAMES[s.state], "status": {"error_code": "OK", "error_message": ""}}
-        for s in response.model_version_status]}  # fmt: skip
+    return {
+        "model_version_status": [
+            {
+                "version": str(s.version),
+                "state": _STATE_NAMES[s.state],
+                "status": {"error_code": "OK", "error_message": ""},
+            }
+            for s in response.model_version_status
+        ]
+    }
 
 
 def metadata_body(response: get_model_metadata_pb2.GetModelMetadataResponse) -> dict:
     signature_map = get_model_metadata_pb2.SignatureDefMap()
     response.metadata["signature_def"].Unpack(signature_map)
     spec = response.model_spec
-    return {"model_spec": {"name": spec.name, "signature_name": spec.signature_name, "version": str(spec.version.value)},
-            "metadata": {"signature_def": json_format.MessageToDict(signature_map, preserving_proto_field_name=True)}}  # fmt: skip
+    return {
+        "model_spec": {"name": spec.name, "signature_name": spec.signature_name, "version": str(spec.version.value)},
+        "metadata": {"signature_def": json_format.MessageToDict(signature_map, preserving_proto_field_name=True)},
+    }
 
 
 class RestServer:
     """TF Serving's REST API on ``host:port``, answering from ``prediction`` and ``models`` (the servicers)."""
 
-    def __init__(self, prediction, models, metrics, host: str, port: int, max_queue: int = 64,
-                 max_body_bytes: int = 64 * 1024 * 1024):  # fmt: skip
+    def __init__(
+        self,
+        prediction,
+        models,
+        metrics,
+        host: str,
+        port: int,
+        max_queue: int = 64,
+        max_body_bytes: int = 64 * 1024 * 1024,
+    ):
         self.prediction, self.models, self.metrics = prediction, models, metrics
         self.max_body_bytes = max_body_bytes
         self._slots = threading.BoundedSemaphore(max_queue)
@@ -275,8 +296,10 @@ class RestServer:
         loaded = self.prediction.registry.get(spec)
         signature = loaded.signatures.get(signature_name)
         if signature is None:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                            f'Serving signature key "{signature_name}" not found. Available: {sorted(loaded.signatures)}')  # fmt: skip
+            raise RequestError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f'Serving signature key "{signature_name}" not found. Available: {sorted(loaded.signatures)}',
+            )
         request, rows = predict_request(body, spec, signature.input_specs)
         return "Predict", self.prediction.predict, request, lambda response: predict_body(response, rows)
 
@@ -285,8 +308,11 @@ class RestServer:
         if length is None or not length.isdigit():
             raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "A predict request needs a Content-Length header")
         if int(length) > self.max_body_bytes:
-            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Request body of {length} bytes exceeds the limit "
-                            f"of {self.max_body_bytes} (--grpc_channel_arguments=grpc.max_receive_message_length=N)")  # fmt: skip
+            raise RequestError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Request body of {length} bytes exceeds the limit "
+                f"of {self.max_body_bytes} (--grpc_channel_arguments=grpc.max_receive_message_length=N)",
+            )
         try:
             return json.loads(handler.rfile.read(int(length)))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:

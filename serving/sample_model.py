@@ -1,6 +1,6 @@
 """A small exported GRec (Transform graph inside) from the checked-in sample, for tests and benchmarks.
 
-No pipeline run needed: Transform is analysed on ``tests/fixtures/synthetic_sample.csv``,
+No pipeline run needed: Transform is analysed on ``schemas/synthetic/sample.csv``,
 a small GRec is trained one epoch on random inputs, and the serving signatures
 are exported under ``<root>/models/grec/1``.
 """
@@ -10,18 +10,41 @@ from __future__ import annotations
 import dataclasses
 import os
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SAMPLE = os.path.join(ROOT, "tests", "fixtures", "synthetic_sample.csv")
-SPEC = os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml")
-SCHEMA = os.path.join(ROOT, "schemas", "synthetic", "schema.pbtxt")
-SMALL = dict(dim=16, num_heads=2, num_experts=4, top_k=2, expert_hidden_dim=16, tower_hidden_dim=16, tower_dim=8,
-             block_size=4, encoder_options=dict(text_hidden_dim=8, history_hidden_dim=8))  # fmt: skip
+import schemas
+
+SAMPLE = schemas.path("synthetic", "sample.csv")
+SPEC = schemas.path("synthetic", "feature_spec.yaml")
+SCHEMA = schemas.path("synthetic", "schema.pbtxt")
+SMALL = dict(
+    dim=16,
+    num_heads=2,
+    num_experts=4,
+    top_k=2,
+    expert_hidden_dim=16,
+    tower_hidden_dim=16,
+    tower_dim=8,
+    block_size=4,
+    encoder_options=dict(text_hidden_dim=8, history_hidden_dim=8),
+)
 
 
 # One raw request row of the synthetic data set (task examples), for tests and benchmarks.
-SAMPLE_ROW = dict(task="ctr", flow="upgrade", surface="app", user_id="u0", item_id="i0", region="r1", device=2,
-                  price=52.4, tenure_days=535.6, data_gb=17.2, discount=0.3, query="c0x2 c0x3 w102",
-                  hist_items="i2096 i1351", image_emb=" ".join(["0.1"] * 16))  # fmt: skip
+SAMPLE_ROW = dict(
+    task="ctr",
+    flow="upgrade",
+    surface="app",
+    user_id="u0",
+    item_id="i0",
+    region="r1",
+    device=2,
+    price=52.4,
+    tenure_days=535.6,
+    data_gb=17.2,
+    discount=0.3,
+    query="c0x2 c0x3 w102",
+    hist_items="i2096 i1351",
+    image_emb=" ".join(["0.1"] * 16),
+)
 
 
 @dataclasses.dataclass

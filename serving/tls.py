@@ -31,8 +31,9 @@ class SSLConfigError(ValueError):
 
 
 def _ssl_config_class():
-    file = descriptor_pb2.FileDescriptorProto(name="grec_ssl_config.proto", package="tensorflow.serving",
-                                              syntax="proto3")  # fmt: skip
+    file = descriptor_pb2.FileDescriptorProto(
+        name="grec_ssl_config.proto", package="tensorflow.serving", syntax="proto3"
+    )
     message = file.message_type.add(name="SSLConfig")
     for name, number, kind in _FIELDS:
         message.field.add(name=name, number=number, type=kind, label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
@@ -63,8 +64,10 @@ def load_ssl_config(path: str):
         if marker not in getattr(config, field):
             raise SSLConfigError(f"--ssl_config_file {path}: {field} must hold the PEM text itself (not a path)")
     if config.client_verify and "-----BEGIN CERTIFICATE-----" not in config.custom_ca:
-        raise SSLConfigError(f"--ssl_config_file {path}: client_verify needs custom_ca, the PEM of the authority "
-                             "client certificates are signed by")  # fmt: skip
+        raise SSLConfigError(
+            f"--ssl_config_file {path}: client_verify needs custom_ca, the PEM of the authority "
+            "client certificates are signed by"
+        )
     return config
 
 

@@ -1,14 +1,12 @@
-"""Shared pytest setup: quiet TensorFlow, repository root on sys.path, the exported sample model."""
+"""Shared pytest setup: quiet TensorFlow, the benchmarks' feature cache, the exported sample model.
+
+The packages are imported from the grec install (``scripts/bootstrap.sh`` installs it editable)."""
 
 import os
-import sys
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
 
 
 @pytest.fixture(scope="session", autouse=True)

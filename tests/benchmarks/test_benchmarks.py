@@ -56,22 +56,67 @@ def test_analytic_flops_by_hand():
     config = InputConfig(task_columns=[("task", 3)], numerical=["x"])  # T = 2 tokens
     # No blocks; experts: 2 * K * T * 2 * D * F = 2*2*2*2*4*8 = 512; router 2*D*E = 32;
     # towers 2 * (T*D*h + h*t + t) = 2 * (8*4 + 4*2 + 2) = 84.
-    flops = model_flops("grec", config, dim=4, num_heads=1, num_blocks=0, num_experts=4, top_k=2, expert_hidden_dim=8,
-                       tower_hidden_dim=4, tower_dim=2)  # fmt: skip
+    flops = model_flops(
+        "grec",
+        config,
+        dim=4,
+        num_heads=1,
+        num_blocks=0,
+        num_experts=4,
+        top_k=2,
+        expert_hidden_dim=8,
+        tower_hidden_dim=4,
+        tower_dim=2,
+    )
     assert flops == 512 + 32 + 84
-    token = model_flops("grec", config, dim=4, num_heads=1, num_blocks=0, num_experts=4, top_k=2, expert_hidden_dim=8,
-                       routing="token", tower_hidden_dim=4, tower_dim=2)  # fmt: skip
+    token = model_flops(
+        "grec",
+        config,
+        dim=4,
+        num_heads=1,
+        num_blocks=0,
+        num_experts=4,
+        top_k=2,
+        expert_hidden_dim=8,
+        routing="token",
+        tower_hidden_dim=4,
+        tower_dim=2,
+    )
     assert token - flops == 32  # one more router call for the second token
     # PLE, one level, flat width T*D = 8, expert width 3: (Es + Et) = 2 + 1 experts, 2 * 3 * 8 * 3 = 144, and the
     # row's own gate over them, 2 * 8 * 3 = 48; towers 2 * (3*4 + 4*2 + 2) = 44. The same with 3 or 30 tasks.
     for tasks in (3, 30):
         wide = InputConfig(task_columns=[("task", tasks)], numerical=["x"])
-        assert model_flops("ple", wide, dim=4, expert_dim=3, num_shared_experts=2, num_task_experts=1,
-                           num_levels=1, tower_hidden_dim=4, tower_dim=2) == 144 + 48 + 44  # fmt: skip
+        assert (
+            model_flops(
+                "ple",
+                wide,
+                dim=4,
+                expert_dim=3,
+                num_shared_experts=2,
+                num_task_experts=1,
+                num_levels=1,
+                tower_hidden_dim=4,
+                tower_dim=2,
+            )
+            == 144 + 48 + 44
+        )
     # DCN-V2, one cross of rank 2 on the flat width 8 (down 8x2, up 2x8): 2 * 2 * 8 * 2 = 64; one hidden layer
     # 8 -> 3: 2 * 8 * 3 = 48; towers 44.
-    assert model_flops("dcn_v2", config, dim=4, expert_dim=3, num_cross=1, cross_rank=2, hidden_layers=1,
-                       tower_hidden_dim=4, tower_dim=2) == 64 + 48 + 44  # fmt: skip
+    assert (
+        model_flops(
+            "dcn_v2",
+            config,
+            dim=4,
+            expert_dim=3,
+            num_cross=1,
+            cross_rank=2,
+            hidden_layers=1,
+            tower_hidden_dim=4,
+            tower_dim=2,
+        )
+        == 64 + 48 + 44
+    )
 
 
 def test_serving_load_quick_mode_reports_zero_errors(tmp_path, exported):
@@ -84,7 +129,9 @@ def test_serving_load_quick_mode_reports_zero_errors(tmp_path, exported):
     assert result["memory"]["requests"] == 200 and "p99" in (tmp_path / "serving_load.md").read_text()
 
 
-@pytest.mark.slow  # about 8 minutes (7 models, a Transform run, timed calls); the default run keeps test_every_benchmark_module_imports
+# About 8 minutes (7 models, a Transform run, timed calls); the default run keeps
+# test_every_benchmark_module_imports.
+@pytest.mark.slow
 def test_paper_claims_smallest_configuration_runs_and_reports(tmp_path):
     from benchmarks import paper_claims
 
@@ -112,8 +159,12 @@ def test_paper_claims_smallest_configuration_runs_and_reports(tmp_path):
         shares = result["utilization"][name]["expert_shares"]
         assert len(shares) == experts and abs(sum(shares) - 1) < 1e-9 and max(shares) <= 1 / top_k + 1e-9
     assert all(costs[n]["us_per_example"] > 0 for n in trained)
-    for name in ("paper_claims.md", "paper_claims_per_task.md", "paper_claims_expert_sweep.png",
-                 "paper_claims_expert_utilization.png"):  # fmt: skip
+    for name in (
+        "paper_claims.md",
+        "paper_claims_per_task.md",
+        "paper_claims_expert_sweep.png",
+        "paper_claims_expert_utilization.png",
+    ):
         assert (tmp_path / name).exists(), name
     assert "| routing_token |" in (tmp_path / "paper_claims.md").read_text()
     # The wall-time columns re-measured alone keep every quality number.
@@ -165,9 +216,27 @@ def test_quality_benchmark_on_the_synthetic_set_with_a_variant(tmp_path, monkeyp
     batches = []
     dataset = real_data.harness._dataset
     monkeypatch.setattr(real_data.harness, "_dataset", lambda x, y, b, s: batches.append(b) or dataset(x, y, b, s))
-    argv = ["synthetic", "--rows", "12000", "--seeds", "1", "--max-steps", "20", "--eval-every", "10",
-            "--models", "grec,two_blocks", "--variant", 'two_blocks=grec:{"num_blocks": 2}', "--out", str(tmp_path / "r"),
-            "--batch-size", "64", "--learning-rate", "0.002"]  # fmt: skip
+    argv = [
+        "synthetic",
+        "--rows",
+        "12000",
+        "--seeds",
+        "1",
+        "--max-steps",
+        "20",
+        "--eval-every",
+        "10",
+        "--models",
+        "grec,two_blocks",
+        "--variant",
+        'two_blocks=grec:{"num_blocks": 2}',
+        "--out",
+        str(tmp_path / "r"),
+        "--batch-size",
+        "64",
+        "--learning-rate",
+        "0.002",
+    ]
     assert real_data.main(argv) == 0
     assert batches == [64, 64]  # one training set for each deep model
     result = json.loads((tmp_path / "r.json").read_text())

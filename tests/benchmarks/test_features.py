@@ -33,8 +33,13 @@ def _make(splits, key, calls):
         writers.write_csv(splits["train"], path)
         return path
 
-    return features.cached(key, harness.SPEC_PATH, harness.SCHEMA_PATH, fit_csv,
-                           lambda: {n: writers.serialize_examples(c) for n, c in splits.items()})  # fmt: skip
+    return features.cached(
+        key,
+        harness.SPEC_PATH,
+        harness.SCHEMA_PATH,
+        fit_csv,
+        lambda: {n: writers.serialize_examples(c) for n, c in splits.items()},
+    )
 
 
 def test_features_are_the_transform_graphs_made_once_and_read_back_equal(cache):
@@ -51,8 +56,9 @@ def test_features_are_the_transform_graphs_made_once_and_read_back_equal(cache):
     layer = tft_output.transform_features_layer()
     import tensorflow as tf
 
-    raw = tf.io.parse_example(tf.constant(list(writers.serialize_examples(splits["eval"]))),
-                              tft_output.raw_feature_spec())  # fmt: skip
+    raw = tf.io.parse_example(
+        tf.constant(list(writers.serialize_examples(splits["eval"]))), tft_output.raw_feature_spec()
+    )
     expected = layer(raw)
     for name, value in made["eval"].items():
         np.testing.assert_array_equal(value, expected[name].numpy(), err_msg=name)

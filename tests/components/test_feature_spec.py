@@ -138,7 +138,8 @@ def test_to_dict_reads_back_as_the_same_spec(dataset):
 def test_column_names_a_served_model_cannot_take_are_refused_before_anything_runs(tmp_path, capsys):
     """TensorFlow refuses a SavedModel input named "Class Name" (the export failed after training on the
     Women's Clothing Reviews file); the pipeline now stops first, naming the column and a name that works."""
-    from components.feature_spec import check_serving_names, parse_feature_spec
+    from components.feature_spec import parse_feature_spec
+    from components.serving_names import check_serving_names
     from pipelines import local_runner
 
     def spec(*names):

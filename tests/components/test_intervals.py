@@ -56,6 +56,12 @@ def test_the_ranked_path_and_the_general_path_give_the_same_interval():
     labels = rng.integers(0, 2, 800)
     a, b = labels + rng.normal(0, 1, (2, 800)), labels + rng.normal(0, 1.2, (2, 800))
     fast = paired_difference(average_precision_score, labels, a, b, resamples=100, seed=7)
-    general = paired_difference(lambda y, s, sample_weight=None: average_precision_score(y, s, sample_weight=sample_weight),
-                                labels, a, b, resamples=100, seed=7)  # fmt: skip
+    general = paired_difference(
+        lambda y, s, sample_weight=None: average_precision_score(y, s, sample_weight=sample_weight),
+        labels,
+        a,
+        b,
+        resamples=100,
+        seed=7,
+    )
     assert np.allclose([fast.value, fast.low, fast.high], [general.value, general.low, general.high], atol=1e-12)

@@ -8,15 +8,16 @@ import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+import schemas
 from components.feature_spec import load_feature_spec
 from components.model_inputs import input_config_from_transform
 from components.transform_check import run_transform
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-SAMPLE = os.path.join(ROOT, "tests", "fixtures", "synthetic_sample.csv")
-SPEC = os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml")
-SCHEMA = os.path.join(ROOT, "schemas", "synthetic", "schema.pbtxt")
-GOLDEN = os.path.join(ROOT, "schemas", "synthetic", "transformed_schema.pbtxt")
+SAMPLE = schemas.path("synthetic", "sample.csv")
+SPEC = schemas.path("synthetic", "feature_spec.yaml")
+SCHEMA = schemas.path("synthetic", "schema.pbtxt")
+GOLDEN = schemas.path("synthetic", "transformed_schema.pbtxt")
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +52,22 @@ def _raw_examples(rows):
     return out
 
 
-ROW = dict(task="ctr", flow="upgrade", surface="app", user_id="u1", item_id="i2", region="r3", device=2, price=50.0,
-           tenure_days=400.0, data_gb=10.0, discount=0.1, query="c1x2 deal w3", hist_items="i5 i7",
-           image_emb=" ".join(["0.1"] * 16))  # fmt: skip
+ROW = dict(
+    task="ctr",
+    flow="upgrade",
+    surface="app",
+    user_id="u1",
+    item_id="i2",
+    region="r3",
+    device=2,
+    price=50.0,
+    tenure_days=400.0,
+    data_gb=10.0,
+    discount=0.1,
+    query="c1x2 deal w3",
+    hist_items="i5 i7",
+    image_emb=" ".join(["0.1"] * 16),
+)
 
 
 def test_transform_values_follow_the_model_contract(transform_output):
@@ -92,8 +106,11 @@ def _spec_with_schema(tmp_path, columns: str):
 
 def test_numerical_transforms_log1p_quantile_buckets_and_bucket_ids(tmp_path):
     """Integer data in a float column, log1p, quantile buckets (ids) and `buckets` beside a z-score."""
-    spec = _spec_with_schema(tmp_path, "  gain: {role: numerical, dtype: int, transform: log1p, buckets: 4}\n"
-                                       "  age: {role: numerical, transform: bucketize, num_buckets: 4}\n")  # fmt: skip
+    spec = _spec_with_schema(
+        tmp_path,
+        "  gain: {role: numerical, dtype: int, transform: log1p, buckets: 4}\n"
+        "  age: {role: numerical, transform: bucketize, num_buckets: 4}\n",
+    )
     rng = np.random.default_rng(0)
     gains = [0] * 50 + [int(v) for v in rng.lognormal(5, 2, 149)]
     ages = list(range(20, 219))
@@ -102,15 +119,19 @@ def test_numerical_transforms_log1p_quantile_buckets_and_bucket_ids(tmp_path):
         for gain, age in zip(gains, ages, strict=True):
             f.write(f"ctr,{age % 2},{gain},{age}\n")
         f.write("ctr,0,,\n")  # missing values
-    output = run_transform(str(tmp_path / "data.csv"), str(tmp_path / "spec.yaml"), str(tmp_path / "schema.pbtxt"),
-                           str(tmp_path / "tft"))  # fmt: skip
+    output = run_transform(
+        str(tmp_path / "data.csv"), str(tmp_path / "spec.yaml"), str(tmp_path / "schema.pbtxt"), str(tmp_path / "tft")
+    )
     config = input_config_from_transform(spec, output)
     assert config.numerical == ("gain",)
     assert config.categorical == (("age", 5), ("gain__bucket", 5))  # 4 buckets + missing
     present = [[0, 0], [1, 0], [2, 0]]  # the last row has neither gain nor age: missing values
-    raw = {"task": tf.constant([["ctr"]] * 4), "label": tf.constant([[0]] * 4, tf.int64),
-           "gain": tf.SparseTensor(present, tf.constant([0, 1000, 10**6], tf.int64), [4, 1]),
-           "age": tf.SparseTensor(present, tf.constant([20.0, 120.0, 218.0]), [4, 1])}  # fmt: skip
+    raw = {
+        "task": tf.constant([["ctr"]] * 4),
+        "label": tf.constant([[0]] * 4, tf.int64),
+        "gain": tf.SparseTensor(present, tf.constant([0, 1000, 10**6], tf.int64), [4, 1]),
+        "age": tf.SparseTensor(present, tf.constant([20.0, 120.0, 218.0]), [4, 1]),
+    }
     out = output.transform_raw_features(raw)
     logs = np.log1p(np.array(gains, dtype=float))
     expected = (np.log1p([0, 1000, 10**6]) - logs.mean()) / logs.std()
@@ -127,8 +148,9 @@ def test_value_ids_give_frequent_exact_values_their_own_id(tmp_path):
     unseen values share the OOV id, missing is a value of its own; int and float columns alike."""
     from components.feature_spec import VALUE_MIN_COUNT
 
-    spec = _spec_with_schema(tmp_path, "  gain: {role: numerical, dtype: int, value_ids: 4}\n"
-                                       "  rate: {role: numerical, value_ids: 8}\n")  # fmt: skip
+    spec = _spec_with_schema(
+        tmp_path, "  gain: {role: numerical, dtype: int, value_ids: 4}\n" "  rate: {role: numerical, value_ids: 8}\n"
+    )
     # gain: 0 x 40, 7688 x 9, missing x 7, 123456789 x 6 (beyond float32's exact integers), 15024 x 5
     # (the 5th: beyond the top 4), 3 x (VALUE_MIN_COUNT - 1) (too rare). rate: 0.1 x 30, 2.5 x 30.
     gains = [0] * 40 + [7688] * 9 + [None] * 7 + [123456789] * 6 + [15024] * 5 + [3] * (VALUE_MIN_COUNT - 1)
@@ -136,15 +158,19 @@ def test_value_ids_give_frequent_exact_values_their_own_id(tmp_path):
         f.write("task,label,gain,rate\n")
         for i, gain in enumerate(gains):
             f.write(f"ctr,{i % 2},{'' if gain is None else gain},{0.1 if i % 2 else 2.5}\n")
-    output = run_transform(str(tmp_path / "data.csv"), str(tmp_path / "spec.yaml"), str(tmp_path / "schema.pbtxt"),
-                           str(tmp_path / "tft"))  # fmt: skip
+    output = run_transform(
+        str(tmp_path / "data.csv"), str(tmp_path / "spec.yaml"), str(tmp_path / "schema.pbtxt"), str(tmp_path / "tft")
+    )
     config = input_config_from_transform(spec, output)
     assert config.numerical == ("gain", "rate")  # the z-scores stay
     assert config.categorical == (("gain__value", 5), ("rate__value", 3))  # kept values + one OOV id
     present = [[i, 0] for i in range(6)]
-    raw = {"task": tf.constant([["ctr"]] * 7), "label": tf.constant([[0]] * 7, tf.int64),
-           "gain": tf.SparseTensor(present, tf.constant([0, 7688, 123456789, 123456790, 15024, 3], tf.int64), [7, 1]),
-           "rate": tf.SparseTensor(present, tf.constant([0.1, 2.5, 0.1, 0.2, 2.5, 0.1]), [7, 1])}  # fmt: skip
+    raw = {
+        "task": tf.constant([["ctr"]] * 7),
+        "label": tf.constant([[0]] * 7, tf.int64),
+        "gain": tf.SparseTensor(present, tf.constant([0, 7688, 123456789, 123456790, 15024, 3], tf.int64), [7, 1]),
+        "rate": tf.SparseTensor(present, tf.constant([0.1, 2.5, 0.1, 0.2, 2.5, 0.1]), [7, 1]),
+    }
     out = output.transform_raw_features(raw)
     # Most frequent first: 0 -> 0, 7688 -> 1, missing -> 2, 123456789 -> 3; the rest (a neighbour of
     # 123456789 too) -> the OOV id 4.

@@ -10,14 +10,15 @@ from apache_beam import pvalue
 from tfx.components.example_gen.csv_example_gen import executor as csv_executor
 from tfx_bsl.coders import csv_decoder
 
+import schemas
+from components.example_gen.quarantine import ReadCsv, ReadTfRecord
 from components.feature_spec import load_feature_spec
-from components.quarantine import ReadCsv, ReadTfRecord
 from components.row_check import RowParser, limit, read_rows
 from pipelines.preflight import DataRootError, check_csv_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SAMPLE = os.path.join(ROOT, "tests", "fixtures", "synthetic_sample.csv")
-SPEC = load_feature_spec(os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml"))
+SAMPLE = schemas.path("synthetic", "sample.csv")
+SPEC = load_feature_spec(schemas.path("synthetic", "feature_spec.yaml"))
 COLUMNS = {c.name: c for c in SPEC.columns}
 
 
@@ -46,8 +47,17 @@ def test_clean_rows_become_the_examples_tfx_makes():
     header = _header()
     good, bad, counts = _run(ReadCsv(header, COLUMNS), SAMPLE)
     # TFX's own path: its line reader, its CSV parser and its tf.Example builder, with the spec's types.
-    infos = [csv_decoder.ColumnInfo(name, {"string": csv_decoder.ColumnType.STRING, "int": csv_decoder.ColumnType.INT,
-             "float": csv_decoder.ColumnType.FLOAT}[COLUMNS[name].dtype]) for name in header]  # fmt: skip
+    infos = [
+        csv_decoder.ColumnInfo(
+            name,
+            {
+                "string": csv_decoder.ColumnType.STRING,
+                "int": csv_decoder.ColumnType.INT,
+                "float": csv_decoder.ColumnType.FLOAT,
+            }[COLUMNS[name].dtype],
+        )
+        for name in header
+    ]
     parse, build = csv_decoder.ParseCSVLine(delimiter=","), csv_executor._ParsedCsvToTfExample()
     parse.setup()
     expected = [
@@ -191,8 +201,8 @@ def test_the_example_gen_driver_prepares_the_bad_rows_output_for_legacy_launcher
     from tfx.orchestration import data_types
     from tfx.types import channel, standard_artifacts
 
-    from components.quarantine import BAD_ROWS_KEY, BadRows
-    from components.time_split_example_gen import SpecCsvExampleGen, _CheckedDriver
+    from components.example_gen.component import SpecCsvExampleGen, _CheckedDriver
+    from components.example_gen.quarantine import BAD_ROWS_KEY, BadRows
 
     assert SpecCsvExampleGen.DRIVER_CLASS is _CheckedDriver
     outputs = {

@@ -42,6 +42,7 @@ def test_the_graph_loader_of_tensorflow_model_server_restores_every_variable(exp
     with graph.as_default(), tf.compat.v1.Session(graph=graph) as session:
         meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], os.path.join(exported.base_path, "1"))
         signature = meta_graph.signature_def["serving_default"]
-        scores = session.run(signature.outputs["probability"].name,
-                             {signature.inputs["examples"].name: serialize_rows(rows, dtypes)})  # fmt: skip
+        scores = session.run(
+            signature.outputs["probability"].name, {signature.inputs["examples"].name: serialize_rows(rows, dtypes)}
+        )
     assert abs(scores - exported.in_process(rows)).max() < 1e-5

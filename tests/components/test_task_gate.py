@@ -1,4 +1,5 @@
-"""The per-task gate on scores with a known answer: a broken sparse task fails, noise passes, few positives are named."""
+"""The per-task gate on scores with a known answer: a broken sparse task fails, noise passes, few positives
+are named."""
 
 import numpy as np
 import pytest

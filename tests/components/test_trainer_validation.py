@@ -21,8 +21,14 @@ def _val_losses(validation, steps, rounds=3):
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="binary_crossentropy")
-    history = model.fit(_rows().repeat(), epochs=rounds, steps_per_epoch=2, validation_data=validation,
-                        validation_steps=steps, verbose=0)  # fmt: skip
+    history = model.fit(
+        _rows().repeat(),
+        epochs=rounds,
+        steps_per_epoch=2,
+        validation_data=validation,
+        validation_steps=steps,
+        verbose=0,
+    )
     return history.history["val_loss"]
 
 

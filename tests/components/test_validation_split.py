@@ -3,7 +3,7 @@
 import apache_beam as beam
 import tensorflow as tf
 
-from components.validation_split import carve
+from components.example_gen.splits import carve
 
 
 def _row(context: int, task: str, label: int, ts: int | None = None) -> bytes:

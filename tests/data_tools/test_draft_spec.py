@@ -11,8 +11,12 @@ from tests.data_tools.wide_csv import write_wide_csv
 
 def test_a_wide_file_drafts_roles_dtypes_and_wide_labels(tmp_path, capsys):
     write_wide_csv(tmp_path / "wide.csv")
-    assert draft_spec.main(["--input", str(tmp_path / "wide.csv"), "--labels", "click,conversion",
-                            "--out", str(tmp_path / "spec")]) == 0  # fmt: skip
+    assert (
+        draft_spec.main(
+            ["--input", str(tmp_path / "wide.csv"), "--labels", "click,conversion", "--out", str(tmp_path / "spec")]
+        )
+        == 0
+    )
     spec = load_feature_spec(str(tmp_path / "spec" / "feature_spec.yaml"))
     check_against_schema(spec, str(tmp_path / "spec" / "schema.pbtxt"))
     got = {c.name: (c.role, c.dtype, dict(c.options)) for c in spec.columns}

@@ -111,8 +111,11 @@ def test_a_drafted_wide_file_converts_without_writing_into_the_data_folder(tmp_p
     assert "?" in {r["workclass"] for r in rows}  # a word category keeps its `?`
 
     # A decimal in an integer column and a label of 2: rejected beside the split folder, not in it.
-    write_wide_csv(tmp_path / "bad.csv", rows=50, bad_rows={10: [40, "Gov", 3, "37.5", 0, "1.0", 1, 0],
-                                                             20: [40, "Gov", 3, 37, 0, "1.0", 2, 0]})  # fmt: skip
+    write_wide_csv(
+        tmp_path / "bad.csv",
+        rows=50,
+        bad_rows={10: [40, "Gov", 3, "37.5", 0, "1.0", 1, 0], 20: [40, "Gov", 3, 37, 0, "1.0", 2, 0]},
+    )
     report = wide_to_tasks.convert(parsed, str(tmp_path / "bad.csv"), str(out))
     assert report.bad_rows == 2 and report.output_rows == 96
     assert report.bad_examples[0].endswith(

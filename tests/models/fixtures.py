@@ -13,10 +13,24 @@ FULL = InputConfig(
 # A data set without text, history or image still works.
 MINIMAL = InputConfig(task_columns=[("task", 3)], categorical=[("user", 20)], numerical=["price"])
 
-SMALL_GREC = dict(dim=32, num_heads=4, num_experts=4, top_k=2, expert_hidden_dim=16, tower_hidden_dim=16, tower_dim=8,
-                  block_size=4, encoder_options=dict(text_hidden_dim=16, history_hidden_dim=16))  # fmt: skip
-SMALL_BASELINE = dict(dim=32, expert_dim=16, tower_hidden_dim=16, tower_dim=8,
-                      encoder_options=dict(text_hidden_dim=16, history_hidden_dim=16))  # fmt: skip
+SMALL_GREC = dict(
+    dim=32,
+    num_heads=4,
+    num_experts=4,
+    top_k=2,
+    expert_hidden_dim=16,
+    tower_hidden_dim=16,
+    tower_dim=8,
+    block_size=4,
+    encoder_options=dict(text_hidden_dim=16, history_hidden_dim=16),
+)
+SMALL_BASELINE = dict(
+    dim=32,
+    expert_dim=16,
+    tower_hidden_dim=16,
+    tower_dim=8,
+    encoder_options=dict(text_hidden_dim=16, history_hidden_dim=16),
+)
 
 
 def small_kwargs(name):

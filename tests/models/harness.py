@@ -55,8 +55,16 @@ def _first(output):
     return output[0] if isinstance(output, (tuple, list)) else output
 
 
-def run_layer_test(cls, init_kwargs, inputs, expected_shape, expected_dtype="float32", call_kwargs=None,
-                   train_weights_expected=True, mixed_precision=True):  # fmt: skip
+def run_layer_test(
+    cls,
+    init_kwargs,
+    inputs,
+    expected_shape,
+    expected_dtype="float32",
+    call_kwargs=None,
+    train_weights_expected=True,
+    mixed_precision=True,
+):
     call_kwargs = call_kwargs or {}
     layer = cls(**init_kwargs)
     assert_config_complete(layer, init_kwargs)

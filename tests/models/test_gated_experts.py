@@ -50,8 +50,12 @@ def _tensors_with_a_task_axis(num_tasks, batch=7, width=6):
             dims = out.shape.as_list() if out.shape.rank else []
             if batch in dims and num_tasks in dims:
                 found.append((op.type, dims))
-    return found, sum(np.prod(out.shape.as_list()) for op in graph.get_operations() for out in op.outputs
-                      if out.shape.is_fully_defined() and out.shape.rank and out.shape[0] == batch)  # fmt: skip
+    return found, sum(
+        np.prod(out.shape.as_list())
+        for op in graph.get_operations()
+        for out in op.outputs
+        if out.shape.is_fully_defined() and out.shape.rank and out.shape[0] == batch
+    )
 
 
 def test_per_row_work_does_not_grow_with_the_number_of_tasks():

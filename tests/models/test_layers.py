@@ -99,8 +99,14 @@ def test_wide_deep_head_harness_and_cross_branch():
 def test_periodic_numerical_embeddings_follow_the_plr_formula():
     cat = RNG.integers(0, 10, size=(4, 2))
     num = RNG.normal(size=(4, 3)).astype("float32")
-    kwargs = dict(vocab_sizes=[10, 12], num_numerical=3, embedding_dim=4, output_dim=8,
-                  numerical_embedding="periodic", periodic_frequencies=5)  # fmt: skip
+    kwargs = dict(
+        vocab_sizes=[10, 12],
+        num_numerical=3,
+        embedding_dim=4,
+        output_dim=8,
+        numerical_embedding="periodic",
+        periodic_frequencies=5,
+    )
     layer, _ = run_layer_test(WideDeepHead, kwargs, (cat, num), (4, 8))
     # embedding 22*4 + frequencies 3*5 + periodic kernel 3*10*4 + bias 3*4
     # + deep over (2 categorical + 3 numerical) * 4 inputs (20*8+8) + bn 4*3 + wide (3*8+8)
@@ -119,8 +125,14 @@ def test_categorical_widths_grow_with_the_fourth_root_of_the_vocabulary():
     assert categorical_width(5000, 16) == 16  # ``fixed``: every column embedding_dim
     cat = np.stack([RNG.integers(0, 5, size=4), RNG.integers(0, 5000, size=4)], axis=1)
     num = RNG.normal(size=(4, 3)).astype("float32")
-    kwargs = dict(vocab_sizes=[5, 5000], num_numerical=3, embedding_dim=16, output_dim=8,
-                  categorical_widths="cardinality", use_cross=True)  # fmt: skip
+    kwargs = dict(
+        vocab_sizes=[5, 5000],
+        num_numerical=3,
+        embedding_dim=16,
+        output_dim=8,
+        categorical_widths="cardinality",
+        use_cross=True,
+    )
     layer, _ = run_layer_test(WideDeepHead, kwargs, (cat, num), (4, 8))
     assert [tuple(t.embeddings.shape) for t in layer.embeddings] == [(5, 16), (5000, 32)]
     # The deep layer reads 16 + 32 embedded inputs; the cross branch those and the 3 numericals.
@@ -128,13 +140,27 @@ def test_categorical_widths_grow_with_the_fourth_root_of_the_vocabulary():
 
 
 def test_wide_deep_head_without_categoricals_or_numericals():
-    run_layer_test(WideDeepHead, dict(vocab_sizes=[], num_numerical=2, embedding_dim=4, output_dim=8),
-                   (None, RNG.normal(size=(4, 2)).astype("float32")), (4, 8), mixed_precision=False)  # fmt: skip
-    run_layer_test(WideDeepHead, dict(vocab_sizes=[5], num_numerical=0, embedding_dim=4, output_dim=8),
-                   (RNG.integers(0, 5, size=(4, 1)), None), (4, 8), mixed_precision=False)  # fmt: skip
-    run_layer_test(WideDeepHead, dict(vocab_sizes=[], num_numerical=2, embedding_dim=4, output_dim=8,
-                                      numerical_embedding="periodic"),
-                   (None, RNG.normal(size=(4, 2)).astype("float32")), (4, 8), mixed_precision=False)  # fmt: skip
+    run_layer_test(
+        WideDeepHead,
+        dict(vocab_sizes=[], num_numerical=2, embedding_dim=4, output_dim=8),
+        (None, RNG.normal(size=(4, 2)).astype("float32")),
+        (4, 8),
+        mixed_precision=False,
+    )
+    run_layer_test(
+        WideDeepHead,
+        dict(vocab_sizes=[5], num_numerical=0, embedding_dim=4, output_dim=8),
+        (RNG.integers(0, 5, size=(4, 1)), None),
+        (4, 8),
+        mixed_precision=False,
+    )
+    run_layer_test(
+        WideDeepHead,
+        dict(vocab_sizes=[], num_numerical=2, embedding_dim=4, output_dim=8, numerical_embedding="periodic"),
+        (None, RNG.normal(size=(4, 2)).astype("float32")),
+        (4, 8),
+        mixed_precision=False,
+    )
 
 
 def test_sequence_encoder_excludes_padding():
@@ -169,8 +195,17 @@ def test_task_towers_select_the_example_task():
 
 def test_text_encoder_from_scratch():
     ids = np.array([[5, 6, 7, 0, 0, 0], [1, 0, 0, 0, 0, 0]])
-    kwargs = dict(vocab_size=40, max_tokens=6, output_dim=8, hidden_dim=16, num_layers=1, num_heads=2,
-                  intermediate_dim=32, preset=None, trainable_backbone=True)  # fmt: skip
+    kwargs = dict(
+        vocab_size=40,
+        max_tokens=6,
+        output_dim=8,
+        hidden_dim=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=32,
+        preset=None,
+        trainable_backbone=True,
+    )
     run_layer_test(TextEncoder, kwargs, ids, (2, 8))
 
 
@@ -179,8 +214,9 @@ def test_text_encoder_loads_a_local_preset(tmp_path):
     import keras_hub
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "cheap", "phone", "deal", "plan", "5g"]
-    backbone = keras_hub.models.BertBackbone(vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=16,
-                                             intermediate_dim=32, max_sequence_length=8)  # fmt: skip
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=len(vocab), num_layers=1, num_heads=2, hidden_dim=16, intermediate_dim=32, max_sequence_length=8
+    )
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=vocab)
     preset = str(tmp_path / "tiny_bert")
     backbone.save_to_preset(preset)

@@ -96,8 +96,11 @@ def test_auto_dispatch_takes_the_cheaper_path_and_gives_the_same_result():
     dense path and a large one by the sparse path (the graph holds both, under one cond), both equal to the
     reference; with G known it traces only the path it takes."""
     params = _expert_params(8, 8, 6)
-    spec = [tf.TensorSpec([None, 3, 8], tf.float32), tf.TensorSpec([None, 4], tf.int32),
-            tf.TensorSpec([None, 4], tf.float32)]  # fmt: skip
+    spec = [
+        tf.TensorSpec([None, 3, 8], tf.float32),
+        tf.TensorSpec([None, 4], tf.int32),
+        tf.TensorSpec([None, 4], tf.float32),
+    ]
     traced = tf.function(lambda a, b, c: auto_dispatch(a, b, c, *params, block_size=16), input_signature=spec)
     for groups in (2, 40):
         x = RNG.normal(size=(groups, 3, 8)).astype("float32")
@@ -119,13 +122,24 @@ def test_sparse_dispatch_compiles_with_xla():
     weights = np.full((12, 2), 0.5, "float32")
     params = _expert_params(6, 8, 4)
     compiled = tf.function(lambda a, b, c: sparse_dispatch(a, b, c, *params, block_size=4), jit_compile=True)
-    np.testing.assert_allclose(np.array(compiled(x, index, weights)), np.array(dense_dispatch(x, index, weights, *params)),
-                               atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        np.array(compiled(x, index, weights)), np.array(dense_dispatch(x, index, weights, *params)), atol=1e-5
+    )
 
 
-MOE_KWARGS = dict(num_experts=4, top_k=2, routing="task_sentence", expert_hidden_dim=8, jitter=0.01,
-                  load_balance_coef=0.01, z_loss_coef=0.001, dispatch="sparse", block_size=2, num_tasks=3,
-                  fixed_combine_weights=None)  # fmt: skip
+MOE_KWARGS = dict(
+    num_experts=4,
+    top_k=2,
+    routing="task_sentence",
+    expert_hidden_dim=8,
+    jitter=0.01,
+    load_balance_coef=0.01,
+    z_loss_coef=0.001,
+    dispatch="sparse",
+    block_size=2,
+    num_tasks=3,
+    fixed_combine_weights=None,
+)
 
 
 def test_sparse_moe_harness():
@@ -228,6 +242,13 @@ def test_feed_forward_is_one_expert_on_every_token():
     normed = np.array(layer.norm(TOKENS))
     (w_in, b_in), (w_out, b_out) = layer.inner.get_weights(), layer.outer.get_weights()
     groups = normed.reshape(B * T, 1, D)  # the expert of models/dispatch.py with these weights, weight 1
-    expert = dense_dispatch(groups, np.zeros((B * T, 1), "int32"), np.ones((B * T, 1), "float32"),
-                            w_in[None], b_in[None], w_out[None], b_out[None])  # fmt: skip
+    expert = dense_dispatch(
+        groups,
+        np.zeros((B * T, 1), "int32"),
+        np.ones((B * T, 1), "float32"),
+        w_in[None],
+        b_in[None],
+        w_out[None],
+        b_out[None],
+    )
     np.testing.assert_allclose(np.array(layer(TOKENS)), TOKENS + np.array(expert).reshape(B, T, D), atol=1e-5)

@@ -45,8 +45,10 @@ def test_every_point_of_the_search_space_builds_the_model_and_the_best_one_comes
     }
     assert len([k for k in defaults if k in preset]) >= 3
     for pick in (0, -1):  # the first and the last value of every choice
-        values = {h.name: h.values[pick] if hasattr(h, "values") else (h.min_value if pick == 0 else h.max_value)
-                  for h in hp.space}  # fmt: skip
+        values = {
+            h.name: h.values[pick] if hasattr(h, "values") else (h.min_value if pick == 0 else h.max_value)
+            for h in hp.space
+        }
         fixed = keras_tuner.HyperParameters()
         for key, value in values.items():
             fixed.Fixed(key, value)

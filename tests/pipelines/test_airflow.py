@@ -12,16 +12,17 @@ import subprocess
 import pytest
 
 from data_tools import generate_synthetic, synthetic
+from tests.pipelines import COMPONENTS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TASKS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate", "Transform",
-         "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}  # fmt: skip
+TASKS = COMPONENTS | {"latest_blessed_model_resolver"}
 
 
 @pytest.mark.e2e
 def test_airflow_dag_runs_the_pipeline_and_pushes(tmp_path):
-    install = subprocess.run(["bash", os.path.join(ROOT, "scripts", "bootstrap.sh"), "airflow"], capture_output=True,
-                             text=True, timeout=1800)  # fmt: skip
+    install = subprocess.run(
+        ["bash", os.path.join(ROOT, "scripts", "bootstrap.sh"), "airflow"], capture_output=True, text=True, timeout=1800
+    )
     assert install.returncode == 0, install.stderr[-3000:]
     airflow = os.path.join(ROOT, ".venv-airflow", "bin", "airflow")
     home = tmp_path / "grec_home"
@@ -34,8 +35,14 @@ def test_airflow_dag_runs_the_pipeline_and_pushes(tmp_path):
     dags = tmp_path / "airflow" / "dags"
     dags.mkdir(parents=True)
     (dags / "grec_dag.py").symlink_to(os.path.join(ROOT, "pipelines", "airflow_dag.py"))
-    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path / "airflow"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-               GREC_HOME=str(home), GREC_TRAIN_STEPS="40", TF_CPP_MIN_LOG_LEVEL="2")  # fmt: skip
+    env = dict(
+        os.environ,
+        AIRFLOW_HOME=str(tmp_path / "airflow"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        GREC_HOME=str(home),
+        GREC_TRAIN_STEPS="40",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
     env.pop("PYTHONPATH", None)  # the Airflow venv must find the repository by itself (its .pth)
     for command in (["db", "migrate"], ["dags", "list"], ["dags", "test", "grec"]):
         done = subprocess.run([airflow, *command], env=env, capture_output=True, text=True, timeout=1800)

@@ -9,9 +9,14 @@ import pytest
 from data_tools import aliexpress
 from pipelines import local_runner
 from pipelines.report import latest_evaluation, slice_table
+from tests.pipelines import TINY_GREC
 
-HEADER = (["search_id"] + [f"categorical_{i}" for i in range(1, 17)] + [f"numerical_{i}" for i in range(1, 64)]
-          + ["click", "conversion"])  # fmt: skip
+HEADER = (
+    ["search_id"]
+    + [f"categorical_{i}" for i in range(1, 17)]
+    + [f"numerical_{i}" for i in range(1, 64)]
+    + ["click", "conversion"]
+)
 
 
 def _write_release(root, rows_per_file=2400, seed=11):
@@ -45,8 +50,10 @@ def test_pipeline_runs_on_converted_aliexpress_files(tmp_path):
     paths = local_runner.default_paths(root=str(tmp_path / "home"), dataset="aliexpress")
     reports = aliexpress.convert_tree(str(release), paths["data_root"])
     assert sum(report.bad_rows for _, report in reports) == 0
-    small = {"model": "grec", "hyperparameters": {"dim": 16, "num_heads": 2, "num_experts": 4, "top_k": 2,
-                                                  "expert_hidden_dim": 16, "tower_hidden_dim": 16, "tower_dim": 8}}  # fmt: skip
+    small = {
+        "model": "grec",
+        "hyperparameters": dict(TINY_GREC),
+    }
     # The default budget: 60 steps, set when the recipe's learning rate was 2e-3 and numericals had no
     # periodic embeddings, left the signal unlearnt (AUC 0.545 at 2,400 rows a file).
     local_runner.run(paths, trainer_config=small, min_auc=0.55)

@@ -9,13 +9,14 @@ import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
 from tfx import v1 as tfx
 
+import schemas
+from components.example_gen.quarantine import TooManyBadRows
 from components.feature_spec import load_feature_spec
-from components.quarantine import TooManyBadRows
 from pipelines.grec_pipeline import example_gen_component
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SAMPLE = os.path.join(ROOT, "tests", "fixtures", "synthetic_sample.csv")
-SPEC = load_feature_spec(os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml"))
+SAMPLE = schemas.path("synthetic", "sample.csv")
+SPEC = load_feature_spec(schemas.path("synthetic", "feature_spec.yaml"))
 
 
 def _run_example_gen(root, component):

@@ -9,6 +9,8 @@ import sys
 import numpy as np
 import pytest
 
+import schemas
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -26,17 +28,28 @@ def _free_ports(n):
 def test_two_workers_train_one_model_and_only_the_chief_exports_it(tmp_path):
     from components.transform_check import run_transform
 
-    spec = os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml")
-    schema = os.path.join(ROOT, "schemas", "synthetic", "schema.pbtxt")
-    sample = os.path.join(ROOT, "tests", "fixtures", "synthetic_sample.csv")
+    spec = schemas.path("synthetic", "feature_spec.yaml")
+    schema = schemas.path("synthetic", "schema.pbtxt")
+    sample = schemas.path("synthetic", "sample.csv")
     run_transform(sample, spec, schema, str(tmp_path / "tft"), transformed_dir=str(tmp_path / "examples"))
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
     workers = []
     for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
-                   TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")  # fmt: skip
-        command = [sys.executable, "-m", "tests.pipelines.mwms_worker", str(tmp_path / "tft"),
-                   str(tmp_path / "examples" / "part-*"), str(tmp_path / "out"), str(tmp_path / f"worker{index}.json")]  # fmt: skip
+        env = dict(
+            os.environ,
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            TF_CPP_MIN_LOG_LEVEL="2",
+            CUDA_VISIBLE_DEVICES="",
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "tests.pipelines.mwms_worker",
+            str(tmp_path / "tft"),
+            str(tmp_path / "examples" / "part-*"),
+            str(tmp_path / "out"),
+            str(tmp_path / f"worker{index}.json"),
+        ]
         log = open(tmp_path / f"worker{index}.log", "w")
         workers.append((subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT), log))
     for process, log in workers:

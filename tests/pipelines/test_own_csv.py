@@ -20,8 +20,7 @@ SMALL = '{"dim": 16, "num_heads": 2, "num_experts": 4, "top_k": 2, "expert_hidde
 
 
 def _run(args, cwd, env):
-    done = subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=1200)  # fmt: skip
+    done = subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 
@@ -47,17 +46,20 @@ def test_a_wide_csv_goes_from_file_to_served_model_with_four_commands(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("GREC_HOME", "GREC_SPEC", "GREC_DATA_ROOT")}
     start = time.time()
 
-    table = _run(["data_tools.draft_spec", "--input", "wide.csv", "--labels", "click,conversion", "--out", "my_spec"],
-                 work, env)  # fmt: skip
+    table = _run(
+        ["data_tools.draft_spec", "--input", "wide.csv", "--labels", "click,conversion", "--out", "my_spec"], work, env
+    )
     assert "capital_gain" in table and "buckets=32" in table
     # What a user edits: hours as a float (its data are whole numbers: read as floats all the same),
     # age cut into quantile buckets.
     spec_path = work / "my_spec" / "feature_spec.yaml"
     text = spec_path.read_text()
     text = re.sub(r"hours:\s+\{role: numerical, dtype: int", "hours: {role: numerical, dtype: float", text)
-    text = re.sub(r"age:\s+\{role: numerical, dtype: int, buckets: 32, value_ids: 256\}",
-                  "age: {role: numerical, transform: bucketize}",
-                  text)  # fmt: skip
+    text = re.sub(
+        r"age:\s+\{role: numerical, dtype: int, buckets: 32, value_ids: 256\}",
+        "age: {role: numerical, transform: bucketize}",
+        text,
+    )
     # An integer-coded categorical left at the default dtype (string): its codes are read as words.
     text = re.sub(r"industry_code:\s+\{role: categorical, dtype: int\}", "industry_code: {role: categorical}", text)
     assert (
@@ -66,12 +68,29 @@ def test_a_wide_csv_goes_from_file_to_served_model_with_four_commands(tmp_path):
     )
     assert "industry_code: {role: categorical}" in text
     spec_path.write_text(text)
-    schema = subprocess.run([sys.executable, "-m", "components.schema_draft", str(spec_path)], cwd=work, env=env,
-                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    schema = subprocess.run(
+        [sys.executable, "-m", "components.schema_draft", str(spec_path)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     (work / "my_spec" / "schema.pbtxt").write_text(schema)
 
-    converted = _run(["data_tools.wide_to_tasks", "--spec", "my_spec/feature_spec.yaml", "--input", "wide.csv",
-                      "--output", "my_data/train/data.csv"], work, env)  # fmt: skip
+    converted = _run(
+        [
+            "data_tools.wide_to_tasks",
+            "--spec",
+            "my_spec/feature_spec.yaml",
+            "--input",
+            "wide.csv",
+            "--output",
+            "my_data/train/data.csv",
+        ],
+        work,
+        env,
+    )
     assert "read 4000 rows, wrote 7998 task examples, rejected 1 rows" in converted
     assert os.listdir(work / "my_data") == ["train"] or sorted(os.listdir(work / "my_data")) == [
         "train",
@@ -79,8 +98,23 @@ def test_a_wide_csv_goes_from_file_to_served_model_with_four_commands(tmp_path):
     ]
     assert os.listdir(work / "my_data" / "train") == ["data.csv"]
 
-    log = _run(["pipelines.local_runner", "--spec", "my_spec/feature_spec.yaml", "--data-root", "my_data",
-                "--train-steps", "150", "--hyperparameters", SMALL, "--tune-trials", "2"], work, env)  # fmt: skip
+    log = _run(
+        [
+            "pipelines.local_runner",
+            "--spec",
+            "my_spec/feature_spec.yaml",
+            "--data-root",
+            "my_data",
+            "--train-steps",
+            "150",
+            "--hyperparameters",
+            SMALL,
+            "--tune-trials",
+            "2",
+        ],
+        work,
+        env,
+    )
     assert "train/*, 80/20 hash split" in log and "Trainer done in" in log and "Pusher done in" in log
     assert "feature_spec.yaml: 1 task, 1 label, 4 numerical, 2 categorical; ignored: none" in log  # pre-flight
     # TFX's Tuner ran its 2 trials on the validation split; the Trainer built the best one's model.
@@ -105,11 +139,22 @@ def test_a_wide_csv_goes_from_file_to_served_model_with_four_commands(tmp_path):
 
     versions = os.listdir(work / "serving_models" / "grec")
     assert len(versions) == 1
-    context = {"age": 52, "workclass": "Private", "industry_code": 2, "hours": 40.0, "capital_gain": 3000,
-               "balance": 120.5}  # fmt: skip
+    context = {
+        "age": 52,
+        "workclass": "Private",
+        "industry_code": 2,
+        "hours": 40.0,
+        "capital_gain": 3000,
+        "balance": 120.5,
+    }
     with ServerProcess(str(work / "serving_models" / "grec")) as server:
         client = GRecClient(server.target)
-        scores = client.predict([dict(context, task="click"), dict(context, task="conversion"),
-                                 dict(context, task="click", age=18, workclass="?")])  # fmt: skip
+        scores = client.predict(
+            [
+                dict(context, task="click"),
+                dict(context, task="conversion"),
+                dict(context, task="click", age=18, workclass="?"),
+            ]
+        )
         client.close()
     assert np.all((scores > 0) & (scores < 1)) and len(set(np.round(scores, 6))) == 3

@@ -19,9 +19,17 @@ from tests.tensorboard_events import read_events
 
 pytestmark = pytest.mark.e2e
 
-SMALL_MODEL = {"model": "grec", "hyperparameters": {"dim": 32, "num_heads": 4, "expert_hidden_dim": 32,
-               "tower_hidden_dim": 32, "tower_dim": 16,
-               "encoder_options": {"text_hidden_dim": 16, "history_hidden_dim": 16}}}  # fmt: skip
+SMALL_MODEL = {
+    "model": "grec",
+    "hyperparameters": {
+        "dim": 32,
+        "num_heads": 4,
+        "expert_hidden_dim": 32,
+        "tower_hidden_dim": 32,
+        "tower_dim": 16,
+        "encoder_options": {"text_hidden_dim": 16, "history_hidden_dim": 16},
+    },
+}
 COMPONENTS = 10  # ExampleGen ... Pusher, the gate and the resolver included
 
 
@@ -141,9 +149,17 @@ def test_pushed_model_scores_serialized_examples(first_run):
     model = tf.saved_model.load(os.path.join(paths["serving_model_dir"], _versions(paths)[0]))
     assert set(model.signatures) == {"serving_default", "serve_raw"}
     example = tf.train.Example()
-    for key, value in dict(task="cvr", flow="upgrade", surface="app", user_id="u_unseen", item_id="i3",
-                           region="r1", query="deal now", hist_items="i3 i4",
-                           image_emb=" ".join(["0.0"] * 16)).items():  # fmt: skip
+    for key, value in dict(
+        task="cvr",
+        flow="upgrade",
+        surface="app",
+        user_id="u_unseen",
+        item_id="i3",
+        region="r1",
+        query="deal now",
+        hist_items="i3 i4",
+        image_emb=" ".join(["0.0"] * 16),
+    ).items():
         example.features.feature[key].bytes_list.value.append(value.encode())
     example.features.feature["device"].int64_list.value.append(1)
     for key, value in dict(price=40.0, discount=0.2, tenure_days=100.0).items():
@@ -152,12 +168,21 @@ def test_pushed_model_scores_serialized_examples(first_run):
     probability = scores["probability"].numpy()
     assert probability.shape == (3,) and np.all((probability > 0) & (probability < 1))
     raw = model.signatures["serve_raw"](
-        task=tf.constant(["cvr"]), flow=tf.constant(["upgrade"]), surface=tf.constant(["app"]),
-        user_id=tf.constant(["u_unseen"]), item_id=tf.constant(["i3"]), region=tf.constant(["r1"]),
-        device=tf.constant([1], tf.int64), price=tf.constant([40.0]), tenure_days=tf.constant([100.0]),
-        data_gb=tf.constant([np.nan], tf.float32), discount=tf.constant([0.2]), query=tf.constant(["deal now"]),
-        hist_items=tf.constant(["i3 i4"]), image_emb=tf.constant([" ".join(["0.0"] * 16)]),
-    )  # fmt: skip
+        task=tf.constant(["cvr"]),
+        flow=tf.constant(["upgrade"]),
+        surface=tf.constant(["app"]),
+        user_id=tf.constant(["u_unseen"]),
+        item_id=tf.constant(["i3"]),
+        region=tf.constant(["r1"]),
+        device=tf.constant([1], tf.int64),
+        price=tf.constant([40.0]),
+        tenure_days=tf.constant([100.0]),
+        data_gb=tf.constant([np.nan], tf.float32),
+        discount=tf.constant([0.2]),
+        query=tf.constant(["deal now"]),
+        hist_items=tf.constant(["i3 i4"]),
+        image_emb=tf.constant([" ".join(["0.0"] * 16)]),
+    )
     # Same row both ways (data_gb missing in both): the same score.
     np.testing.assert_allclose(raw["probability"].numpy()[0], probability[0], rtol=1e-5)
 

@@ -51,7 +51,10 @@ def test_good_data_passes_and_the_layout_is_known(tmp_path):
 @pytest.mark.parametrize(
     "train, expected",
     [
-        (GOOD.replace("73", "73.5"), "data.csv:2: column 'age': values like '73.5' are decimals; declare `dtype: float`"),
+        (
+            GOOD.replace("73", "73.5"),
+            "data.csv:2: column 'age': values like '73.5' are decimals; declare `dtype: float`",
+        ),
         (GOOD.replace("10.5", "?"), "data.csv:2: column 'balance': '?' marks a missing value; write an empty cell"),
         (GOOD.replace("10.5", "abc"), "data.csv:2: column 'balance': 'abc' is not a number; declare `dtype: string`"),
         (GOOD.replace(",3,", ",x3,"), "data.csv:2: column 'code': 'x3' is not a whole number; declare `dtype: string`"),
@@ -59,10 +62,12 @@ def test_good_data_passes_and_the_layout_is_known(tmp_path):
         (GOOD.replace("cvr,0", ",0"), "data.csv:3: column 'task': is empty, and a 'task' column needs a value"),
         (GOOD.replace(",Oslo", ""), "data.csv:2: expected 6 fields, found 5"),
         (GOOD.replace(",city", ""), "column(s) ['city'] of the feature spec"),
-        (GOOD.replace(",city", ",city,extra").replace("Oslo", "Oslo,1").replace("Rome", "Rome,2"),
-         "column(s) ['extra'] are not in the feature spec"),
+        (
+            GOOD.replace(",city", ",city,extra").replace("Oslo", "Oslo,1").replace("Rome", "Rome,2"),
+            "column(s) ['extra'] are not in the feature spec",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_value_that_does_not_fit_is_named_with_file_line_column_and_fix(tmp_path, train, expected):
     spec = _spec(tmp_path)
     with pytest.raises(DataRootError) as info:

@@ -8,26 +8,40 @@ import sys
 
 import pytest
 
+import schemas
 from data_tools import generate_synthetic, synthetic
 from pipelines import beam
 from pipelines.grec_pipeline import code_fingerprint
 from pipelines.kubeflow_runner import compile_pipeline
+from tests.pipelines import COMPONENTS, TINY_GREC
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COMPONENTS = {"CsvExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate", "Transform",
-              "Trainer", "Evaluator", "Pusher"}  # fmt: skip
 
 
 def test_kubeflow_pipeline_json_has_every_component_and_parameter(tmp_path):
-    path = compile_pipeline(str(tmp_path / "grec.json"), "grec:test", "gs://bucket/root", "gs://bucket/data",
-                            "gs://bucket/serving/grec", trainer_config={"model": "mmoe"})  # fmt: skip
+    path = compile_pipeline(
+        str(tmp_path / "grec.json"),
+        "grec:test",
+        "gs://bucket/root",
+        "gs://bucket/data",
+        "gs://bucket/serving/grec",
+        trainer_config={"model": "mmoe"},
+    )
     document = json.loads(open(path).read())
     tasks = set(document["pipelineSpec"]["root"]["dag"]["tasks"])
     assert COMPONENTS <= tasks and any(t.startswith("latest_blessed_model_resolver") for t in tasks)
     text = json.dumps(document)
-    for fragment in ("components.trainer.run_fn", "components.preprocessing.preprocessing_fn", "gs://bucket/data",
-                     "gs://bucket/serving/grec", "grec:test", "mmoe", "average_precision", "--runner=DataflowRunner",
-                     code_fingerprint()):  # fmt: skip
+    for fragment in (
+        "components.trainer.run_fn",
+        "components.preprocessing.preprocessing_fn",
+        "gs://bucket/data",
+        "gs://bucket/serving/grec",
+        "grec:test",
+        "mmoe",
+        "average_precision",
+        "--runner=DataflowRunner",
+        code_fingerprint(),
+    ):
         assert fragment in text, fragment
 
 
@@ -37,7 +51,7 @@ def test_kubeflow_pipeline_parses_as_pipeline_spec_with_the_quarantine_output(tm
     from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2
 
-    from components.quarantine import BAD_ROWS_KEY
+    from components.example_gen.quarantine import BAD_ROWS_KEY
 
     path = compile_pipeline(
         str(tmp_path / "grec.json"), "grec:test", "gs://bucket/root", "gs://bucket/data", "gs://bucket/serving/grec"
@@ -68,10 +82,14 @@ def test_beam_args_for_every_runner():
 def test_transform_runs_on_the_multiprocess_direct_runner(tmp_path):
     from components.transform_check import run_transform
 
-    sample = os.path.join(ROOT, "tests", "fixtures", "synthetic_sample.csv")
-    output = run_transform(sample, os.path.join(ROOT, "schemas", "synthetic", "feature_spec.yaml"),
-                           os.path.join(ROOT, "schemas", "synthetic", "schema.pbtxt"), str(tmp_path / "tft"),
-                           beam.beam_pipeline_args("direct-multiprocess", workers=2))  # fmt: skip
+    sample = schemas.path("synthetic", "sample.csv")
+    output = run_transform(
+        sample,
+        schemas.path("synthetic", "feature_spec.yaml"),
+        schemas.path("synthetic", "schema.pbtxt"),
+        str(tmp_path / "tft"),
+        beam.beam_pipeline_args("direct-multiprocess", workers=2),
+    )
     assert output.vocabulary_size_by_name("vocab_task") == 4
 
 
@@ -82,15 +100,30 @@ def test_tfx_cli_local_engine_creates_and_runs_the_pipeline(tmp_path):
         synthetic.SyntheticConfig(num_rows=12_000, seed=8), str(home / "data" / "synthetic")
     )
     # 120 steps instead of the default budget (up to 3,000): the CLI path, not the model, is under test here.
-    env = dict(os.environ, GREC_HOME=str(home), LOCAL_HOME=str(tmp_path / "tfx_local"), TF_CPP_MIN_LOG_LEVEL="2",
-               GREC_TRAIN_STEPS="120")  # fmt: skip
+    env = dict(
+        os.environ,
+        GREC_HOME=str(home),
+        LOCAL_HOME=str(tmp_path / "tfx_local"),
+        TF_CPP_MIN_LOG_LEVEL="2",
+        GREC_TRAIN_STEPS="120",
+    )
     tfx_cli = os.path.join(os.path.dirname(sys.executable), "tfx")
     pipeline_path = os.path.join(ROOT, "pipelines", "tfx_cli.py")
-    create = subprocess.run([tfx_cli, "pipeline", "create", "--engine=local", f"--pipeline_path={pipeline_path}"],
-                            env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    create = subprocess.run(
+        [tfx_cli, "pipeline", "create", "--engine=local", f"--pipeline_path={pipeline_path}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert create.returncode == 0, create.stdout[-3000:] + create.stderr[-3000:]
-    run = subprocess.run([tfx_cli, "run", "create", "--engine=local", "--pipeline_name=grec"], env=env,
-                         capture_output=True, text=True, timeout=1200)  # fmt: skip
+    run = subprocess.run(
+        [tfx_cli, "run", "create", "--engine=local", "--pipeline_name=grec"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     versions = os.listdir(home / "serving_models" / "grec")
     assert len(versions) == 1 and (home / "serving_models" / "grec" / versions[0] / "saved_model.pb").exists()
@@ -98,10 +131,16 @@ def test_tfx_cli_local_engine_creates_and_runs_the_pipeline(tmp_path):
     from ml_metadata.metadata_store import metadata_store
     from tfx import v1 as tfx
 
-    store = metadata_store.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(
-        str(home / "pipeline_root" / "grec" / "metadata.sqlite")))  # fmt: skip
-    train_args = [e.custom_properties["train_args"].string_value for e in store.get_executions()
-                  if "train_args" in e.custom_properties]  # fmt: skip
+    store = metadata_store.MetadataStore(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            str(home / "pipeline_root" / "grec" / "metadata.sqlite")
+        )
+    )
+    train_args = [
+        e.custom_properties["train_args"].string_value
+        for e in store.get_executions()
+        if "train_args" in e.custom_properties
+    ]
     assert [json.loads(a) for a in train_args] == [{"num_steps": 120}], train_args
 
 
@@ -123,8 +162,12 @@ def test_every_model_builds_a_pipeline_from_its_own_preset(tmp_path, model):
     from models import presets
     from pipelines.local_runner import build
 
-    paths = {"data_root": str(tmp_path / "d"), "pipeline_root": str(tmp_path / "p"),
-             "metadata_path": str(tmp_path / "p" / "m.sqlite"), "serving_model_dir": str(tmp_path / "s")}  # fmt: skip
+    paths = {
+        "data_root": str(tmp_path / "d"),
+        "pipeline_root": str(tmp_path / "p"),
+        "metadata_path": str(tmp_path / "p" / "m.sqlite"),
+        "serving_model_dir": str(tmp_path / "s"),
+    }
     pipeline = build(paths, trainer_config={"model": model, "hyperparameters": {"dim": 32}, "batch_size": 128})
     trainer = next(c for c in pipeline.components if c.id == "Trainer")
     config = json.loads(trainer.exec_properties["custom_config"])
@@ -138,8 +181,14 @@ def test_missing_or_empty_splits_are_named_before_anything_runs(tmp_path):
     from pipelines.local_runner import DataRootError, check_data_root, run
 
     with pytest.raises(DataRootError, match=r"data/train: missing"):
-        run({"data_root": str(tmp_path / "data"), "pipeline_root": str(tmp_path / "p"),
-             "metadata_path": str(tmp_path / "p" / "m.sqlite"), "serving_model_dir": str(tmp_path / "s")})  # fmt: skip
+        run(
+            {
+                "data_root": str(tmp_path / "data"),
+                "pipeline_root": str(tmp_path / "p"),
+                "metadata_path": str(tmp_path / "p" / "m.sqlite"),
+                "serving_model_dir": str(tmp_path / "s"),
+            }
+        )
     (tmp_path / "data" / "train").mkdir(parents=True)
     (tmp_path / "data" / "eval").mkdir()
     (tmp_path / "data" / "train" / "data.csv").write_text("task,label\nctr,1\n")
@@ -166,14 +215,23 @@ def test_a_killed_run_restarted_completes_without_cleanup(tmp_path):
     columns = synthetic.generate(synthetic.SyntheticConfig(num_rows=6_000, seed=9))
     writers.write(columns, str(home / "data" / "synthetic" / "all.csv"), "csv")
     env = dict(os.environ, GREC_HOME=str(home), TF_CPP_MIN_LOG_LEVEL="2")
-    small = json.dumps({"dim": 16, "num_heads": 2, "num_experts": 4, "top_k": 2, "expert_hidden_dim": 16,
-                        "tower_hidden_dim": 16, "tower_dim": 8})  # fmt: skip
-    command = [sys.executable, "-m", "pipelines.local_runner", "--train-steps", "40", "--hyperparameters", small,
-               "--eval-days", "7"]  # fmt: skip
+    small = json.dumps(TINY_GREC)
+    command = [
+        sys.executable,
+        "-m",
+        "pipelines.local_runner",
+        "--train-steps",
+        "40",
+        "--hyperparameters",
+        small,
+        "--eval-days",
+        "7",
+    ]
     trainer_dir = home / "pipeline_root" / "grec" / "Trainer"
     with open(tmp_path / "first.log", "w") as log:
-        first = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)  # fmt: skip
+        first = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 900
         while not trainer_dir.exists() and first.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -42,13 +42,20 @@ class _OracleScorer(tf.Module):
 
     @staticmethod
     def _noise(row_key, key: int):
-        return tf.cast(tf.strings.to_hash_bucket_strong(row_key, 10_007, key=[key, 0]), tf.float32) / 10_007.0 * 6.0 - 3.0  # fmt: skip
+        return (
+            tf.cast(tf.strings.to_hash_bucket_strong(row_key, 10_007, key=[key, 0]), tf.float32) / 10_007.0 * 6.0 - 3.0
+        )
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve(self, examples):
-        features = tf.io.parse_example(examples, {"oracle_p": tf.io.FixedLenFeature([], tf.float32),
-                                                  "impression_id": tf.io.FixedLenFeature([], tf.int64),
-                                                  "task": tf.io.FixedLenFeature([], tf.string)})  # fmt: skip
+        features = tf.io.parse_example(
+            examples,
+            {
+                "oracle_p": tf.io.FixedLenFeature([], tf.float32),
+                "impression_id": tf.io.FixedLenFeature([], tf.int64),
+                "task": tf.io.FixedLenFeature([], tf.string),
+            },
+        )
         row = tf.strings.join([tf.strings.as_string(features["impression_id"]), features["task"]], "/")
         p = tf.clip_by_value(features["oracle_p"], 1e-4, 1 - 1e-4)
         logit = tf.math.log(p / (1 - p)) + self._blur * self._noise(row, self._key) + self._extra * self._noise(row, 99)
@@ -60,8 +67,11 @@ class _OracleScorer(tf.Module):
 def _export(root, name: str, **scorer) -> str:
     folder = os.path.join(root, name)
     module = _OracleScorer(**scorer)
-    tf.saved_model.save(module, os.path.join(folder, "Format-Serving"),
-                        signatures={"serving_default": module.serve.get_concrete_function()})  # fmt: skip
+    tf.saved_model.save(
+        module,
+        os.path.join(folder, "Format-Serving"),
+        signatures={"serving_default": module.serve.get_concrete_function()},
+    )
     return folder
 
 
@@ -81,7 +91,7 @@ def _run(root, data_root: str, candidate: str, baseline: str, serving: str):
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving)
-        ),  # fmt: skip
+        ),
     )
     tfx.orchestration.LocalDagRunner().run(
         tfx.dsl.Pipeline(
@@ -122,7 +132,11 @@ def test_better_overall_but_broken_on_a_sparse_task_is_not_pushed(setup):
     assert message.startswith(f"task 'cvr': auc {auc['new']:.4f} vs {auc['baseline']:.4f} for the last blessed model")
     assert f"[{auc['low']:+.4f}, {auc['high']:+.4f}]" in message and auc["high"] < -0.1
     assert {t: v.verdict for t, v in verdicts.items()} == {
-        "atc": "pass", "ctr": "pass", "cvr": "FAIL", "churn": f"not gated: {verdicts['churn'].positives} positives"}  # fmt: skip
+        "atc": "pass",
+        "ctr": "pass",
+        "cvr": "FAIL",
+        "churn": f"not gated: {verdicts['churn'].positives} positives",
+    }
     assert verdicts["ctr"].values["auc"]["diff"] > 0  # better where it is not broken
 
 

@@ -8,8 +8,9 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
+from components.example_gen.config import time_split_config
+from components.example_gen.splits import DAY
 from components.feature_spec import load_feature_spec
-from components.time_split_example_gen import DAY, time_split_config
 from data_tools import synthetic, writers
 from pipelines import local_runner
 from pipelines.grec_pipeline import example_gen_component
@@ -29,12 +30,17 @@ def test_example_gen_splits_one_input_by_time(tmp_path, data_format):
     columns = synthetic.generate(synthetic.SyntheticConfig(num_rows=3_000, seed=3))
     data_root = tmp_path / "data"
     writers.write(columns, str(data_root / f"all.{data_format}"), data_format)
-    paths = {"data_root": str(data_root), "pipeline_root": str(tmp_path / "root"),
-             "metadata_path": str(tmp_path / "root" / "m.sqlite"), "serving_model_dir": str(tmp_path / "serving")}  # fmt: skip
+    paths = {
+        "data_root": str(data_root),
+        "pipeline_root": str(tmp_path / "root"),
+        "metadata_path": str(tmp_path / "root" / "m.sqlite"),
+        "serving_model_dir": str(tmp_path / "serving"),
+    }
     local_runner.check_data_root(paths["data_root"], data_format=data_format, one_input=True)
     spec = load_feature_spec(local_runner.default_paths()["feature_spec_path"])
-    example_gen = example_gen_component(paths["data_root"], spec, data_format, time_split={"eval_days": 7},
-                                        validation_fraction=0.1)  # fmt: skip
+    example_gen = example_gen_component(
+        paths["data_root"], spec, data_format, time_split={"eval_days": 7}, validation_fraction=0.1
+    )
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata_path"])
     tfx.orchestration.LocalDagRunner().run(
         tfx.dsl.Pipeline(
@@ -42,7 +48,7 @@ def test_example_gen_splits_one_input_by_time(tmp_path, data_format):
             pipeline_root=paths["pipeline_root"],
             components=[example_gen],
             metadata_connection_config=metadata,
-        )  # fmt: skip
+        )
     )
     [examples_dir] = glob.glob(os.path.join(paths["pipeline_root"], example_gen.id, "examples", "*"))
     train, validation, evals = (_times(examples_dir, split) for split in ("train", "validation", "eval"))
@@ -64,7 +70,7 @@ def test_time_split_config_rejects_ambiguous_or_empty_windows():
 
 
 def test_a_row_without_its_time_is_named():
-    from components.validation_split import time_of as _time_of
+    from components.example_gen.splits import time_of as _time_of
 
     example = tf.train.Example()
     example.features.feature["task"].bytes_list.value.append(b"ctr")

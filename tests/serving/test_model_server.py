@@ -80,21 +80,67 @@ def _bad_requests(client):
     del as_int.features.feature["price"].float_list.value[:]
     as_int.features.feature["price"].int64_list.value.append(3)
     return {
-        "unknown model": (dict(examples=tf.make_tensor_proto(good)), dict(model="nope"), grpc.StatusCode.NOT_FOUND, "nope"),
-        "unknown version": (dict(examples=tf.make_tensor_proto(good)), dict(version=99), grpc.StatusCode.NOT_FOUND, "99"),
-        "unknown signature": (dict(examples=tf.make_tensor_proto(good)), dict(signature="nope"), grpc.StatusCode.INVALID_ARGUMENT, "nope"),
+        "unknown model": (
+            dict(examples=tf.make_tensor_proto(good)),
+            dict(model="nope"),
+            grpc.StatusCode.NOT_FOUND,
+            "nope",
+        ),
+        "unknown version": (
+            dict(examples=tf.make_tensor_proto(good)),
+            dict(version=99),
+            grpc.StatusCode.NOT_FOUND,
+            "99",
+        ),
+        "unknown signature": (
+            dict(examples=tf.make_tensor_proto(good)),
+            dict(signature="nope"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "nope",
+        ),
         "wrong dtype": (dict(examples=tf.make_tensor_proto([1, 2])), {}, grpc.StatusCode.INVALID_ARGUMENT, "dtype"),
         "missing input": ({}, {}, grpc.StatusCode.INVALID_ARGUMENT, "examples"),
-        "missing feature": (dict(examples=tf.make_tensor_proto(missing_price)), {}, grpc.StatusCode.INVALID_ARGUMENT, "price"),
-        "feature of the wrong type": (dict(examples=tf.make_tensor_proto([as_int.SerializeToString()])), {}, grpc.StatusCode.INVALID_ARGUMENT, "price"),
-        "malformed proto": (dict(examples=tf.make_tensor_proto([b"\x08\x96\x01garbage"])), {}, grpc.StatusCode.INVALID_ARGUMENT, "examples[0]"),
-        "empty batch": (dict(examples=tf.make_tensor_proto(np.array([], dtype=object), dtype=tf.string)), {}, grpc.StatusCode.INVALID_ARGUMENT, "Empty"),
+        "missing feature": (
+            dict(examples=tf.make_tensor_proto(missing_price)),
+            {},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "price",
+        ),
+        "feature of the wrong type": (
+            dict(examples=tf.make_tensor_proto([as_int.SerializeToString()])),
+            {},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "price",
+        ),
+        "malformed proto": (
+            dict(examples=tf.make_tensor_proto([b"\x08\x96\x01garbage"])),
+            {},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "examples[0]",
+        ),
+        "empty batch": (
+            dict(examples=tf.make_tensor_proto(np.array([], dtype=object), dtype=tf.string)),
+            {},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Empty",
+        ),
         "oversized batch": (dict(examples=tf.make_tensor_proto(good * 65)), {}, grpc.StatusCode.INVALID_ARGUMENT, "64"),
-        "NaN": (dict(examples=tf.make_tensor_proto([nan_price.SerializeToString()])), {}, grpc.StatusCode.INVALID_ARGUMENT, "NaN"),
+        "NaN": (
+            dict(examples=tf.make_tensor_proto([nan_price.SerializeToString()])),
+            {},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "NaN",
+        ),
         "raw NaN in a required feature": (
-            {k: tf.make_tensor_proto(np.array([v], dtype=np.float32 if isinstance(v, float) else None)) for k, v in dict(ROW, price=float("nan")).items()},
-            dict(signature="serve_raw"), grpc.StatusCode.INVALID_ARGUMENT, "price"),
-    }  # fmt: skip
+            {
+                k: tf.make_tensor_proto(np.array([v], dtype=np.float32 if isinstance(v, float) else None))
+                for k, v in dict(ROW, price=float("nan")).items()
+            },
+            dict(signature="serve_raw"),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "price",
+        ),
+    }
 
 
 def test_bad_requests_get_a_clear_status_and_the_server_keeps_serving(client):
@@ -151,8 +197,13 @@ def test_task_specialised_export_serves_the_same_scores_under_its_own_name(expor
     sentence = [int(features[name].numpy()[0]) for name, _ in exported.input_config.task_columns]
     special = exported.model.specialize(sentence)
     name = "grec_ctr_upgrade_app"
-    export_serving_model(special, exported.transform_output, exported.spec, exported.input_config.feature_names(),
-                         str(tmp_path / name / "1"))  # fmt: skip
+    export_serving_model(
+        special,
+        exported.transform_output,
+        exported.spec,
+        exported.input_config.feature_names(),
+        str(tmp_path / name / "1"),
+    )
     with ServerProcess(str(tmp_path / name), model_name=name) as process:
         special_client = GRecClient(process.target, name)
         np.testing.assert_allclose(special_client.predict(rows), exported.in_process(rows), atol=1e-5)
@@ -164,7 +215,8 @@ def test_task_specialised_export_serves_the_same_scores_under_its_own_name(expor
 def test_request_validation_names_the_row_and_feature_in_any_batch_size(rows):
     from components.feature_spec import load_feature_spec
     from components.signatures import DTYPES
-    from serving.model_server import PYTHON_CHECK_ROWS, RequestError, ValueRules, _check_examples
+    from serving.calls import RequestError
+    from serving.request_checks import PYTHON_CHECK_ROWS, ValueRules, _check_examples
     from serving.sample_model import SPEC
 
     assert (rows > PYTHON_CHECK_ROWS) == (rows == 20)
@@ -188,14 +240,16 @@ def test_request_validation_names_the_row_and_feature_in_any_batch_size(rows):
     junk = serialize_rows([dict(ROW, image_emb=" ".join(["0.1"] * 15 + ["x"]))], dtypes)[0]
     rules = ValueRules(known={"task": frozenset(TASKS)}, dims={"image_emb": 16})
     _check_examples(np.array(good, dtype=object), features, rules)  # a good batch passes the rules too
-    for defect, fragment in ((nan.SerializeToString(), "'price' is NaN"),
-                             (wrong_type.SerializeToString(), "'price' is a int64_list"),
-                             (missing.SerializeToString(), "required feature 'task' is missing"),
-                             (b"\x08\x96\x01garbage", "not a serialized tf.Example"),
-                             (two.SerializeToString(), "'region' has 2 values; it takes one"),
-                             (unseen, "'task' has value 'CTR', which the model never saw"),
-                             (short, "'image_emb' holds 2 numbers; the model takes 16"),
-                             (junk, "'image_emb' holds 'x', not a finite number")):  # fmt: skip
+    for defect, fragment in (
+        (nan.SerializeToString(), "'price' is NaN"),
+        (wrong_type.SerializeToString(), "'price' is a int64_list"),
+        (missing.SerializeToString(), "required feature 'task' is missing"),
+        (b"\x08\x96\x01garbage", "not a serialized tf.Example"),
+        (two.SerializeToString(), "'region' has 2 values; it takes one"),
+        (unseen, "'task' has value 'CTR', which the model never saw"),
+        (short, "'image_emb' holds 2 numbers; the model takes 16"),
+        (junk, "'image_emb' holds 'x', not a finite number"),
+    ):
         batch = np.array(good[:bad_row] + [defect] + good[bad_row + 1 :], dtype=object)
         with pytest.raises(RequestError, match=rf"examples\[{bad_row}\]: .*{fragment}"):
             _check_examples(batch, features, rules)
@@ -252,7 +306,10 @@ def test_values_the_model_cannot_score_are_refused_by_name(client):
     two_values = tf.train.Example.FromString(serialize_rows([ROW], client.feature_dtypes())[0])
     two_values.features.feature["price"].float_list.value.append(3.0)
     cases = {
-        "unseen task": (dict(ROW, task="brand_new_task"), "'task' has value 'brand_new_task', which the model never saw"),
+        "unseen task": (
+            dict(ROW, task="brand_new_task"),
+            "'task' has value 'brand_new_task', which the model never saw",
+        ),
         "task in upper case": (dict(ROW, task="CTR"), "'CTR', which the model never saw"),
         "task with a space": (dict(ROW, task=" ctr"), "' ctr', which the model never saw"),
         # As a tf.Example an empty string is no value (the client leaves it out); as a tensor it is a value.
@@ -263,10 +320,12 @@ def test_values_the_model_cannot_score_are_refused_by_name(client):
         "no floats": (dict(ROW, image_emb=""), ("holds 0 numbers", "required feature 'image_emb' is missing")),
         "nan as text": (dict(ROW, image_emb=" ".join(["0.1"] * 15 + ["nan"])), "holds 'nan', not a finite number"),
         "inf as text": (dict(ROW, image_emb=" ".join(["inf"] + ["0.1"] * 15)), "holds 'inf', not a finite number"),
-    }  # fmt: skip
+    }
     for name, (row, fragment) in cases.items():
-        for signature, inputs in (("serving_default", _examples(client, [ROW, row])),
-                                  ("serve_raw", _raw(client, [ROW, row]))):  # fmt: skip
+        for signature, inputs in (
+            ("serving_default", _examples(client, [ROW, row])),
+            ("serve_raw", _raw(client, [ROW, row])),
+        ):
             with pytest.raises(grpc.RpcError) as err:
                 _predict_raw(client, inputs, signature=signature)
             assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (name, signature, err.value.details())
@@ -294,6 +353,7 @@ def test_unseen_values_can_be_scored_and_flagged_instead(exported, tmp_path):
         for inputs, signature in ((_examples(flagging, rows), "serving_default"), (_raw(flagging, rows), "serve_raw")):
             response = _predict_raw(flagging, inputs, signature=signature)
             assert list(tf.make_ndarray(response.outputs["unseen_values"])) == [0, 1, 2]
-            np.testing.assert_allclose(tf.make_ndarray(response.outputs["probability"]), exported.in_process(rows),
-                                       atol=1e-5)  # fmt: skip
+            np.testing.assert_allclose(
+                tf.make_ndarray(response.outputs["probability"]), exported.in_process(rows), atol=1e-5
+            )
         flagging.close()

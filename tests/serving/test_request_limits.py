@@ -7,9 +7,11 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2
 
+from serving.calls import RequestError
 from serving.client import serialize_rows
-from serving.model_server import ModelRegistry, PredictionServicer, RequestError
+from serving.grpc_service import PredictionServicer
 from serving.sample_model import SAMPLE_ROW
+from serving.versions import ModelRegistry
 
 
 def test_a_request_declaring_ten_million_rows_is_refused_without_allocating_them(exported):

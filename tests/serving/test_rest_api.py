@@ -21,9 +21,10 @@ import tensorflow as tf
 import yaml
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
+import serving
 from serving.client import GRecClient, serialize_rows
 from serving.contract import WARMUP_FILE
-from serving.launcher import ROOT, ServerProcess, official_binary
+from serving.launcher import ServerProcess, official_binary
 from serving.sample_model import SAMPLE_ROW
 
 TASKS = ("ctr", "atc", "cvr", "churn")
@@ -56,8 +57,14 @@ def rest(exported, tmp_path_factory):
 
 def test_status_and_metadata_over_http(rest):
     url, _ = rest
-    assert _http(f"{url}/v1/models/grec") == (200, {"model_version_status": [
-        {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]})  # fmt: skip
+    assert _http(f"{url}/v1/models/grec") == (
+        200,
+        {
+            "model_version_status": [
+                {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+            ]
+        },
+    )
     assert _http(f"{url}/v1/models/grec/versions/1")[0] == 200
     status, body = _http(f"{url}/v1/models/grec/versions/7")
     assert status == 404 and "version 7" in body["error"]
@@ -71,7 +78,7 @@ def test_status_and_metadata_over_http(rest):
 
 def test_the_kubernetes_readiness_probe_answers(rest):
     url, _ = rest
-    with open(os.path.join(ROOT, "serving", "kubernetes", "tf-serving.yaml")) as f:
+    with open(os.path.join(os.path.dirname(serving.__file__), "kubernetes", "tf-serving.yaml")) as f:
         deployment = next(yaml.safe_load_all(f))
     probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]
     assert _http(url + probe["path"])[0] == 200
@@ -168,8 +175,11 @@ def test_metrics_count_requests_by_api_method_and_code(rest):
 def _metrics(url) -> dict:
     status, text = _http(url + "/monitoring/prometheus/metrics")
     assert status == 200
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-            if line and not line.startswith("#")}  # fmt: skip
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
 
 
 def test_channel_arguments_follow_tf_servings_flag_and_refuse_junk():
@@ -210,7 +220,7 @@ def test_the_message_limit_is_a_flag_and_requests_over_it_are_refused(exported, 
 
 
 def test_the_export_writes_tf_servings_warmup_file_and_the_server_replays_it(exported, tmp_path):
-    from serving.model_server import LoadedVersion, ModelRegistry
+    from serving.versions import LoadedVersion, ModelRegistry
 
     path = os.path.join(exported.base_path, "1", WARMUP_FILE)
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
@@ -230,11 +240,15 @@ def test_the_export_writes_tf_servings_warmup_file_and_the_server_replays_it(exp
     broken = predict_pb2.PredictRequest()
     broken.inputs["examples"].CopyFrom(tf.make_tensor_proto([b"not an example"]))
     with tf.io.TFRecordWriter(str(tmp_path / "2" / WARMUP_FILE)) as writer:
-        writer.write(prediction_log_pb2.PredictionLog(
-            predict_log=prediction_log_pb2.PredictLog(request=broken)).SerializeToString())  # fmt: skip
+        writer.write(
+            prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=broken)
+            ).SerializeToString()
+        )
     failures = []
-    registry = ModelRegistry("grec", str(tmp_path), poll_seconds=3600, settle_seconds=0,
-                             on_load_failure=lambda: failures.append(1))  # fmt: skip
+    registry = ModelRegistry(
+        "grec", str(tmp_path), poll_seconds=3600, settle_seconds=0, on_load_failure=lambda: failures.append(1)
+    )
     registry.stop()
     assert registry.versions() == [1] and failures == [1]
     assert registry.get(model_pb2.ModelSpec(name="grec")).version == 1

@@ -47,16 +47,21 @@ def _authority(name):
         if names:
             builder = builder.add_extension(x509.SubjectAlternativeName(list(names)), critical=False)
         cert = builder.sign(signer_key, hashes.SHA256())
-        pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption())  # fmt: skip
+        pem_key = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         return key, pem_key, cert.public_bytes(serialization.Encoding.PEM)
 
     ca_key, _, ca_cert = issue(name, ca=True)
-    _, server_key, server_cert = issue("localhost", (ca_key, name),
-                                       names=(x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))))  # fmt: skip
+    _, server_key, server_cert = issue(
+        "localhost",
+        (ca_key, name),
+        names=(x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))),
+    )
     _, client_key, client_cert = issue("a client", (ca_key, name))
-    return dict(ca=ca_cert, server_key=server_key, server_cert=server_cert, client_key=client_key,
-                client_cert=client_cert)  # fmt: skip
+    return dict(
+        ca=ca_cert, server_key=server_key, server_cert=server_cert, client_key=client_key, client_cert=client_cert
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +77,12 @@ def base(exported, tmp_path):
 
 
 def _config(tmp_path, pki, client_verify=False, **replace):
-    config = SSLConfig(server_key=pki["server_key"].decode(), server_cert=pki["server_cert"].decode(),
-                       custom_ca=pki["ca"].decode() if client_verify else "", client_verify=client_verify)  # fmt: skip
+    config = SSLConfig(
+        server_key=pki["server_key"].decode(),
+        server_cert=pki["server_cert"].decode(),
+        custom_ca=pki["ca"].decode() if client_verify else "",
+        client_verify=client_verify,
+    )
     for field, value in replace.items():
         setattr(config, field, value)
     path = tmp_path / "ssl_config.txt"
@@ -90,8 +99,9 @@ def _refused(client):
 
 def test_grpc_over_tls_answers_clients_that_trust_its_authority_only(base, tmp_path, pki, exported):
     config = _config(tmp_path, pki)
-    with ServerProcess(base, extra_args=[f"--ssl_config_file={config}"],
-                       credentials=grpc.ssl_channel_credentials(pki["ca"])) as server:  # fmt: skip
+    with ServerProcess(
+        base, extra_args=[f"--ssl_config_file={config}"], credentials=grpc.ssl_channel_credentials(pki["ca"])
+    ) as server:
         trusting = GRecClient(server.target, root_certificates=pki["ca"])
         np.testing.assert_allclose(trusting.predict(ROWS), exported.in_process(ROWS), atol=1e-5)
         trusting.close()

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from serving.model_server import ModelRegistry
+from serving.versions import ModelRegistry
 
 
 class _Spec:  # a ModelSpec without a version: the newest

@@ -18,9 +18,6 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
 
 def _step(title):
     print(f"\n=== {title}", flush=True)
@@ -56,7 +53,7 @@ def main(argv=None) -> int:
     output.configure(args.verbose)
     from pipelines import local_runner, report
 
-    paths = local_runner.default_paths(root=os.environ.get("GREC_HOME") or ROOT)  # the repository by default
+    paths = local_runner.default_paths()  # $GREC_HOME, else the current folder (./run.sh: the repository)
     timings = {}
     start = _step("1/4 synthetic data")
     ensure_data(args.rows, paths["data_root"])

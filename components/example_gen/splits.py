@@ -1,7 +1,8 @@
-"""The validation split: carved from the training rows inside ExampleGen, so the eval split is the Evaluator's alone.
+"""The splitters: the time split of one input, and the validation split carved from the training rows inside
+ExampleGen, so the eval split is the Evaluator's alone.
 
 Early stopping (and any tuning) must not read the rows that bless a model. The
-ExampleGens (``components/time_split_example_gen.py``) write a third split,
+ExampleGens (``components.example_gen``) write a third split,
 ``validation``, from ``train`` whatever the input layout:
 
 * by time when the spec has a time column: the latest ``fraction`` of the
@@ -25,6 +26,8 @@ VALIDATION = "validation"
 DEFAULT_VALIDATION_FRACTION = 0.1  # a tenth of the training rows, as benchmarks.real_data holds out
 _BUCKETS = 10_000
 _QUANTILES = 100  # the time cutoff is a percentile of train's times
+DAY = 86_400
+SPLITS = ("train", "eval")  # what a time split writes
 
 
 def _example(record):
@@ -39,8 +42,9 @@ def time_of(record, column: str) -> int:
     feature = example.features.feature.get(column)
     values = [] if feature is None else list(feature.int64_list.value) or list(feature.float_list.value)
     if len(values) != 1:
-        raise ValueError(f"time column {column!r} must hold one number per row; found {values!r} in "
-                         f"{str(example)[:300]!r}")  # fmt: skip
+        raise ValueError(
+            f"time column {column!r} must hold one number per row; found {values!r} in " f"{str(example)[:300]!r}"
+        )
     return int(values[0])
 
 
@@ -83,4 +87,32 @@ def carve(train, fraction: float, time_column: str | None, not_context: frozense
         return int(pair[0] >= cutoff) if cutoff > first else by_hash(pair[1])
 
     parts = timed | "CarveByTime" >> beam.Partition(side, 2, cutoff_first=bounds)
-    return tuple(part | f"Carved[{name}]" >> beam.Values() for name, part in zip(("train", VALIDATION), parts, strict=True))  # fmt: skip
+    return tuple(
+        part | f"Carved[{name}]" >> beam.Values() for name, part in zip(("train", VALIDATION), parts, strict=True)
+    )
+
+
+def split_by_time(pipeline, records, config: dict) -> dict:
+    """``records`` (one PCollection of serialized rows) -> {"train": ..., "eval": ...}: a row goes to eval
+    when its ``config["time_column"]`` is at or after the cutoff, ``eval_start`` (unix seconds) or
+    ``eval_days`` before the latest time in the data."""
+    import apache_beam as beam
+
+    column = config["time_column"]
+    # Each record's time is read once: (time, record) pairs are split, then the records kept.
+    timed = records | "Time" >> beam.Map(lambda record: (time_of(record, column), record))
+    if "eval_start" in config:
+        cutoff = beam.pvalue.AsSingleton(pipeline | "Cutoff" >> beam.Create([int(config["eval_start"])]))
+    else:
+        eval_seconds = int(config["eval_days"] * DAY)
+        cutoff = beam.pvalue.AsSingleton(
+            timed
+            | "Times" >> beam.Keys()
+            | "Latest" >> beam.CombineGlobally(max)
+            | "Cutoff" >> beam.Map(lambda latest: latest - eval_seconds)
+        )
+    parts = timed | "SplitByTime" >> beam.Partition(
+        lambda pair, _, start: int(pair[0] >= start), len(SPLITS), start=cutoff
+    )
+    parts = [part | f"Records[{name}]" >> beam.Values() for name, part in zip(SPLITS, parts, strict=True)]
+    return dict(zip(SPLITS, parts, strict=True))

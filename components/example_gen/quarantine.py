@@ -3,7 +3,7 @@
 Real exports hold a few broken rows (a stray newline in a free-text field, a
 truncated last line, ``N/A`` in a numeric column, a corrupt TFRecord). TFX's
 CSV reader raises on the first one with a Beam stack trace; these readers, used
-by every ExampleGen of the pipeline (``components/time_split_example_gen.py``),
+by every ExampleGen of the pipeline (``components.example_gen``),
 instead send each bad row to the component's ``bad_rows`` output with its file,
 line (or record number), column and reason, and feed the rest on:
 
@@ -139,11 +139,16 @@ class ReadTfRecord(beam.DoFn):
                         break
                     (length,) = _LENGTH.unpack(head[:8])
                     if _masked_crc(head[:8]) != _CRC.unpack(head[8:])[0]:
-                        error = f"corrupt record length at byte {offset} (CRC mismatch); the rest of the file cannot be read"  # fmt: skip
+                        error = (
+                            f"corrupt record length at byte {offset} (CRC mismatch); "
+                            "the rest of the file cannot be read"
+                        )
                         break
                     body = f.read(length + 4)
                     if len(body) < length + 4:
-                        error = f"truncated: a record of {length} bytes at byte {offset}, the file ends after {len(body)}"  # fmt: skip
+                        error = (
+                            f"truncated: a record of {length} bytes at byte {offset}, the file ends after {len(body)}"
+                        )
                         break
                     payload, at, offset = body[:length], offset, offset + 16 + length
                     if _masked_crc(payload) != _CRC.unpack(body[length:])[0]:
@@ -193,7 +198,7 @@ def read_checked(pipeline, files: list[str], reader: beam.DoFn, folder: str, col
             num_shards=1,
             shard_name_template="",
             header=",".join(columns),
-        )  # fmt: skip
+        )
     )
     _ = (
         results[_COUNTS]
@@ -225,7 +230,9 @@ def summarize(uri: str, splits: list[str], max_bad_rows: float) -> dict[str, dic
         allowed = limit(max_bad_rows, rows)
         first = _first(folder)
         where = os.path.join(folder, "bad_rows.csv")
-        listed = "\n".join(f"  {line}" for line in first) + (f"\n  ... and {bad - len(first)} more" if bad > len(first) else "")  # fmt: skip
+        listed = "\n".join(f"  {line}" for line in first) + (
+            f"\n  ... and {bad - len(first)} more" if bad > len(first) else ""
+        )
         if bad > allowed:
             rule = "0 (strict)" if max_bad_rows == 0 else f"{max_bad_rows:g} ({allowed} rows)"
             raise TooManyBadRows(
@@ -233,6 +240,16 @@ def summarize(uri: str, splits: list[str], max_bad_rows: float) -> dict[str, dic
                 f"max_bad_rows={rule}:\n{listed}\nAll bad rows, with line and reason: {where}\n"
                 "Fix the rows, or raise the threshold (--max-bad-rows: a count, or a fraction of the rows below 1)."
             )
-        log.warning("ExampleGen: quarantined %d bad rows of %d in input split %r (%.3f %%; max_bad_rows %g allows %d):\n%s\n"
-                    "  all of them: %s", bad, rows, split, 100 * bad / rows, max_bad_rows, allowed, listed, where)  # fmt: skip
+        log.warning(
+            "ExampleGen: quarantined %d bad rows of %d in input split %r (%.3f %%; max_bad_rows %g allows %d):\n%s\n"
+            "  all of them: %s",
+            bad,
+            rows,
+            split,
+            100 * bad / rows,
+            max_bad_rows,
+            allowed,
+            listed,
+            where,
+        )
     return summary

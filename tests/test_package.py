@@ -1,0 +1,87 @@
+"""The project as a package: the wheel installs into a fresh virtual environment and runs from any folder."""
+
+import os
+import subprocess
+import sys
+import sysconfig
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """A fresh venv with the grec wheel installed (--no-deps); its dependencies come from this venv's
+    site-packages through a path line, which does not run this venv's editable install of the repository."""
+    work = tmp_path_factory.mktemp("package")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(work / "wheel"),
+            REPO,
+        ],
+        check=True,
+        cwd=work,
+    )
+    (wheel,) = (work / "wheel").glob("grec-*.whl")
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-deps", "--no-index", str(wheel)], check=True)
+    site = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    with open(os.path.join(site, "grec_dependencies.pth"), "w") as f:
+        f.write(sysconfig.get_paths()["purelib"] + "\n")
+    return venv, work
+
+
+def test_the_wheel_holds_every_package_and_the_shipped_specs(installed):
+    venv, work = installed
+    code = (
+        "import components, models, pipelines, serving, data_tools, benchmarks, grec, schemas, os\n"
+        "for m in (components, models, pipelines, serving, data_tools, benchmarks, grec, schemas):\n"
+        "    print(m.__file__)\n"
+        "print(os.path.getsize(schemas.path('synthetic', 'sample.csv')), schemas.datasets())"
+    )
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], check=True, capture_output=True, text=True, cwd=work
+    )
+    lines = out.stdout.strip().splitlines()
+    assert all(line.startswith(str(venv)) for line in lines[:-1]), lines  # the install, not the repository
+    size, datasets = lines[-1].split(" ", 1)
+    assert int(size) > 10_000 and datasets == "['aliexpress', 'synthetic']"
+
+
+def test_grec_help_lists_every_subcommand_from_any_folder(installed):
+    from grec.cli import BENCHMARKS, COMMANDS
+
+    venv, work = installed
+    out = subprocess.run([str(venv / "bin" / "grec"), "--help"], check=True, capture_output=True, text=True, cwd=work)
+    for command in [*COMMANDS, "bench"]:
+        assert f"\n    {command} " in out.stdout or f"\n    {command}\n" in out.stdout, command
+    bench = subprocess.run([str(venv / "bin" / "grec"), "bench"], capture_output=True, text=True, cwd=work)
+    assert bench.returncode == 2 and all(name in bench.stdout for name in BENCHMARKS)
+
+
+def test_grec_run_help_lists_the_registered_models(installed):
+    from models.registry import MODEL_NAMES
+
+    venv, work = installed
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(
+        [str(venv / "bin" / "grec"), "run", "--help"], check=True, capture_output=True, text=True, cwd=work, env=env
+    )
+    assert out.stdout.startswith("usage: grec run")
+    assert ", ".join(MODEL_NAMES) in " ".join(out.stdout.split())
+    assert "dcn_v2" in MODEL_NAMES
