@@ -22,6 +22,9 @@ class Role:
     per_task: bool = False  # differs between the task rows of one context (the rest is the context)
     nullable: bool = False  # may be missing in a row (in CSV and in requests)
     options: tuple[str, ...] = ()  # keys it accepts besides `role` and `dtype`
+    binary: bool = False  # its values are 0 or 1
+    vector: bool = False  # a value is `dim` space-separated finite numbers
+    words: bool = False  # a value is space-separated words (tokens, ids)
 
 
 ROLE_TABLE: dict[str, Role] = {
@@ -34,10 +37,10 @@ ROLE_TABLE: dict[str, Role] = {
         ("float", "int"), "float", nullable=True, options=("transform", "num_buckets", "buckets", "value_ids")
     ),
     # Every text and history column gets a token of its own.
-    "text": Role(("string",), "string", nullable=True, options=("max_tokens", "vocab_size")),
-    "history": Role(("string",), "string", nullable=True, options=("max_length",)),
-    "image_embedding": Role(("string",), "string", single=True, options=("dim",)),
-    "label": Role(("int",), "int", single=True, feature=False, per_task=True),
+    "text": Role(("string",), "string", nullable=True, options=("max_tokens", "vocab_size"), words=True),
+    "history": Role(("string",), "string", nullable=True, options=("max_length",), words=True),
+    "image_embedding": Role(("string",), "string", single=True, options=("dim",), vector=True),
+    "label": Role(("int",), "int", single=True, feature=False, per_task=True, binary=True),
     "weight": Role(("float",), "float", single=True, feature=False, per_task=True, nullable=True),
     "time": Role(("int",), "int", single=True, feature=False),
     "ignore": Role(("string", "int", "float"), "float", feature=False, nullable=True),

@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 
-from components.feature_spec import NULLABLE_ROLES, Column
+from components.feature_spec import NULLABLE_ROLES, ROLE_TABLE, Column
 
 # Cells that mean "missing" in exported data. The drafter does not count them when guessing a
 # type; the wide-file converter blanks them in numerical columns; ExampleGen wants empty cells.
@@ -56,7 +56,7 @@ def value_problem(column: Column, value: str) -> str | None:
         if column.role in NULLABLE_ROLES:
             return None
         return f"is empty, and a {column.role!r} column needs a value in every row"
-    if column.role == "label" and value not in LABEL_VALUES:
+    if ROLE_TABLE[column.role].binary and value not in LABEL_VALUES:
         return f"{value!r} is not a label; labels are {' or '.join(LABEL_VALUES)}"
     if column.dtype == "int" and not INT_PATTERN.match(value):
         if value in MISSING_MARKERS:
@@ -74,7 +74,7 @@ def value_problem(column: Column, value: str) -> str | None:
             return f"{value!r} is not a finite number"
         except ValueError:
             return f"{value!r} is not a number; declare `dtype: string` and role categorical if it holds words"
-    if column.role == "image_embedding":
+    if ROLE_TABLE[column.role].vector:
         problem = vector_problem(value, column.option("dim"))
         if problem is not None:
             return f"expected {column.option('dim')} space-separated numbers (its `dim`), found {problem[0]} values"
@@ -147,9 +147,9 @@ class RowParser:
 
 def _check(column: Column):
     """The test a cast value of ``column`` must pass, or None."""
-    if column.role == "label":
+    if ROLE_TABLE[column.role].binary:
         return lambda value: str(value) in LABEL_VALUES
-    if column.role == "image_embedding":
+    if ROLE_TABLE[column.role].vector:
         dim = column.option("dim")
         return lambda value: vector_problem(value, dim) is None
     if column.dtype == "float":

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import sys
 
-from components.feature_spec import NOT_FEATURE_ROLES, NULLABLE_ROLES, SCHEMA_TYPES, FeatureSpec, load_feature_spec
+from components.feature_spec import (
+    NOT_FEATURE_ROLES,
+    NULLABLE_ROLES,
+    ROLE_TABLE,
+    SCHEMA_TYPES,
+    FeatureSpec,
+    load_feature_spec,
+)
 
 
 def draft_schema(spec: FeatureSpec):
@@ -35,7 +42,7 @@ def draft_schema(spec: FeatureSpec):
         else:
             feature.presence.min_fraction = 1.0
             feature.shape.dim.add().size = 1
-        if column.role == "label":
+        if ROLE_TABLE[column.role].binary:
             feature.int_domain.min = 0
             feature.int_domain.max = 1
         if column.role in NOT_FEATURE_ROLES:  # the serving request does not carry them

@@ -17,7 +17,7 @@ import os
 
 import tensorflow as tf
 
-from components.feature_spec import FeatureSpec
+from components.feature_spec import ROLE_TABLE, FeatureSpec
 from components.preprocessing import vocabulary_name
 from serving.contract import (
     DEFAULT_SIGNATURE,
@@ -67,7 +67,7 @@ class ServingModule(tf.Module):
             }
             if c.name in self._known_values:
                 entry["known_values"] = self._known_values[c.name]
-            if c.role == "image_embedding":
+            if ROLE_TABLE[c.role].vector:
                 entry["dim"] = c.option("dim")
             manifest[c.name] = entry
         return manifest

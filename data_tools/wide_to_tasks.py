@@ -40,7 +40,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 
-from components.feature_spec import FeatureSpec, FeatureSpecError, load_feature_spec
+from components.feature_spec import ROLE_TABLE, FeatureSpec, FeatureSpecError, load_feature_spec
 from components.row_check import INT_PATTERN, MISSING_MARKERS
 
 MAX_REPORTED = 20  # bad rows listed in the report; all are counted and written
@@ -156,7 +156,7 @@ def convert(
     integers = {c.name for c in spec.columns if c.dtype == "int" and c.role in ("numerical", "categorical")} - set(
         constants
     )
-    words = [c.name for c in spec.columns if c.role in ("text", "history") and c.name not in constants]
+    words = [c.name for c in spec.columns if ROLE_TABLE[c.role].words and c.name not in constants]
     report = ConversionReport(rejected_path=rejected_path or default_rejected_path(output_path))
     with open(input_path, newline="") as src:
         reader = csv.reader(src)

@@ -43,3 +43,23 @@ def test_the_readme_is_short_and_links_every_docs_page():
     for page in glob.glob("docs/*.md", root_dir=REPO):
         assert f"]({page})" in readme, page
     assert "../shared" not in readme
+
+
+def test_the_role_table_of_the_docs_is_the_code_s():
+    from components.roles import ROLE_TABLE
+
+    with open(os.path.join(REPO, "docs", "your_data.md"), encoding="utf-8") as f:
+        rows = [line for line in f if re.match(r"^\| [a-z_]+ \| (string|int|float)", line)]
+    documented = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        documented[cells[0]] = cells
+    assert set(documented) == set(ROLE_TABLE)
+    for name, role in ROLE_TABLE.items():
+        _, dtypes, single, nullable, feature, options = documented[name]
+        listed = [d.strip() for d in dtypes.split(",")]
+        assert listed[0] == role.default_dtype and set(listed) == set(role.dtypes), name
+        assert (single, nullable, feature) == tuple(
+            "yes" if v else "no" for v in (role.single, role.nullable, role.feature)
+        ), name
+        assert set(re.findall(r"`(\w+)`", options)) == set(role.options), name

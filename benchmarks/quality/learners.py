@@ -113,6 +113,7 @@ def _lightgbm_table(columns: dict, fit: dict, spec):
     title names its movie); histories are left out (a tree needs them engineered into features first)."""
     import pandas as pd
 
+    from components.feature_spec import ROLE_TABLE
     from components.row_check import MISSING_MARKERS
 
     cols = {}
@@ -125,7 +126,7 @@ def _lightgbm_table(columns: dict, fit: dict, spec):
                 values = values.str.strip()
                 values = pd.to_numeric(values.where(~values.isin(MISSING_MARKERS)), errors="raise")
             cols[c.name] = values.astype("float64")
-        elif c.role == "image_embedding":
+        elif ROLE_TABLE[c.role].vector:
             vectors = np.stack([np.asarray(v.split(), dtype="float64") for v in values])
             cols.update({f"{c.name}_{i}": vectors[:, i] for i in range(vectors.shape[1])})
         else:

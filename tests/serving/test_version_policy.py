@@ -103,10 +103,10 @@ def test_the_oldest_is_unloaded_only_once_a_newer_one_loads(base):
 def test_an_unloaded_version_is_freed_and_its_memory_returned_once_its_last_request_lets_go(base, monkeypatch):
     import weakref
 
-    from serving import model_server
+    from serving import versions
 
     trims = []
-    monkeypatch.setattr(model_server, "release_freed_memory", lambda: trims.append(1))
+    monkeypatch.setattr(versions, "release_freed_memory", lambda: trims.append(1))
     registry = _registry(base, keep_versions=1)
     in_flight = registry.get(_Spec())  # a request still running on version 1
     gone = weakref.ref(in_flight)
