@@ -7,6 +7,7 @@ The local, Airflow and Kubeflow runners and the TFX CLI's entry file
 
 from __future__ import annotations
 
+import json
 import os
 
 import schemas
@@ -45,6 +46,24 @@ def env_train_steps() -> int | None:
     return int(steps)
 
 
+def options_from_env() -> dict:
+    """``build``'s options for the runners configured by environment (the TFX CLI's file, Airflow's DAG), the
+    same as the local runner's flags: ``$GREC_MODEL`` (``--model``), ``$GREC_PRESET`` (``--preset``),
+    ``$GREC_HYPERPARAMETERS`` (``--hyperparameters``, JSON), ``$GREC_TRAIN_STEPS`` (``--train-steps``).
+
+    Raises:
+        ValueError: a value that is not what its flag takes, named.
+    """
+    text = os.environ.get("GREC_HYPERPARAMETERS", "").strip() or "{}"
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"GREC_HYPERPARAMETERS={text!r} is not JSON: {e}") from None
+    model = os.environ.get("GREC_MODEL", "").strip() or DEFAULT_MODEL
+    preset = os.environ.get("GREC_PRESET", "").strip() or "small"
+    return {"trainer_config": trainer_config(model, overrides, preset), "train_steps": env_train_steps()}
+
+
 def trainer_config(model: str = DEFAULT_MODEL, overrides: dict | None = None, preset: str = "small") -> dict:
     """The Trainer's model and hyperparameters: the model's preset with ``overrides`` applied.
 
@@ -74,16 +93,19 @@ def preflight(
     return check_data_root(paths["data_root"], spec, data_format, one_input=bool(time_split), max_bad_rows=max_bad_rows)
 
 
-def build(paths: dict | None = None, **kwargs):
-    """The pipeline for ``paths`` (over ``default_paths()``); ``trainer_config`` is completed from the
-    model's preset and checked here, before anything runs."""
+def build(paths: dict | None = None, metadata: bool = True, **kwargs):
+    """The pipeline for ``paths`` (over ``default_paths()``), built the same way for every runner;
+    ``trainer_config`` is completed from the model's preset and checked here, before anything runs.
+    ``metadata``: a local SQLite metadata store at ``paths["metadata_path"]`` (Kubeflow brings its own)."""
     from tfx import v1 as tfx
 
     from pipelines import beam
     from pipelines.grec_pipeline import create_pipeline
 
     paths = {**default_paths(), **(paths or {})}
-    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata_path"])
+    connection = (
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata_path"]) if metadata else None
+    )
     config = dict(kwargs.pop("trainer_config", None) or {})
     config.update(
         trainer_config(
@@ -97,7 +119,7 @@ def build(paths: dict | None = None, **kwargs):
         feature_spec_path=paths["feature_spec_path"],
         schema_path=paths["schema_path"],
         serving_model_dir=paths["serving_model_dir"],
-        metadata_connection_config=metadata,
+        metadata_connection_config=connection,
         beam_pipeline_args=kwargs.pop("beam_pipeline_args", beam.beam_pipeline_args("direct")),
         trainer_config=config,
         **kwargs,

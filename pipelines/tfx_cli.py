@@ -4,11 +4,13 @@
     tfx run create --engine=local --pipeline_name=grec
 
 ``GREC_HOME``, ``GREC_SPEC`` and ``GREC_DATA_ROOT`` choose artifacts, spec and
-data as ``--data-root`` / ``--spec`` do for ``python -m pipelines.local_runner``;
-``GREC_TRAIN_STEPS`` the Trainer's step budget as ``--train-steps`` does.
+data as ``--data-root`` / ``--spec`` do for ``grec run``; ``GREC_MODEL``,
+``GREC_PRESET``, ``GREC_HYPERPARAMETERS`` and ``GREC_TRAIN_STEPS`` the model and
+its training as ``--model``, ``--preset``, ``--hyperparameters`` and
+``--train-steps`` do (``pipelines.config.options_from_env``).
 """
 
 if __name__ == "__main__":
     from pipelines import config, local_runner
 
-    local_runner.run(train_steps=config.env_train_steps())
+    local_runner.run(**config.options_from_env())

@@ -104,3 +104,20 @@ def test_the_explicit_package_list_names_every_package_folder():
         if "__init__.py" in files and folder != REPO:
             found.add(os.path.relpath(folder, REPO).replace(os.sep, "."))
     assert listed == found
+
+
+def test_the_dockerfile_installs_the_package_as_documented():
+    """The Kubeflow image: TFX's image of the pinned tfx, the package installed under the lock, what the
+    build context leaves out (the venvs, run outputs)."""
+    import re
+
+    with open(os.path.join(REPO, "requirements.txt")) as f:
+        tfx = re.search(r"^tfx==([\d.]+)$", f.read(), re.M).group(1)
+    with open(os.path.join(REPO, "Dockerfile")) as f:
+        lines = [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    assert lines[0] == f"FROM tensorflow/tfx:{tfx}"
+    install = next(line for line in lines if line.startswith("RUN"))
+    assert "pip install --no-cache-dir -c constraints.txt ." in install
+    with open(os.path.join(REPO, ".dockerignore")) as f:
+        ignored = set(f.read().split())
+    assert {".venv", ".venv-airflow", "data", "pipeline_root", "serving_models"} <= ignored

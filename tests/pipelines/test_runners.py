@@ -261,3 +261,58 @@ def test_code_fingerprint_changes_with_the_code_transform_and_trainer_run(tmp_pa
     (tmp_path / "serving").mkdir()
     (tmp_path / "serving" / "contract.py").write_text('OUTPUT_KEY = "score"\n')  # the export and Evaluator read it
     assert code_fingerprint(str(tmp_path)) != changed
+
+
+def _configurations(pipeline) -> dict:
+    """Each component's id, type and execution properties (as text): what it will run with."""
+    return {
+        c.id: (type(c).__name__, {k: str(v) for k, v in sorted(c.exec_properties.items())}) for c in pipeline.components
+    }
+
+
+def test_every_runner_builds_the_same_pipeline_from_the_same_options(tmp_path, monkeypatch):
+    """The local runner's flags, the environment the TFX CLI's file and Airflow's DAG read, and the Kubeflow
+    compiler's flags give pipelines whose components have the same configurations (model, preset,
+    hyperparameters, steps, spec, checks)."""
+    import shutil
+
+    from pipelines import config, kubeflow_runner, local_runner
+
+    spec_dir = tmp_path / "my_spec"
+    spec_dir.mkdir()
+    for name in ("feature_spec.yaml", "schema.pbtxt"):
+        shutil.copy(schemas.path("synthetic", name), spec_dir / name)
+    for split in ("train", "eval"):
+        (tmp_path / "data" / split).mkdir(parents=True)
+        shutil.copy(schemas.path("synthetic", "sample.csv"), tmp_path / "data" / split / "data.csv")
+    monkeypatch.setenv("GREC_HOME", str(tmp_path))
+    spec = str(spec_dir / "feature_spec.yaml")
+    paths = config.default_paths(spec=spec)
+    paths["data_root"] = str(tmp_path / "data")
+    built = {}
+
+    monkeypatch.setattr(local_runner, "run", lambda p, layout, **kw: built.setdefault("local", config.build(p, **kw)))
+    argv = ["--spec", spec, "--data-root", paths["data_root"], "--model", "mmoe", "--hyperparameters", '{"dim": 32}']
+    assert local_runner.main([*argv, "--train-steps", "40"]) == 0
+
+    for name, value in (("GREC_MODEL", "mmoe"), ("GREC_HYPERPARAMETERS", '{"dim": 32}'), ("GREC_TRAIN_STEPS", "40")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GREC_SPEC", spec)
+    monkeypatch.setenv("GREC_DATA_ROOT", paths["data_root"])
+    built["tfx_cli and airflow"] = config.build(config.default_paths(), **config.options_from_env())
+
+    def compiled(output, image, *args, **kwargs):
+        built["kubeflow"] = kubeflow_runner.build_pipeline(*args, **kwargs)
+        return output
+
+    monkeypatch.setattr(kubeflow_runner, "compile_pipeline", compiled)
+    where = [f"--{k.replace('_', '-')}={paths[k]}" for k in ("pipeline_root", "data_root", "serving_model_dir")]
+    assert kubeflow_runner.main(["--image", "grec:1", *where, *argv, "--train-steps", "40"]) == 0
+
+    local = _configurations(built["local"])
+    trainer = json.loads(local["Trainer"][1]["custom_config"])
+    assert trainer["model"] == "mmoe" and trainer["hyperparameters"]["dim"] == 32  # the preset, one key changed
+    assert trainer["hyperparameters"]["expert_dim"] == 128  # kept from mmoe's small preset (2 x its dim 64)
+    assert json.loads(local["Trainer"][1]["train_args"])["num_steps"] == 40
+    for runner in ("tfx_cli and airflow", "kubeflow"):
+        assert _configurations(built[runner]) == local, runner
