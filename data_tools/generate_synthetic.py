@@ -1,4 +1,4 @@
-"""Command line: write the synthetic multi-task data set and print what it holds.
+"""Writes the synthetic multi-task data set (train/ and eval/, or one folder per day: spans) and prints what it holds.
 
     python -m data_tools.generate_synthetic --out data/synthetic --rows 20000
 
@@ -74,6 +74,51 @@ def write_dataset(
     return manifest
 
 
+SPAN_EVAL_FRACTION = 0.2  # the last fifth of each span's period is its eval split
+
+
+def write_spans(
+    config: synthetic.SyntheticConfig,
+    out_dir: str,
+    span_days: int = 1,
+    drift_spans=(),
+    file_format: str = "csv",
+) -> dict:
+    """Writes the training period as spans of ``span_days`` days, TFX's layout (``pipelines/spans.py``):
+    ``out_dir/span-N/train/`` and ``eval/`` (the last ``SPAN_EVAL_FRACTION`` of the span's period).
+    In each of ``drift_spans`` the ``surface`` column drifts: every row's surface is the generator's
+    rarest one (a day of logs from one broken client), what the drift check between days must stop.
+    Returns the manifest (also written)."""
+    if span_days < 1 or config.train_days % span_days:
+        raise ValueError(f"span_days {span_days} must divide the {config.train_days} days into whole spans")
+    columns = synthetic.generate(config)
+    suffix = "csv" if file_format == "csv" else "tfrecord"
+    spans = {}
+    for span in range(1, config.train_days // span_days + 1):
+        start = synthetic.START_TS + (span - 1) * span_days * synthetic.DAY
+        end = start + span_days * synthetic.DAY
+        eval_start = end - int(SPAN_EVAL_FRACTION * span_days * synthetic.DAY)
+        rows = (columns["ts"] >= start) & (columns["ts"] < end)
+        part = {k: v[rows] for k, v in columns.items()}
+        if span in drift_spans:
+            part["surface"] = np.full(len(part["surface"]), synthetic.SURFACES[-1], dtype=part["surface"].dtype)
+        is_eval = part["ts"] >= eval_start
+        for split, chosen in (("train", ~is_eval), ("eval", is_eval)):
+            path = os.path.join(out_dir, f"span-{span}", split, f"data.{suffix}")
+            writers.write({k: v[chosen] for k, v in part.items()}, path, file_format)
+        spans[span] = {"rows": int(rows.sum()), "eval_rows": int(is_eval.sum()), "drift": span in drift_spans}
+    manifest = {
+        "layout_version": LAYOUT_VERSION,
+        "config": dataclasses.asdict(config),
+        "format": file_format,
+        "span_days": span_days,
+        "spans": spans,
+    }
+    with open(os.path.join(out_dir, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+    return manifest
+
+
 def format_summary(manifest: dict, out_dir: str) -> str:
     lines = [f"Synthetic data written to {os.path.abspath(out_dir)}"]
     for split, count in manifest["rows"].items():
@@ -114,12 +159,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--format", choices=("csv", "tfrecord"), default="csv", help="file format (default: %(default)s)"
     )
+    parser.add_argument(
+        "--days",
+        type=int,
+        help="write DAYS days of logs as spans, OUT/span-1 ... (TFX's span layout), instead of train/ and eval/",
+    )
+    parser.add_argument("--span-days", type=int, default=1, help="days per span (default: %(default)s)")
+    parser.add_argument(
+        "--drift-span", type=int, action="append", default=[], metavar="N", help="span N's surface column drifts"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     try:
+        days = {"train_days": args.days, "eval_days": 1} if args.days else {}
         config = synthetic.SyntheticConfig(
-            num_rows=args.rows, num_tasks=args.tasks, num_users=args.users, num_items=args.items, seed=args.seed
+            num_rows=args.rows,
+            num_tasks=args.tasks,
+            num_users=args.users,
+            num_items=args.items,
+            seed=args.seed,
+            **days,
         )
+        if args.days:
+            manifest = write_spans(config, args.out, args.span_days, args.drift_span, args.format)
+            print(f"{len(manifest['spans'])} spans written to {os.path.abspath(args.out)}: {manifest['spans']}")
+            return 0
     except ValueError as e:
         parser.error(str(e))
     start = time.perf_counter()

@@ -39,7 +39,7 @@ AIRFLOW_CONFIG = {
 def build_dag():
     """Builds the Airflow DAG of the pipeline the way every runner builds it (``pipelines.config``), its
     model and training from the environment as the TFX CLI's file reads them (``options_from_env``)."""
-    pipeline = config.build(**config.options_from_env())
+    pipeline = config.build(**config.options_from_env(config.default_paths()["data_root"]))
     return AirflowDagRunner(AirflowPipelineConfig(airflow_dag_config=AIRFLOW_CONFIG)).run(pipeline)
 
 

@@ -46,10 +46,12 @@ def env_train_steps() -> int | None:
     return int(steps)
 
 
-def options_from_env() -> dict:
+def options_from_env(data_root: str | None = None) -> dict:
     """``build``'s options for the runners configured by environment (the TFX CLI's file, Airflow's DAG), the
     same as the local runner's flags: ``$GREC_MODEL`` (``--model``), ``$GREC_PRESET`` (``--preset``),
-    ``$GREC_HYPERPARAMETERS`` (``--hyperparameters``, JSON), ``$GREC_TRAIN_STEPS`` (``--train-steps``).
+    ``$GREC_HYPERPARAMETERS`` (``--hyperparameters``, JSON), ``$GREC_TRAIN_STEPS`` (``--train-steps``),
+    ``$GREC_TRAIN_SPANS`` (``--train-spans``). With ``data_root``, a data root of spans is recognised as the
+    local runner's pre-flight does (the TFX CLI's file runs that pre-flight itself).
 
     Raises:
         ValueError: a value that is not what its flag takes, named.
@@ -61,7 +63,19 @@ def options_from_env() -> dict:
         raise ValueError(f"GREC_HYPERPARAMETERS={text!r} is not JSON: {e}") from None
     model = os.environ.get("GREC_MODEL", "").strip() or DEFAULT_MODEL
     preset = os.environ.get("GREC_PRESET", "").strip() or "small"
-    return {"trainer_config": trainer_config(model, overrides, preset), "train_steps": env_train_steps()}
+    options = {"trainer_config": trainer_config(model, overrides, preset), "train_steps": env_train_steps()}
+    spans = os.environ.get("GREC_TRAIN_SPANS", "").strip()
+    if spans:
+        if not spans.isdigit() or int(spans) < 1:
+            raise ValueError(f"GREC_TRAIN_SPANS={spans!r}: expected a whole number of spans, at least 1")
+        options["train_spans"] = int(spans)
+    if data_root is not None:
+        from pipelines.spans import find_spans
+
+        found = find_spans(data_root)
+        if found is not None:
+            options["span_pattern"] = found.pattern
+    return options
 
 
 def trainer_config(model: str = DEFAULT_MODEL, overrides: dict | None = None, preset: str = "small") -> dict:
@@ -76,11 +90,19 @@ def trainer_config(model: str = DEFAULT_MODEL, overrides: dict | None = None, pr
 
 
 def preflight(
-    paths: dict, data_format: str = "csv", time_split: dict | None = None, max_bad_rows: float = DEFAULT_MAX_BAD_ROWS
+    paths: dict,
+    data_format: str = "csv",
+    time_split: dict | None = None,
+    max_bad_rows: float = DEFAULT_MAX_BAD_ROWS,
+    span: int | None = None,
 ):
-    """Checks spec, schema and data folder before anything runs; returns the data layout."""
+    """Checks spec, schema and data folder before anything runs; returns the data layout. A data root of
+    spans (``pipelines/spans.py``): the folder of ``span`` (None: the newest) is checked."""
+    import dataclasses
+
     from components.feature_spec import check_against_schema, load_feature_spec
     from components.serving_names import check_serving_names
+    from pipelines.spans import SpanError, find_spans
 
     spec = load_feature_spec(paths["feature_spec_path"])
     check_serving_names(spec)
@@ -90,7 +112,14 @@ def preflight(
             f"(python -m components.schema_draft {paths['feature_spec_path']} > {paths['schema_path']})"
         )
     check_against_schema(spec, paths["schema_path"])
-    return check_data_root(paths["data_root"], spec, data_format, one_input=bool(time_split), max_bad_rows=max_bad_rows)
+    one_input = bool(time_split)
+    spans = find_spans(paths["data_root"])
+    if spans is None:
+        if span is not None:
+            raise SpanError(f"--span {span}: {paths['data_root']} has no span folders (span-N or YYYY-MM-DD)")
+        return check_data_root(paths["data_root"], spec, data_format, one_input, max_bad_rows)
+    found = check_data_root(spans.folder(span), spec, data_format, one_input, max_bad_rows)
+    return dataclasses.replace(found, span_pattern=spans.pattern, span=span, spans=tuple(sorted(spans.folders)))
 
 
 def build(paths: dict | None = None, metadata: bool = True, **kwargs):

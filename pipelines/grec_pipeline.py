@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 
 from tfx import v1 as tfx
-from tfx.proto import example_gen_pb2
+from tfx.proto import example_gen_pb2, range_config_pb2
 
 from components.anomaly_gate import AnomalyGate
+from components.drift_gate import (
+    DEFAULT_CATEGORICAL_THRESHOLD,
+    DEFAULT_NUMERICAL_THRESHOLD,
+    DriftGate,
+    LatestIfAny,
+    drift_kinds,
+)
 from components.evaluation import MAX_AUC_DROP, MIN_AUC, Evaluator, eval_config
 from components.example_gen.component import (
     CheckedImportExampleGen,
@@ -61,13 +69,23 @@ def example_gen_component(
     input_pattern: str | None = None,
     max_bad_rows: float = DEFAULT_MAX_BAD_ROWS,
     validation_fraction: float = 0.0,
+    span_pattern: str | None = None,
+    span: int | None = None,
 ):
-    """ExampleGen of ``data_root``: the ``train/`` and ``eval/`` folders as they are; or one input
-    (``input_pattern``, default every file in ``data_root``) split by the spec's time column with
+    """ExampleGen of ``data_root`` (of its newest span with ``span_pattern``, TFX's ``span-{SPAN}`` or
+    ``{YYYY}-{MM}-{DD}`` folder pattern, or of span ``span``): the ``train/`` and ``eval/`` folders as they
+    are; or one input (``input_pattern``, default every file in ``data_root``) split by the spec's time column with
     ``time_split``, else by a stable hash (``HASH_SPLIT``). CSV columns are read with the spec's types;
     bad rows go to the ``bad_rows`` output, up to ``max_bad_rows`` per input split; ``validation_fraction``
     of ``train`` becomes the ``validation`` split (``components/example_gen/splits.py``)."""
     checks = {"spec": spec.to_dict(), "max_bad_rows": max_bad_rows, "validation_fraction": validation_fraction}
+    if span is not None and span_pattern is None:
+        raise ValueError(f"span {span}: the data root has no span folders (give span_pattern)")
+    if span is not None:
+        checks["range_config"] = range_config_pb2.RangeConfig(
+            static_range=range_config_pb2.StaticRange(start_span_number=span, end_span_number=span)
+        )
+    prefix = f"{span_pattern}/" if span_pattern else ""
     if time_split is not None:
         if spec.time_column is None:
             raise ValueError(f"{spec.path or spec.name}: time_split needs a column with role 'time'")
@@ -75,7 +93,7 @@ def example_gen_component(
         return split_gen(
             input_base=data_root,
             time_column=spec.time_column.name,
-            pattern=input_pattern or "*",
+            pattern=prefix + (input_pattern or "*"),
             **time_split,
             **checks,
         )
@@ -83,12 +101,12 @@ def example_gen_component(
     if input_pattern is None:
         splits = example_gen_pb2.Input(
             splits=[
-                example_gen_pb2.Input.Split(name="train", pattern="train/*"),
-                example_gen_pb2.Input.Split(name="eval", pattern="eval/*"),
+                example_gen_pb2.Input.Split(name="train", pattern=prefix + "train/*"),
+                example_gen_pb2.Input.Split(name="eval", pattern=prefix + "eval/*"),
             ]
         )
     else:
-        splits = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern=input_pattern)])
+        splits = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern=prefix + input_pattern)])
         output_config = example_gen_pb2.Output(
             split_config=example_gen_pb2.SplitConfig(
                 splits=[example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=n) for name, n in HASH_SPLIT.items()]
@@ -126,6 +144,10 @@ def create_pipeline(
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
     task_gates: dict | None = None,
     tune_trials: int = 0,
+    span_pattern: str | None = None,
+    span: int | None = None,
+    train_spans: int | None = None,
+    drift_thresholds: dict | None = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the GRec pipeline.
 
@@ -171,6 +193,14 @@ def create_pipeline(
             trials over the model's search space, each trained as the Trainer
             trains and scored on the validation split (``components/tuner.py``);
             the Trainer takes the best. 0: no Tuner.
+        span_pattern: a data root of spans (``pipelines/spans.py``): TFX's folder pattern (``span-{SPAN}``,
+            ``{YYYY}-{MM}-{DD}``); ExampleGen ingests the newest span, or ``span``.
+        train_spans: the rolling window: Transform and the Trainer read the latest N spans' examples
+            (TFX's ``SpanRangeStrategy``; None: this run's span only); the Evaluator and the per-task gate
+            judge on this run's span's eval rows.
+        drift_thresholds: with spans, the drift check between days (``components/drift_gate.py``):
+            ``{"categorical": L-infinity, "numerical": Jensen-Shannon}`` thresholds against the last
+            accepted span (None: the defaults there; a threshold of 0 turns that check off).
 
     Raises:
         ValueError: ``tune_trials`` without a validation split (tuning on eval would pick the model on the
@@ -192,8 +222,31 @@ def create_pipeline(
     }
 
     example_gen = example_gen_component(
-        data_root, spec, data_format, time_split, input_pattern, max_bad_rows, validation_fraction
+        data_root, spec, data_format, time_split, input_pattern, max_bad_rows, validation_fraction, span_pattern, span
     )
+    training_examples = example_gen.outputs["examples"]
+    window = None
+    if train_spans:
+        if not span_pattern:
+            raise ValueError(f"train_spans {train_spans}: the data root has no span folders (span_pattern)")
+        # The latest N spans' examples in the metadata store, this run's included (TFX's resolver). With an
+        # older ``span`` asked for, the window ends there.
+        rolling = range_config_pb2.RollingRange(num_spans=train_spans)
+        if span is not None:
+            ranges = range_config_pb2.RangeConfig(
+                static_range=range_config_pb2.StaticRange(
+                    start_span_number=max(0, span - train_spans + 1), end_span_number=span
+                )
+            )
+        else:
+            ranges = range_config_pb2.RangeConfig(rolling_range=rolling)
+        window = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.SpanRangeStrategy,
+            config={"range_config": ranges},
+            examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples, producer_component_id=example_gen.id),
+        ).with_id("span_window")
+        window.add_upstream_node(example_gen)
+        training_examples = window.outputs["examples"]
 
     # Statistics of every split.
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
@@ -209,14 +262,39 @@ def create_pipeline(
     # ...stop the run here, naming feature and anomaly.
     gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"])
 
+    # Spans: the new day against the last accepted day (a drifted day stops here and is no baseline).
+    drift = baseline_statistics = None
+    if span_pattern:
+        thresholds = {"categorical": DEFAULT_CATEGORICAL_THRESHOLD, "numerical": DEFAULT_NUMERICAL_THRESHOLD}
+        thresholds.update(drift_thresholds or {})
+        baseline_statistics = tfx.dsl.Resolver(
+            strategy_class=LatestIfAny,
+            statistics=tfx.dsl.Channel(
+                type=tfx.types.standard_artifacts.ExampleStatistics,
+                producer_component_id="DriftGate",
+                output_key="accepted",
+            ),
+        ).with_id("last_accepted_statistics")
+        drift = DriftGate(
+            statistics=statistics_gen.outputs["statistics"],
+            examples=example_gen.outputs["examples"],
+            schema=schema_gen.outputs["schema"],
+            baseline=baseline_statistics.outputs["statistics"],
+            kinds=json.dumps(drift_kinds(spec_dict)),
+            categorical_threshold=float(thresholds["categorical"]),
+            numerical_threshold=float(thresholds["numerical"]),
+        ).with_id("DriftGate")
+
     # Vocabularies, scaling, tokenisation from the feature spec.
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
+        examples=training_examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="components.preprocessing.preprocessing_fn",
         custom_config=custom_config,
     )
     transform.add_upstream_node(gate)
+    if drift:
+        transform.add_upstream_node(drift)
 
     # Optional: the best hyperparameters on the validation split, each trial trained as the Trainer trains.
     training = dict(
@@ -270,10 +348,12 @@ def create_pipeline(
         pipeline_root=pipeline_root,
         components=[
             example_gen,
+            *([window] if window else []),
             statistics_gen,
             schema_gen,
             example_validator,
             gate,
+            *([baseline_statistics, drift] if drift else []),
             transform,
             *([tuner] if tuner else []),
             trainer,

@@ -85,6 +85,12 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="small", help="small (default) or paper (D=256)")
     parser.add_argument("--hyperparameters", default="{}", help="JSON overriding keys of the model's preset")
     parser.add_argument("--train-steps", type=int, help="at most this many training steps (early stopping)")
+    parser.add_argument(
+        "--span-pattern",
+        help="a data root of spans: TFX's folder pattern, span-{SPAN} or {YYYY}-{MM}-{DD} (pipelines/spans.py); "
+        "each run ingests the newest span",
+    )
+    parser.add_argument("--train-spans", type=int, metavar="N", help="Transform and Trainer read the latest N spans")
     parser.add_argument("--output", default="grec_pipeline.json")
     parser.add_argument("--beam-runner", default="dataflow")
     args = parser.parse_args(argv)
@@ -103,6 +109,8 @@ def main(argv=None) -> int:
         beam_runner=args.beam_runner,
         spec=args.spec,
         train_steps=args.train_steps,
+        span_pattern=args.span_pattern,
+        train_spans=args.train_spans,
     )
     print(path)
     return 0

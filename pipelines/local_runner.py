@@ -38,6 +38,7 @@ from pipelines.preflight import (  # noqa: F401 (re-exported for callers)
     check_data_root,
     check_tuning,
 )
+from pipelines.spans import parse_span
 
 
 def run(paths: dict | None = None, layout: Layout | None = None, **kwargs):
@@ -52,8 +53,12 @@ def run(paths: dict | None = None, layout: Layout | None = None, **kwargs):
             kwargs.get("data_format", "csv"),
             kwargs.get("time_split"),
             kwargs.get("max_bad_rows", DEFAULT_MAX_BAD_ROWS),
+            kwargs.get("span"),
         )
     kwargs.setdefault("input_pattern", layout.pattern)
+    kwargs.setdefault("span_pattern", layout.span_pattern)
+    if layout.span is not None:
+        kwargs.setdefault("span", layout.span)
     pipeline = build(paths, **kwargs)
     return tfx.orchestration.LocalDagRunner().run(pipeline)
 
@@ -78,6 +83,7 @@ def main(argv=None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     output.configure("--verbose" in argv)  # before the registry imports TensorFlow
+    from components.drift_gate import DEFAULT_CATEGORICAL_THRESHOLD, DEFAULT_NUMERICAL_THRESHOLD
     from models import MODEL_NAMES
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -127,6 +133,33 @@ def main(argv=None) -> int:
         type=float,
         help="split the one input folder by time inside ExampleGen: "
         "the last N days are eval (default: train/ and eval/ folders, or an 80/20 hash split)",
+    )
+    parser.add_argument(
+        "--span",
+        help="a data root of spans (span-N or YYYY-MM-DD folders): ingest this span (a number or a date) "
+        "instead of the newest",
+    )
+    parser.add_argument(
+        "--train-spans",
+        type=int,
+        metavar="N",
+        help="the rolling window: Transform and the Trainer read the latest N spans (TFX's span resolver); "
+        "the model is judged on the newest span's eval rows (default: that span only)",
+    )
+    parser.add_argument(
+        "--drift-categorical",
+        type=float,
+        default=DEFAULT_CATEGORICAL_THRESHOLD,
+        metavar="D",
+        help="spans: stop when a categorical's value shares moved by more than this (L-infinity) from the "
+        "last accepted span's; 0: no check (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--drift-numerical",
+        type=float,
+        default=DEFAULT_NUMERICAL_THRESHOLD,
+        metavar="D",
+        help="spans: the same for a numerical's histogram (Jensen-Shannon divergence) (default: %(default)s)",
     )
     parser.add_argument(
         "--max-bad-rows",
@@ -184,7 +217,12 @@ def main(argv=None) -> int:
             raise ValueError(
                 f"--eval-steps {args.eval_steps}: at least 1 batch (leave it out for the whole " "validation split)"
             )
-        found = preflight(paths, time_split=time_split, max_bad_rows=args.max_bad_rows)
+        span = parse_span(args.span)
+        if args.train_spans is not None and args.train_spans < 1:
+            raise ValueError(f"--train-spans {args.train_spans}: at least 1")
+        found = preflight(paths, time_split=time_split, max_bad_rows=args.max_bad_rows, span=span)
+        if args.train_spans and not found.span_pattern:
+            raise ValueError(f"--train-spans: {paths['data_root']} has no span folders (span-N or YYYY-MM-DD)")
     except json.JSONDecodeError as e:
         print(f"error: --hyperparameters is not JSON: {e}", file=sys.stderr)
         return 2
@@ -195,9 +233,14 @@ def main(argv=None) -> int:
 
     summary = role_summary(load_feature_spec(paths["feature_spec_path"]))
     split = ", time split" if time_split else ", 80/20 hash split"
+    spans = ""
+    if found.span_pattern:
+        window = f", training on the latest {args.train_spans}" if args.train_spans else ""
+        spans = f"; spans {list(found.spans)}, ingesting {found.span if found.span is not None else found.spans[-1]}"
+        spans += window
     print(
         f"spec {paths['feature_spec_path']}: {summary}\ndata {paths['data_root']} "
-        f"({'train/ and eval/' if found.pattern is None else found.pattern + split})\n"
+        f"({'train/ and eval/' if found.pattern is None else found.pattern + split}{spans})\n"
         f"model {args.model} {json.dumps(config['hyperparameters'])}",
         flush=True,
     )
@@ -220,6 +263,8 @@ def main(argv=None) -> int:
             validation_fraction=args.validation_fraction,
             task_gates=gates,
             tune_trials=args.tune_trials,
+            train_spans=args.train_spans,
+            drift_thresholds={"categorical": args.drift_categorical, "numerical": args.drift_numerical},
         )
     print(
         f"done: pipeline_root {paths['pipeline_root']}; served models {paths['serving_model_dir']}; "

@@ -44,6 +44,9 @@ class Layout:
     folders: tuple[tuple[str, str], ...]  # (split or "input", folder)
     pattern: str | None
     bad_rows: tuple[str, ...] = ()  # rows of the checked sample that ExampleGen will quarantine
+    span_pattern: str | None = None  # a data root of spans: TFX's folder pattern (pipelines/spans.py)
+    span: int | None = None  # the span asked for (None: the newest, which ExampleGen's driver picks)
+    spans: tuple[int, ...] = ()  # the spans there
 
 
 def layout(data_root: str, one_input: bool = False) -> Layout:

@@ -75,7 +75,7 @@ class _CheckedExampleGen(FileBasedExampleGen):
     SPEC_CLASS = _ExampleGenSpec
     DRIVER_CLASS = _CheckedDriver
 
-    def __init__(self, input_base: str, custom_config, input_config=None, output_config=None):
+    def __init__(self, input_base: str, custom_config, input_config=None, output_config=None, range_config=None):
         # FileBasedExampleGen.__init__ builds its own spec with one output; this is the same with two.
         input_config = input_config or utils.make_default_input_config()
         spec = _ExampleGenSpec(
@@ -83,7 +83,7 @@ class _CheckedExampleGen(FileBasedExampleGen):
             input_config=input_config,
             output_config=output_config or utils.make_default_output_config(input_config),
             custom_config=custom_config,
-            range_config=None,
+            range_config=range_config,
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             examples=channel.Channel(type=standard_artifacts.Examples),
@@ -98,8 +98,8 @@ class SpecCsvExampleGen(_CheckedExampleGen):
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(SpecCsvExecutor)
 
-    def __init__(self, input_base: str, spec: dict, input_config=None, output_config=None, **checks):
-        super().__init__(input_base, example_gen_config(spec, **checks), input_config, output_config)
+    def __init__(self, input_base: str, spec: dict, input_config=None, output_config=None, range_config=None, **checks):
+        super().__init__(input_base, example_gen_config(spec, **checks), input_config, output_config, range_config)
 
 
 class CheckedImportExampleGen(_CheckedExampleGen):
@@ -108,8 +108,16 @@ class CheckedImportExampleGen(_CheckedExampleGen):
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(CheckedImportExecutor)
 
-    def __init__(self, input_base: str, spec: dict | None = None, input_config=None, output_config=None, **checks):
-        super().__init__(input_base, example_gen_config(spec, **checks), input_config, output_config)
+    def __init__(
+        self,
+        input_base: str,
+        spec: dict | None = None,
+        input_config=None,
+        output_config=None,
+        range_config=None,
+        **checks,
+    ):
+        super().__init__(input_base, example_gen_config(spec, **checks), input_config, output_config, range_config)
 
 
 class _TimeSplitExampleGen(_CheckedExampleGen):
@@ -121,6 +129,7 @@ class _TimeSplitExampleGen(_CheckedExampleGen):
         eval_start: int | None = None,
         pattern: str = "*",
         spec: dict | None = None,
+        range_config=None,
         **checks,
     ):
         """Reads every file ``pattern`` matches in ``input_base``; ``eval`` holds the rows at or after the cutoff."""
@@ -129,6 +138,7 @@ class _TimeSplitExampleGen(_CheckedExampleGen):
             time_split_config(time_column, eval_days, eval_start, spec, **checks),
             example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)]),
             split_output_config(),
+            range_config,
         )
 
 
