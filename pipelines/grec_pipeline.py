@@ -231,7 +231,6 @@ def create_pipeline(
             raise ValueError(f"train_spans {train_spans}: the data root has no span folders (span_pattern)")
         # The latest N spans' examples in the metadata store, this run's included (TFX's resolver). With an
         # older ``span`` asked for, the window ends there.
-        rolling = range_config_pb2.RollingRange(num_spans=train_spans)
         if span is not None:
             ranges = range_config_pb2.RangeConfig(
                 static_range=range_config_pb2.StaticRange(
@@ -239,7 +238,7 @@ def create_pipeline(
                 )
             )
         else:
-            ranges = range_config_pb2.RangeConfig(rolling_range=rolling)
+            ranges = range_config_pb2.RangeConfig(rolling_range=range_config_pb2.RollingRange(num_spans=train_spans))
         window = tfx.dsl.Resolver(
             strategy_class=tfx.dsl.experimental.SpanRangeStrategy,
             config={"range_config": ranges},
