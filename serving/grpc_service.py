@@ -23,7 +23,7 @@ from tensorflow_serving.apis import (
 from serving.calls import RequestError, serve_call
 from serving.contract import DEFAULT_SIGNATURE, UNSEEN_OUTPUT
 from serving.metrics import ServerMetrics
-from serving.request_checks import UNSEEN_POLICIES, check_inputs, check_outputs
+from serving.request_checks import UNSEEN_POLICIES, check_inputs
 from serving.versions import ModelRegistry
 
 
@@ -62,8 +62,9 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         """Resolve the version and signature, check the request, run the signature, respond."""
         loaded, name, signature = self._resolve(request.model_spec)
         rules = dataclasses.replace(loaded.rules, unseen=self.unseen_values)
-        check_outputs(request.output_filter, signature, rules)
-        inputs, unseen = check_inputs(request.inputs, signature, name, loaded.features, rules, self.max_batch_size)
+        inputs, unseen = check_inputs(
+            request.inputs, signature, name, loaded.features, rules, self.max_batch_size, request.output_filter
+        )
         outputs = signature(**inputs)
         if unseen is not None:
             outputs[UNSEEN_OUTPUT] = np.asarray(unseen, np.int32)

@@ -193,12 +193,15 @@ def check_outputs(output_filter, signature, rules: ValueRules) -> None:
         )
 
 
-def check_inputs(request_inputs, signature, name: str, features: dict, rules: ValueRules, max_batch_size: int):
+def check_inputs(
+    request_inputs, signature, name: str, features: dict, rules: ValueRules, max_batch_size: int, output_filter=()
+):
     """A Predict request's input protos -> (tensors the signature takes, <int32>[B] unseen-value counts or
     None). Every problem raises a RequestError naming input, row and feature; shapes are checked as declared,
     before any tensor is built (a few bytes may declare millions of rows).
 
-    ``features``: the export's manifest, feature -> (dtype, nullable); ``rules``: what values must be."""
+    ``features``: the export's manifest, feature -> (dtype, nullable); ``rules``: what values must be;
+    ``output_filter``: the outputs asked for, checked after the input names, before any value."""
     specs = signature.input_specs
     missing = sorted(set(specs) - set(request_inputs))
     if missing:
@@ -206,6 +209,7 @@ def check_inputs(request_inputs, signature, name: str, features: dict, rules: Va
     unknown = sorted(set(request_inputs) - set(specs))
     if unknown:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"Unknown input(s) {unknown} for signature {name!r}")
+    check_outputs(output_filter, signature, rules)
     unseen = None  # with the flag policy: <int32>[B], how many task values of each row training never saw
     inputs, batch = {}, None
     for key, spec in specs.items():
