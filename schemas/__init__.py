@@ -12,7 +12,7 @@ import importlib.resources
 
 def path(dataset: str, name: str = "feature_spec.yaml") -> str:
     """The file ``<dataset>/<name>`` of this package as a path on disk (the package is installed as files)."""
-    return str(importlib.resources.files(__name__).joinpath(dataset, name))
+    return str(importlib.resources.files(__name__).joinpath(dataset).joinpath(name))
 
 
 def datasets() -> list[str]:
