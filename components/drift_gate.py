@@ -39,13 +39,15 @@ class DataDriftError(RuntimeError):
 
 
 def drift_kinds(spec: dict) -> "dict[str, str]":
-    """Feature -> ``categorical`` or ``numerical``: the spec's id columns and numerical columns."""
+    """Feature -> ``categorical`` or ``numerical``: the spec's id columns and numerical columns. An id column
+    of integers (codes) is compared as ``numerical``, by its histogram: TFDV's statistics hold the value
+    shares that L-infinity needs only for strings (or integers the schema marks ``is_categorical``)."""
     from components.roles import ROLE_TABLE
 
     kinds = {}
     for name, column in spec["columns"].items():
         if ROLE_TABLE[column["role"]].ids:
-            kinds[name] = "categorical"
+            kinds[name] = "categorical" if column.get("dtype", "string") == "string" else "numerical"
         elif column["role"] == "numerical":
             kinds[name] = "numerical"
     return kinds

@@ -53,6 +53,17 @@ def test_the_generator_writes_days_as_spans_with_a_later_eval_part(tmp_path):
         assert surfaces == {synthetic.SURFACES[-1]} if span == 3 else len(surfaces) == len(synthetic.SURFACES)
 
 
+def test_drift_is_measured_by_value_shares_for_words_and_by_histograms_for_numbers():
+    import schemas
+    from components.drift_gate import drift_kinds
+    from components.feature_spec import load_feature_spec
+
+    kinds = drift_kinds(load_feature_spec(schemas.path("synthetic")).to_dict())
+    assert kinds["surface"] == kinds["task"] == kinds["user_id"] == "categorical"
+    assert kinds["price"] == kinds["device"] == "numerical"  # device: an integer code, compared by histogram
+    assert "label" not in kinds and "query" not in kinds and "ts" not in kinds
+
+
 @pytest.mark.e2e
 def test_four_days_arrive_one_drifts_and_the_window_and_the_gate_use_the_accepted_days(tmp_path):
     """Four days of logs, the third with its ``surface`` column drifted. Day 1 trains; day 2 trains on spans
