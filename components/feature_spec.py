@@ -22,6 +22,8 @@ Example::
       oracle_p:  {role: ignore}               # never a feature
     # Only for wide files (one row, several labels): label column -> task name.
     wide_labels: {click: ctr, conversion: ctcvr}
+    # Only for wide files: a file column read under another name (one a served model can take).
+    wide_names: {"Class Name": Class_Name}
 
 List-valued columns (history, image embedding) travel as one string of
 space-separated values in CSV and TFRecord alike, so the raw schema is the same
@@ -115,12 +117,15 @@ class FeatureSpec:
         name: data set name.
         columns: columns in file order.
         wide_labels: for wide files, label column -> task name (empty otherwise).
+        wide_names: for wide files, file column -> the column name it has here (``data_tools.wide_to_tasks``
+            writes it so), where the file's name cannot name a served model's input.
         path: the file it was read from ('' when built in code).
     """
 
     name: str
     columns: tuple[Column, ...]
     wide_labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    wide_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
     path: str = ""
 
     def by_role(self, role: str) -> list[Column]:
@@ -167,7 +172,13 @@ class FeatureSpec:
         out: dict[str, Any] = {"name": self.name, "columns": {c.name: c.to_dict() for c in self.columns}}
         if self.wide_labels:
             out["wide_labels"] = dict(self.wide_labels)
+        if self.wide_names:
+            out["wide_names"] = dict(self.wide_names)
         return out
+
+    def file_column(self, name: str) -> str:
+        """The wide file's name of column ``name`` (``wide_names`` reversed; the same name otherwise)."""
+        return next((src for src, dst in self.wide_names.items() if dst == name), name)
 
     @property
     def names(self) -> list[str]:
@@ -196,9 +207,10 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
     """
     if not isinstance(raw, Mapping):
         raise FeatureSpecError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
-    unknown_top = sorted(set(raw) - {"name", "columns", "wide_labels", "description"})
+    top_keys = ("name", "columns", "wide_labels", "wide_names", "description")
+    unknown_top = sorted(set(raw) - set(top_keys))
     if unknown_top:
-        _fail(path, unknown_top[0], "unknown top-level key (allowed: name, columns, wide_labels, description)")
+        _fail(path, unknown_top[0], f"unknown top-level key (allowed: {', '.join(top_keys)})")
     columns_raw = raw.get("columns")
     if not isinstance(columns_raw, Mapping) or not columns_raw:
         _fail(path, "columns", "must be a non-empty mapping of column name -> {role: ...}")
@@ -276,17 +288,26 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
             )
         if not isinstance(task, str) or not task:
             _fail(path, f"wide_labels.{label_col}", f"task name for {label_col!r} must be a non-empty string")
+    renamed = raw.get("wide_names") or {}
+    if not isinstance(renamed, Mapping):
+        _fail(path, "wide_names", "must map a column of the wide file -> its name under `columns`")
+    by_role = {c.name: c.role for c in columns}
+    for source, name in renamed.items():
+        if by_role.get(name) in (None, "task", "label"):
+            _fail(path, f"wide_names.{source}", f"{name!r} must be a column under `columns` (not task or label)")
+        if source in by_role or source in wide:
+            _fail(path, f"wide_names.{source}", f"{source!r} is also a column name here: which one is read?")
+    if len(set(renamed.values())) < len(renamed):
+        _fail(path, "wide_names", "two file columns are given the same name")
     return FeatureSpec(
         name=str(raw.get("name", os.path.basename(os.path.dirname(path)) or "dataset")),
         columns=tuple(columns),
         wide_labels=dict(wide),
+        wide_names=dict(renamed),
         path=path,
     )
 
 
-# What TensorFlow accepts as a SavedModel signature's input name (its op-name rule; it writes - . / > as _):
-# the ``serve_raw`` signature takes one input per feature column, so a column named otherwise fails the
-# export at the end of training ("Class Name": a space), as do two names alike but for those characters.
 def role_summary(spec: FeatureSpec, reasons: Mapping[str, str] | None = None) -> str:
     """One line: how many columns of each model-input role, then every ignored column (with ``reasons[name]``
     where given), e.g. ``31 categorical, 7 numerical, 1 text; ignored: row_id (a row key)``."""

@@ -17,6 +17,17 @@ def _serving_input(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", name)
 
 
+def serving_name(name: str, taken: set[str] = frozenset()) -> str:
+    """A name for column ``name`` that a served model can take: TensorFlow's own input name for it without
+    leading ``_`` (``Class Name`` -> ``Class_Name``), with ``_2``, ``_3``... when that is in ``taken``."""
+    base = _serving_input(name).lstrip("_") or "x"
+    found, n = base, 1
+    while found in taken:
+        n += 1
+        found = f"{base}_{n}"
+    return found
+
+
 def check_serving_names(spec: FeatureSpec) -> None:
     """Raises FeatureSpecError naming every feature column whose name cannot be a serving input (with a name
     that can), or two that TensorFlow would give the same input name: checked before any component runs,
@@ -25,7 +36,7 @@ def check_serving_names(spec: FeatureSpec) -> None:
     bad = [name for name in names if not SERVING_NAME.match(name)]
     where = spec.path or spec.name
     if bad:
-        renamed = {name: _serving_input(name).lstrip("_") or "x" for name in bad}
+        renamed = {name: serving_name(name) for name in bad}
         raise FeatureSpecError(
             f"{where}: column(s) {bad} cannot be named so in a served model (TensorFlow input names "
             f"{SERVING_NAME_RULE}); rename them in the data's header and the spec, e.g. {renamed}"

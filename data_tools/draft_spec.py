@@ -28,7 +28,11 @@ prints what it guessed and why. The guesses, on the first ``--rows`` rows:
   such column its own token; a column of space-separated numbers of one
   length: ``image_embedding``;
 * a column named ``weight`` is the weight, ``ts``/``timestamp`` of whole
-  numbers the time; ``*_id`` columns are flagged for review.
+  numbers the time; ``*_id`` columns are flagged for review;
+* a column whose name a served model cannot take (``Class Name``: a space)
+  is drafted under a name it can (``Class_Name``), recorded under
+  ``wide_names`` so the converter writes it so; in a long file (no
+  converter) it is marked REVIEW: rename it in the header.
 
 ``ignore`` is drafted only for a row key (a different value in every row), a
 constant, an empty column, a column named in ``--ignore`` and a second image
@@ -46,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -57,7 +62,8 @@ from components.feature_spec import (
     parse_feature_spec,
     role_summary,
 )
-from components.serving_names import SERVING_NAME, SERVING_NAME_RULE
+from components.serving_names import SERVING_NAME, serving_name
+from components.serving_names import SERVING_NAME_RULE as RULE
 from data_tools.column_rules import RULES, UNINFORMATIVE, Guess, guess_column  # noqa: F401 (RULES: the table's key)
 
 DEFAULT_ROWS = 20_000  # sample rows read
@@ -140,6 +146,7 @@ def draft(
                 )
         _check_labels(path, "label", columns["label"])
     taken: set[str] = set()
+    renamed: dict[str, str] = {}  # wide file column -> its name in the spec
     for column, values in columns.items():
         if column in labels:
             continue
@@ -162,12 +169,18 @@ def draft(
                 )
             taken.add(guess.entry["role"])
             if guess.entry["role"] != "ignore" and not SERVING_NAME.match(column):
-                guess.review = True
-                guess.why += f"; rename it before the pipeline (a served model's input names {SERVING_NAME_RULE})"
+                if labels:  # the converter writes it under a name a served model can take
+                    guess.name = renamed[column] = serving_name(column, set(columns) | set(renamed.values()))
+                    guess.why += f"; read from the file's column {column!r} (a served model's input names {RULE})"
+                else:
+                    guess.review = True
+                    guess.why += f"; rename it before the pipeline (a served model's input names {RULE})"
             guesses.append(guess)
     spec = {"name": name or "mydata", "columns": {g.name: g.entry for g in guesses}}
     if labels:
         spec["wide_labels"] = {label: label for label in labels}
+    if renamed:
+        spec["wide_names"] = renamed
     return spec, guesses
 
 
@@ -185,6 +198,9 @@ def spec_yaml(spec: dict, guesses: Sequence[Guess], source: str) -> str:
     if "wide_labels" in spec:
         lines.append("wide_labels:  # label column of the wide file -> task name")
         lines += [f"  {label}: {task}" for label, task in spec["wide_labels"].items()]
+    if "wide_names" in spec:
+        lines.append("wide_names:  # column of the wide file -> its name above (one a served model can take)")
+        lines += [f"  {json.dumps(source)}: {name}" for source, name in spec["wide_names"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -17,6 +17,10 @@ history cell (a review written in paragraphs) is written as a space: the
 pipeline reads one line per row, and its tokenizer splits on any whitespace,
 so no token changes; the summary counts those cells.
 
+A column the spec's ``wide_names`` renames (a file column whose name a served
+model cannot take, ``Class Name``) is written under its name in the spec
+(``Class_Name``); the summary lists each.
+
 Bad rows (wrong column count, a numerical value that is not a number, a
 decimal in a column declared ``dtype: int``, a label outside the allowed
 values) are never dropped silently: each is counted, reported with its line
@@ -60,9 +64,15 @@ class ConversionReport:
     bad_examples: list[str] = dataclasses.field(default_factory=list)
     rejected_path: str = ""
     line_breaks: int = 0  # text / history cells whose line breaks were written as spaces
+    renamed: dict[str, str] = dataclasses.field(default_factory=dict)  # the spec's wide_names
 
     def summary(self) -> str:
         lines = [f"read {self.input_rows} rows, wrote {self.output_rows} task examples, rejected {self.bad_rows} rows"]
+        if self.renamed:
+            lines.append(
+                "columns written under the spec's names: "
+                + ", ".join(f"{source!r} -> {name}" for source, name in self.renamed.items())
+            )
         if self.line_breaks:
             lines.append(f"{self.line_breaks} text cells held line breaks, written as spaces (same tokens)")
         lines += [f"  {example}" for example in self.bad_examples]
@@ -152,12 +162,17 @@ def convert(
                 f"{spec.path}: constant column {name!r} (from --set) is not declared under `columns`"
             )
     allowed = {str(v) for v in allowed_labels}
-    numeric = {c.name for c in spec.columns if c.role == "numerical" and c.name not in constants}
-    integers = {c.name for c in spec.columns if c.dtype == "int" and c.role in ("numerical", "categorical")} - set(
-        constants
-    )
+    # checked under the file's own column names (the rejected rows' reasons name the user's columns)
+    numeric = {spec.file_column(c.name) for c in spec.columns if c.role == "numerical" and c.name not in constants}
+    integers = {
+        spec.file_column(c.name)
+        for c in spec.columns
+        if c.dtype == "int" and c.role in ("numerical", "categorical") and c.name not in constants
+    }
     words = [c.name for c in spec.columns if ROLE_TABLE[c.role].words and c.name not in constants]
-    report = ConversionReport(rejected_path=rejected_path or default_rejected_path(output_path))
+    report = ConversionReport(
+        rejected_path=rejected_path or default_rejected_path(output_path), renamed=dict(spec.wide_names)
+    )
     with open(input_path, newline="") as src:
         reader = csv.reader(src)
         header = next(reader, None)
@@ -166,12 +181,12 @@ def convert(
         needed = [n for n in spec.names if n not in (task_col, label_col) and n not in constants] + list(
             spec.wide_labels
         )
-        missing = [n for n in needed if n not in header]
+        missing = [spec.file_column(n) for n in needed if spec.file_column(n) not in header]
         if missing:
             raise FeatureSpecError(
                 f"{input_path}: column(s) {missing} needed by {spec.path} are missing from the header"
             )
-        index = {name: header.index(name) for name in needed}
+        index = {name: header.index(spec.file_column(name)) for name in needed}
         rejected = None
         os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
         with contextlib.ExitStack() as files:

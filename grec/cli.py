@@ -38,6 +38,7 @@ BENCHMARKS = (
     "paper_claims",
     "train_models",
     "forward_cost",
+    "text_columns",
     "example_gen_overhead",
     "request_shapes",
     "serving_load",

@@ -121,7 +121,8 @@ def _wide_splits(dataset: str, raw: str) -> tuple[dict, tuple]:
 
 
 def prepare_synthetic(rows: int):
-    """(harness.Data, LightGBM sets, spec) of the synthetic data set under ``SYNTHETIC``'s protocol, ``rows`` rows."""
+    """(harness.Data, {"lightgbm": LightGBM sets}, spec) of the synthetic data set under ``SYNTHETIC``'s
+    protocol, ``rows`` rows."""
     from components.feature_spec import load_feature_spec
     from data_tools import synthetic
 
@@ -130,7 +131,7 @@ def prepare_synthetic(rows: int):
     splits = {"fit": splits["train"], "valid": splits["valid"], "test": splits["eval"]}
     task_keys = {split: synthetic.task_names(columns) for split, columns in splits.items()}
     spec = load_feature_spec(harness.SPEC_PATH)
-    return data, lightgbm_sets(splits, spec, task_keys), spec
+    return data, {"lightgbm": lightgbm_sets(splits, spec, task_keys)}, spec
 
 
 def prepare(
@@ -141,8 +142,8 @@ def prepare(
     drop_options=(),
     rows: int = SYNTHETIC["rows"],
 ):
-    """(harness.Data, LightGBM sets, spec): the data set through draft, conversion and Transform (the synthetic
-    set: its generator and Transform, ``rows`` task examples).
+    """(harness.Data, {LightGBM learner: its sets}, spec): the data set through draft, conversion and
+    Transform (the synthetic set: its generator and Transform, ``rows`` task examples).
 
     ``numerical`` replaces the drafted transform of every numerical column (``zscore``, ``log1p``,
     ``bucketize`` with ``num_buckets``; ``buckets``: the drafted one plus ``num_buckets`` bucket ids;
@@ -208,4 +209,8 @@ def prepare(
         valid_y=examples["valid"][1],
         valid_tasks=examples["valid"][2],
     )
-    return data, lightgbm_sets(frames_of_csv(wide), spec), spec
+    frames = frames_of_csv(wide)
+    # LightGBM's tables: text as one category, and where the data have text, its TF-IDF terms (the text
+    # baseline a user would pick)
+    names = ("lightgbm", "lightgbm_tfidf") if spec.by_role("text") else ("lightgbm",)
+    return data, {name: lightgbm_sets(frames, spec, name=name) for name in names}, spec

@@ -50,17 +50,18 @@ class DeepLearner:
 
 @dataclasses.dataclass
 class LightGBMLearner:
-    """One LightGBM model per task (its defaults, or tuned parameters per task), early-stopped on validation."""
+    """One LightGBM model per task (its defaults, or tuned parameters per task), early-stopped on validation;
+    ``name``: its tables in ``prepared[1]`` (``lightgbm``; ``lightgbm_tfidf``: text as TF-IDF terms)."""
 
     name: str = "lightgbm"
     seeded = False  # trained once: its fit is deterministic
 
     def tune(self, prepared, trials: int, budget: Budget, work: str):
-        return tune("lightgbm", prepared[0], prepared[1], trials, budget.max_steps, budget.eval_every, work)
+        return tune("lightgbm", prepared[0], prepared[1][self.name], trials, budget.max_steps, budget.eval_every, work)
 
     def fit_score(self, prepared, seed: int, budget: Budget, tuned=None):
         """(test scores [rows] in the data's order, trees per task, None)."""
-        data, sets = prepared[0], prepared[1]
+        data, sets = prepared[0], prepared[1][self.name]
         tree_scores, trees = train_lightgbm(sets, params=tuned)
         # A task's test rows, in order, are its LightGBM test set: wide rows (the converter writes each wide
         # row's task examples in wide_labels order) or its own task-example rows.
@@ -107,10 +108,32 @@ def frames_of_csv(paths: dict) -> dict[str, dict[str, np.ndarray]]:
     }
 
 
-def _lightgbm_table(columns: dict, fit: dict, spec):
+# The text baseline a LightGBM user would write (``lightgbm_tfidf``): each text column's TF-IDF weights of its
+# most frequent words and word pairs (sublinear counts, in at least MIN_DOCS rows), fitted on the fit split.
+TFIDF_TERMS = 1000  # per text column; dense float32 columns (Reviews: 14k rows x 2,000 terms, 110 MB)
+TFIDF_MIN_DOCS = 5
+
+
+def _tfidf(fit: dict, spec, name: str) -> dict:
+    """{text column: its TfidfVectorizer fitted on the fit split}; none for ``lightgbm``."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if name != "lightgbm_tfidf":
+        return {}
+    return {
+        c.name: TfidfVectorizer(
+            max_features=TFIDF_TERMS, min_df=TFIDF_MIN_DOCS, ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32
+        ).fit(fit[spec.file_column(c.name)].astype(str))
+        for c in spec.by_role("text")
+    }
+
+
+def _lightgbm_table(columns: dict, fit: dict, spec, tfidf: dict):
     """LightGBM's inputs: the deep models' columns, numbers as numbers (missing: NaN), categoricals as
     categories of the fit split, an image embedding as one number per dimension, a text as one category (a
-    title names its movie); histories are left out (a tree needs them engineered into features first)."""
+    title names its movie) or, with ``tfidf`` ({column: fitted vectorizer}), as its terms' TF-IDF weights;
+    histories are left out (a tree needs them engineered into features first). ``columns`` and ``fit`` are
+    the files' columns (``spec.file_column``: a renamed column under the file's name)."""
     import pandas as pd
 
     from components.feature_spec import ROLE_TABLE
@@ -120,8 +143,11 @@ def _lightgbm_table(columns: dict, fit: dict, spec):
     for c in spec.feature_columns:
         if c.role in ("task", "history"):
             continue
-        values = pd.Series(columns[c.name])
-        if c.role == "numerical":
+        values = pd.Series(columns[spec.file_column(c.name)])
+        if c.name in tfidf:
+            weights = tfidf[c.name].transform(values.astype(str)).toarray()
+            cols.update({f"{c.name}_tfidf_{i}": weights[:, i] for i in range(weights.shape[1])})
+        elif c.role == "numerical":
             if values.dtype == object:
                 values = values.str.strip()
                 values = pd.to_numeric(values.where(~values.isin(MISSING_MARKERS)), errors="raise")
@@ -130,16 +156,18 @@ def _lightgbm_table(columns: dict, fit: dict, spec):
             vectors = np.stack([np.asarray(v.split(), dtype="float64") for v in values])
             cols.update({f"{c.name}_{i}": vectors[:, i] for i in range(vectors.shape[1])})
         else:
-            categories = sorted(pd.Series(fit[c.name]).astype(str).str.strip().unique())
+            categories = sorted(pd.Series(fit[spec.file_column(c.name)]).astype(str).str.strip().unique())
             cols[c.name] = pd.Categorical(values.astype(str).str.strip(), categories=categories)
     return pd.DataFrame(cols)
 
 
-def lightgbm_sets(splits: dict, spec, task_keys=None) -> dict[str, dict[str, tuple]]:
-    """{task: {split: (features, labels)}} for one LightGBM model per task. Wide rows (``task_keys`` None):
-    every task reads all rows, its label from its own column. Task-example rows: each task reads its own
-    rows (``task_keys[split]``: each row's task), the label column."""
-    tables = {split: _lightgbm_table(columns, splits["fit"], spec) for split, columns in splits.items()}
+def lightgbm_sets(splits: dict, spec, task_keys=None, name: str = "lightgbm") -> dict[str, dict[str, tuple]]:
+    """{task: {split: (features, labels)}} for one LightGBM model per task (``name``: ``lightgbm``, or
+    ``lightgbm_tfidf`` with text as TF-IDF terms). Wide rows (``task_keys`` None): every task reads all rows,
+    its label from its own column. Task-example rows: each task reads its own rows (``task_keys[split]``:
+    each row's task), the label column."""
+    tfidf = _tfidf(splits["fit"], spec, name)
+    tables = {split: _lightgbm_table(columns, splits["fit"], spec, tfidf) for split, columns in splits.items()}
     if task_keys is None:
         return {
             task: {split: (tables[split], np.asarray(splits[split][task]).astype(int)) for split in splits}

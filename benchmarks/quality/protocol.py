@@ -56,8 +56,9 @@ def run(
     prepared = prepared or prepare(dataset, work, numerical, num_buckets, drop_options, rows)
     data, lightgbm_sets, _ = prepared
     budget = Budget(max_steps, eval_every, batch_size, learning_rate)
-    learners = [DeepLearner(name, *variants.get(name, (name, None))) for name in models] + [LightGBMLearner()]
-    tasks = list(lightgbm_sets)
+    learners = [DeepLearner(name, *variants.get(name, (name, None))) for name in models]
+    learners += [LightGBMLearner(name) for name in lightgbm_sets]
+    tasks = list(lightgbm_sets["lightgbm"])
     test_tasks = data.eval_tasks
     scores: dict[str, np.ndarray] = {}  # model -> [seeds, test rows]
     steps: dict[str, list[int]] = {}

@@ -49,6 +49,21 @@ def test_forward_cost_quick_mode_writes_its_report(tmp_path):
     assert "sparse / dense" in (tmp_path / "forward_cost.md").read_text()
 
 
+def test_text_columns_quick_mode_counts_one_encoder_per_column(tmp_path):
+    from benchmarks import text_columns
+
+    assert text_columns.main(["--quick", "--out", str(tmp_path / "t")]) == 0
+    rows = json.loads((tmp_path / "t.json").read_text())["rows"]
+    assert [r["columns"] for r in rows] == [1, 2]
+    one, two = rows
+    # One column: the same model either way. Two: the merged vocabulary has the same embedding rows, and the
+    # second encoder adds its own weights.
+    assert one["per_column"]["parameters"] == one["shared"]["parameters"]
+    assert two["per_column"]["parameters"] > two["shared"]["parameters"] > one["shared"]["parameters"]
+    assert all(r[k]["examples_per_second"] > 0 for r in rows for k in ("per_column", "shared"))
+    assert "| 2 |" in (tmp_path / "t.md").read_text()
+
+
 def test_analytic_flops_by_hand():
     from models.flops import model_flops
     from models.input_config import InputConfig

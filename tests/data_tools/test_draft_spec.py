@@ -105,18 +105,18 @@ def test_survey_phrases_are_categorical_and_codes_by_name(tmp_path):
     spec, guesses = draft_spec.draft(str(path), ["y"])
     by_name = {g.name: g for g in guesses}
     roles = {name: entry["role"] for name, entry in spec["columns"].items()}
-    assert roles == {
+    assert roles == {  # names with spaces: as a served model's inputs are named (under wide_names)
         "task": "task",
         "label": "label",
         "age": "numerical",
-        "children count": "numerical",
-        "detailed industry recode": "categorical",
-        "marital stat": "categorical",
+        "children_count": "numerical",
+        "detailed_industry_recode": "categorical",
+        "marital_stat": "categorical",
         "city": "categorical",
     }
-    assert by_name["age"].rule == "count name" and by_name["children count"].rule == "count name"  # 15 and 6 values
-    assert by_name["detailed industry recode"].rule == "code name"  # 51 values: codes by name, not numerical
-    assert by_name["marital stat"].rule == "repeats"
+    assert by_name["age"].rule == "count name" and by_name["children_count"].rule == "count name"  # 15 and 6 values
+    assert by_name["detailed_industry_recode"].rule == "code name"  # 51 values: codes by name, not numerical
+    assert by_name["marital_stat"].rule == "repeats"
     assert by_name["city"].rule == "repeats" and "the 50 most frequent cover" in by_name["city"].why
 
 
@@ -163,3 +163,57 @@ def test_what_cannot_be_drafted_says_what_to_pass(tmp_path, rows, labels, expect
     with pytest.raises(FeatureSpecError) as info:
         draft_spec.draft(str(path), labels)
     assert expected in str(info.value) and str(path) in str(info.value)
+
+
+def test_names_a_served_model_cannot_take_are_drafted_renamed_and_converted_so(tmp_path, capsys):
+    """Reviews' header has spaces (``Class Name``); TensorFlow refused them as input names after training.
+    The drafter names them as TensorFlow would (``Class_Name``; ``_2`` when that is taken), records the
+    file's names under ``wide_names``, and the converter writes the spec's names: no hand edit."""
+    from components.serving_names import check_serving_names
+    from data_tools import wide_to_tasks
+
+    header = ["Class Name", "Class_Name", "_code", "Feedback Count", "ok"]
+    with open(tmp_path / "wide.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for i in range(300):
+            w.writerow([f"class {i % 4}", f"c{i % 3}", i % 5, i % 50, i % 2])
+    out = tmp_path / "spec"
+    args = ["--input", str(tmp_path / "wide.csv"), "--labels", "ok", "--out", str(out), "--strict"]
+    assert draft_spec.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "read from the file's column 'Class Name'" in printed and "REVIEW" not in printed
+    spec = load_feature_spec(str(out / "feature_spec.yaml"))
+    assert spec.wide_names == {"Class Name": "Class_Name_2", "_code": "code", "Feedback Count": "Feedback_Count"}
+    assert [c.name for c in spec.feature_columns] == ["task", "Class_Name_2", "Class_Name", "code", "Feedback_Count"]
+    check_serving_names(spec)  # the pipeline's check passes unedited
+    with open(tmp_path / "wide.csv", "a", newline="") as f:
+        csv.writer(f).writerow(["class 1", "c1", 2, "many", 1])  # a bad row: its reason names the file's column
+    report = wide_to_tasks.convert(spec, str(tmp_path / "wide.csv"), str(tmp_path / "data" / "train.csv"))
+    assert report.bad_rows == 1 and "column 'Feedback Count': 'many' is not a number" in report.bad_examples[0]
+    assert "'Class Name' -> Class_Name_2" in report.summary()
+    with open(tmp_path / "data" / "train.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == spec.names and len(rows) == 300
+    assert (rows[3]["Class_Name_2"], rows[3]["Class_Name"], rows[3]["code"]) == ("class 3", "c0", "3")
+
+
+@pytest.mark.parametrize(
+    "wide_names, message",
+    [
+        ({"Class Name": "nope"}, "'nope' must be a column under `columns`"),
+        ({"Class Name": "label"}, "'label' must be a column under `columns`"),
+        ({"a": "b"}, "'a' is also a column name here"),
+        ({"x y": "b", "x-y": "b"}, "two file columns are given the same name"),
+    ],
+)
+def test_wide_names_that_cannot_be_read_are_refused(wide_names, message):
+    from components.feature_spec import parse_feature_spec
+
+    raw = {
+        "columns": {"task": "task", "label": "label", "a": "categorical", "b": "categorical"},
+        "wide_labels": {"click": "ctr"},
+        "wide_names": wide_names,
+    }
+    with pytest.raises(FeatureSpecError, match=message):
+        parse_feature_spec(raw, "s.yaml")
