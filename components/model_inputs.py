@@ -42,3 +42,36 @@ def input_config_from_transform(spec: FeatureSpec, tf_transform_output) -> Input
         ],
         image=(image.name, image.option("dim")) if image else None,
     )
+
+
+def _special(name: str) -> str:
+    """A key no vocabulary value can be (vocabulary values hold no NUL)."""
+    return "\0" + name
+
+
+def id_keys(spec: FeatureSpec, tf_transform_output) -> dict[str, list[str]]:
+    """What each id of every id-indexed feature stands for, in id order (the layouts of
+    ``input_config_from_transform``): its vocabulary value, an OOV bucket, padding, or a bucket's position.
+    A warm start (``models.warm_start``) carries an embedding row to the id with the same key the next day;
+    a quantile bucket keeps its position (its boundaries move with the data)."""
+
+    def vocabulary(name: str) -> list[str]:
+        values = tf_transform_output.vocabulary_by_name(vocabulary_name(name))
+        return [v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else str(v) for v in values]
+
+    def buckets(count: int) -> list[str]:
+        return [_special(f"bucket {k}") for k in range(count)]
+
+    keys = {}
+    for c in [*spec.task_columns, *spec.by_role("categorical")]:
+        keys[c.name] = vocabulary(c.name) + [_special(f"oov {k}") for k in range(oov_buckets(c))]
+    for c in spec.by_role("numerical"):
+        if c.bucketized:
+            keys[c.name] = buckets(c.num_buckets + 1)
+        if c.bucket_feature:
+            keys[c.bucket_feature] = buckets(c.option("buckets") + 1)
+        if c.value_feature:
+            keys[c.value_feature] = vocabulary(c.value_feature) + [_special("oov")]
+    for c in [*spec.by_role("text"), *spec.by_role("history")]:
+        keys[c.name] = [_special("padding"), *vocabulary(c.name), _special("oov")]
+    return keys

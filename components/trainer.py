@@ -13,6 +13,15 @@
   and the input order, ``keras.utils.set_random_seed``): a rerun on the same data trains the same model up
   to the order of float reductions (docs/decisions.md, "Seeded training").
 
+* ``warm_start``: start from the base model's weights (``fn_args.base_model``: the last blessed model, which
+  the pipeline passes with ``--warm-start``), id-indexed rows carried by the value each id stands for
+  (``models.warm_start``); a cold start when there is no blessed model yet, when it was saved without
+  warm-start weights or when its architecture differs, said in the log and in ``warm_start.json``.
+
+Beside the serving export, every run writes ``warm_start/`` into its Model artifact (weights, the keys of
+every id-indexed feature, the model's settings: what tomorrow's warm start reads), and into its ModelRun
+folder ``warm_start.json`` (how this run started) and ``history.json`` (the loss of every round).
+
 With the pipeline's Tuner (``components/tuner.py``), the best trial's
 hyperparameters (``fn_args.hyperparameters``) replace the keys the search
 space covers (``models.presets.search_space``) and the learning rate.
@@ -40,11 +49,11 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx_bsl.public import tfxio
 
-from components.model_inputs import input_config_from_transform
+from components.model_inputs import id_keys, input_config_from_transform
 from components.preprocessing import spec_from_config, vocabulary_name
 from components.signatures import export_serving_model
 from components.training_callbacks import PerTaskMetrics
-from models import DEFAULT_MODEL, build_model, presets, training
+from models import DEFAULT_MODEL, build_model, presets, training, warm_start
 
 DEFAULTS = dict(
     model=DEFAULT_MODEL,
@@ -54,7 +63,26 @@ DEFAULTS = dict(
     epochs=None,  # models.training.validation_rounds
     early_stopping_patience=training.EARLY_STOPPING_PATIENCE,
     seed=0,
+    warm_start=False,
 )
+WARM_START_DIR = "warm_start"  # in the Model artifact, beside Format-Serving
+
+
+def start_from_base_model(fn_args, model, keys: dict, settings: dict) -> dict:
+    """Sets ``model``'s weights from the base model's ``warm_start/`` when the run asks for it and it fits;
+    returns how the run started ({"warm": bool, "message": ..., "base_model": path or None})."""
+    base = fn_args.base_model
+    if not base:
+        return {"warm": False, "message": "cold start: no blessed model yet", "base_model": None}
+    folder = os.path.join(os.path.dirname(base), WARM_START_DIR)
+    if not tf.io.gfile.exists(os.path.join(folder, warm_start.CONFIG_FILE)):
+        message = f"cold start: the blessed model {base} has no {WARM_START_DIR}/ (trained before warm start)"
+        return {"warm": False, "message": message, "base_model": base}
+    try:
+        report = warm_start.restore(model, keys, folder, settings)
+    except warm_start.CannotWarmStart as e:
+        return {"warm": False, "message": f"cold start: another architecture than {base}: {e}", "base_model": base}
+    return {"warm": True, "message": report.summary(), "base_model": base, "ids": report.ids}
 
 
 def _tf_config():
@@ -261,6 +289,14 @@ def run_fn(fn_args):
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         _patch_keras_for_multi_worker(model, strategy)
     log_dir = _worker_dir(fn_args.model_run_dir)
+    keys = id_keys(spec, tf_transform_output)
+    # What a warm start must match: the model and its settings (as JSON reads them back).
+    settings = json.loads(json.dumps({"model": config["model"], "hyperparameters": hyperparameters}))
+    started = {"warm": False, "message": "cold start (warm start not asked)", "base_model": None}
+    if config["warm_start"]:
+        started = start_from_base_model(fn_args, model, keys, settings)
+    logging.info("GRec trainer: %s", started["message"])
+    print(f"GRec trainer: {started['message']}", flush=True)
     task_column = spec.task_column.name
     per_task = PerTaskMetrics(
         setup.validation_batches,
@@ -269,7 +305,7 @@ def run_fn(fn_args):
         log_dir,
         num_batches=setup.validation_steps,
     )
-    model.fit(
+    history = model.fit(
         setup.train,
         epochs=setup.epochs,
         steps_per_epoch=setup.steps_per_epoch,
@@ -283,6 +319,12 @@ def run_fn(fn_args):
         verbose=2,
     )
     model.save(os.path.join(log_dir, "model.keras"))
+    for name, content in (("warm_start.json", started), ("history.json", history.history)):
+        with tf.io.gfile.GFile(os.path.join(log_dir, name), "w") as f:
+            json.dump(content, f, default=float)
+    warm_start.save(
+        model, keys, _worker_dir(os.path.join(os.path.dirname(fn_args.serving_model_dir), WARM_START_DIR)), settings
+    )
     export_serving_model(
         model, tf_transform_output, spec, setup.input_config.feature_names(), _worker_dir(fn_args.serving_model_dir)
     )

@@ -50,8 +50,9 @@ def options_from_env(data_root: str | None = None) -> dict:
     """``build``'s options for the runners configured by environment (the TFX CLI's file, Airflow's DAG), the
     same as the local runner's flags: ``$GREC_MODEL`` (``--model``), ``$GREC_PRESET`` (``--preset``),
     ``$GREC_HYPERPARAMETERS`` (``--hyperparameters``, JSON), ``$GREC_TRAIN_STEPS`` (``--train-steps``),
-    ``$GREC_TRAIN_SPANS`` (``--train-spans``). With ``data_root``, a data root of spans is recognised as the
-    local runner's pre-flight does (the TFX CLI's file runs that pre-flight itself).
+    ``$GREC_TRAIN_SPANS`` (``--train-spans``), ``$GREC_WARM_START`` (``--warm-start``: 1 or true). With
+    ``data_root``, a data root of spans is recognised as the local runner's pre-flight does (the TFX CLI's
+    file runs that pre-flight itself).
 
     Raises:
         ValueError: a value that is not what its flag takes, named.
@@ -69,6 +70,11 @@ def options_from_env(data_root: str | None = None) -> dict:
         if not spans.isdigit() or int(spans) < 1:
             raise ValueError(f"GREC_TRAIN_SPANS={spans!r}: expected a whole number of spans, at least 1")
         options["train_spans"] = int(spans)
+    warm = os.environ.get("GREC_WARM_START", "").strip().lower()
+    if warm not in ("", "0", "1", "false", "true"):
+        raise ValueError(f"GREC_WARM_START={warm!r}: expected 1, true, 0 or false")
+    if warm in ("1", "true"):
+        options["warm_start"] = True
     if data_root is not None:
         from pipelines.spans import find_spans
 

@@ -148,6 +148,7 @@ def create_pipeline(
     span: int | None = None,
     train_spans: int | None = None,
     drift_thresholds: dict | None = None,
+    warm_start: bool = False,
 ) -> tfx.dsl.Pipeline:
     """Builds the GRec pipeline.
 
@@ -201,6 +202,9 @@ def create_pipeline(
         drift_thresholds: with spans, the drift check between days (``components/drift_gate.py``):
             ``{"categorical": L-infinity, "numerical": Jensen-Shannon}`` thresholds against the last
             accepted span (None: the defaults there; a threshold of 0 turns that check off).
+        warm_start: the Trainer starts from the last blessed model's weights (TFX ``base_model``, the same
+            resolver as the Evaluator's baseline), id-indexed rows carried by value (``models.warm_start``);
+            a cold start, said in the Trainer's log, when there is none or its architecture differs.
 
     Raises:
         ValueError: ``tune_trials`` without a validation split (tuning on eval would pick the model on the
@@ -302,23 +306,29 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(num_steps=train_steps or MAX_STEPS),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps, splits=[VALIDATION if validation_fraction else "eval"]),
-        custom_config={**custom_config, **(trainer_config or {}), "tune_trials": tune_trials},
+        custom_config={
+            **custom_config,
+            **(trainer_config or {}),
+            "tune_trials": tune_trials,
+            "warm_start": warm_start,
+        },
     )
     tuner = tfx.components.Tuner(tuner_fn="components.tuner.tuner_fn", **training) if tune_trials else None
 
-    # GRec (or a baseline) on the transformed examples.
-    trainer = tfx.components.Trainer(
-        run_fn="components.trainer.run_fn",
-        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
-        **training,
-    )
-
-    # The latest blessed model, the baseline of the change threshold.
+    # The latest blessed model: the baseline of the change threshold and, with warm_start, the Trainer's start.
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
+
+    # GRec (or a baseline) on the transformed examples.
+    trainer = tfx.components.Trainer(
+        run_fn="components.trainer.run_fn",
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+        base_model=model_resolver.outputs["model"] if warm_start else None,
+        **training,
+    )
 
     # AP and AUC per task slice on the raw eval split; blessing by TFMA's overall thresholds,
     # then every main task gated against the last blessed model (components/task_gate.py).
@@ -355,8 +365,8 @@ def create_pipeline(
             *([baseline_statistics, drift] if drift else []),
             transform,
             *([tuner] if tuner else []),
-            trainer,
             model_resolver,
+            trainer,
             evaluator,
             pusher,
         ],

@@ -91,6 +91,7 @@ def main(argv=None) -> int:
         "each run ingests the newest span",
     )
     parser.add_argument("--train-spans", type=int, metavar="N", help="Transform and Trainer read the latest N spans")
+    parser.add_argument("--warm-start", action="store_true", help="start from the last blessed model's weights")
     parser.add_argument("--output", default="grec_pipeline.json")
     parser.add_argument("--beam-runner", default="dataflow")
     args = parser.parse_args(argv)
@@ -111,6 +112,7 @@ def main(argv=None) -> int:
         train_steps=args.train_steps,
         span_pattern=args.span_pattern,
         train_spans=args.train_spans,
+        warm_start=args.warm_start,
     )
     print(path)
     return 0

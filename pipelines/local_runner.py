@@ -147,6 +147,12 @@ def main(argv=None) -> int:
         "the model is judged on the newest span's eval rows (default: that span only)",
     )
     parser.add_argument(
+        "--warm-start",
+        action="store_true",
+        help="the Trainer starts from the last blessed model's weights (embedding rows carried by id value); "
+        "a cold start, said in the Trainer's log, when there is none or its architecture differs",
+    )
+    parser.add_argument(
         "--drift-categorical",
         type=float,
         default=DEFAULT_CATEGORICAL_THRESHOLD,
@@ -264,6 +270,7 @@ def main(argv=None) -> int:
             task_gates=gates,
             tune_trials=args.tune_trials,
             train_spans=args.train_spans,
+            warm_start=args.warm_start,
             drift_thresholds={"categorical": args.drift_categorical, "numerical": args.drift_numerical},
         )
     print(

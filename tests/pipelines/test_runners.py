@@ -266,7 +266,12 @@ def test_code_fingerprint_changes_with_the_code_transform_and_trainer_run(tmp_pa
 def _configurations(pipeline) -> dict:
     """Each component's id, type and execution properties (as text): what it will run with."""
     return {
-        c.id: (type(c).__name__, {k: str(v) for k, v in sorted(c.exec_properties.items())}) for c in pipeline.components
+        c.id: (
+            type(c).__name__,
+            {k: str(v) for k, v in sorted(c.exec_properties.items())},
+            sorted(c.inputs),  # which channels it reads (the Trainer's base_model with --warm-start)
+        )
+        for c in pipeline.components
     }
 
 
@@ -293,9 +298,15 @@ def test_every_runner_builds_the_same_pipeline_from_the_same_options(tmp_path, m
 
     monkeypatch.setattr(local_runner, "run", lambda p, layout, **kw: built.setdefault("local", config.build(p, **kw)))
     argv = ["--spec", spec, "--data-root", paths["data_root"], "--model", "mmoe", "--hyperparameters", '{"dim": 32}']
+    argv.append("--warm-start")
     assert local_runner.main([*argv, "--train-steps", "40"]) == 0
 
-    for name, value in (("GREC_MODEL", "mmoe"), ("GREC_HYPERPARAMETERS", '{"dim": 32}'), ("GREC_TRAIN_STEPS", "40")):
+    for name, value in (
+        ("GREC_MODEL", "mmoe"),
+        ("GREC_HYPERPARAMETERS", '{"dim": 32}'),
+        ("GREC_TRAIN_STEPS", "40"),
+        ("GREC_WARM_START", "1"),
+    ):
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("GREC_SPEC", spec)
     monkeypatch.setenv("GREC_DATA_ROOT", paths["data_root"])
@@ -314,5 +325,6 @@ def test_every_runner_builds_the_same_pipeline_from_the_same_options(tmp_path, m
     assert trainer["model"] == "mmoe" and trainer["hyperparameters"]["dim"] == 32  # the preset, one key changed
     assert trainer["hyperparameters"]["expert_dim"] == 128  # kept from mmoe's small preset (2 x its dim 64)
     assert json.loads(local["Trainer"][1]["train_args"])["num_steps"] == 40
+    assert trainer["warm_start"] is True and "base_model" in local["Trainer"][2]  # the last blessed model
     for runner in ("tfx_cli and airflow", "kubeflow"):
         assert _configurations(built[runner]) == local, runner

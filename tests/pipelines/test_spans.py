@@ -2,7 +2,9 @@
 and the rolling window of the latest N spans for Transform and the Trainer."""
 
 import csv
+import json
 import os
+import pathlib
 
 import pytest
 
@@ -66,10 +68,12 @@ def test_drift_is_measured_by_value_shares_for_words_and_by_histograms_for_numbe
 
 @pytest.mark.e2e
 def test_four_days_arrive_one_drifts_and_the_window_and_the_gate_use_the_accepted_days(tmp_path):
-    """Four days of logs, the third with its ``surface`` column drifted. Day 1 trains; day 2 trains on spans
-    1-2; day 3 stops before Transform naming the feature, its distance and the threshold; day 4 is compared
-    with day 2 (the last accepted day), trains on spans 3-4 (a drifted span stays in later windows: the
-    documented policy), is judged on span 4's eval rows against day 2's blessed model, and is pushed."""
+    """Four days of logs, the third with its ``surface`` column drifted. Day 1 trains cold; day 2 trains on
+    spans 1-2, warm-started from day 1's blessed model (its first validation loss below day 1's first); day 3
+    stops before Transform naming the feature, its distance and the threshold; day 4 is compared with day 2
+    (the last accepted day), trains on spans 3-4 (a drifted span stays in later windows: the documented
+    policy) from day 2's model, is judged on span 4's eval rows against day 2's blessed model, and is
+    pushed."""
     from ml_metadata.metadata_store import metadata_store
     from tfx import v1 as tfx
 
@@ -95,6 +99,7 @@ def test_four_days_arrive_one_drifts_and_the_window_and_the_gate_use_the_accepte
             trainer_config=small,
             train_steps=20,
             train_spans=2,
+            warm_start=True,
             min_auc=0.5,
             max_auc_drop=0.5,
             task_gates={"max_drop": 0.5},
@@ -141,3 +146,18 @@ def test_four_days_arrive_one_drifts_and_the_window_and_the_gate_use_the_accepte
     (baseline,) = inputs(runs("Evaluator")[-1], "baseline_model")
     assert baseline.id in day2_model  # gated against day 2's blessed model
     assert len(os.listdir(paths["serving_model_dir"])) == 3  # days 1, 2 and 4 pushed
+
+    # Warm start: each day's Trainer read the last blessed model (TFX base_model) and started from it.
+    outputs = [store.get_events_by_execution_ids([t.id]) for t in trainers]
+    models = [[e.artifact_id for e in events if e.type == e.OUTPUT] for events in outputs]
+    bases = [[a.id for a in inputs(t, "base_model")] for t in trainers]
+    assert bases[0] == [] and bases[1][0] in models[0] and bases[2][0] in models[1]  # day 4 from day 2's
+    started, history = [], []
+    for trainer_models in models:
+        (run,) = [a for a in store.get_artifacts_by_id(trainer_models) if "model_run" in a.uri]
+        started.append(json.loads((pathlib.Path(run.uri) / "warm_start.json").read_text()))
+        history.append(json.loads((pathlib.Path(run.uri) / "history.json").read_text()))
+    assert [s["warm"] for s in started] == [False, True, True], started
+    assert started[0]["message"] == "cold start: no blessed model yet"
+    assert "remapped by id value" in started[1]["message"] and started[1]["ids"]["user_id"]["kept"] > 0
+    assert history[1]["val_loss"][0] < history[0]["val_loss"][0], history  # day 2 starts where day 1 ended
