@@ -78,7 +78,7 @@ def _features(day_columns: list[dict], day: int, window: int, description: dict)
     splits = {
         "fit": {k: np.concatenate([p[k] for p in parts]) for k in newest},
         "valid": {k: v[held_out] for k, v in newest.items()},
-        "test": day_columns[day + 1],
+        "test": dict(day_columns[day + 1]),  # a copy: task_key is added below
     }
     key = features.cache_key(
         {**description, "day": day, "window": window},

@@ -39,6 +39,7 @@ BENCHMARKS = (
     "train_models",
     "forward_cost",
     "text_columns",
+    "warm_start",
     "example_gen_overhead",
     "request_shapes",
     "serving_load",
