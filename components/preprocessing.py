@@ -17,7 +17,7 @@ spec column, every scalar as a rank-1 tensor:
   with ``value_ids: N`` any numerical column also gets ``<name>__value``: a
   vocabulary of its N most frequent exact values seen at least
   ``VALUE_MIN_COUNT`` times (missing is the value "nan"), the rest one OOV id;
-* text: lower-cased whitespace tokens, a vocabulary of the ``vocab_size - 2``
+* text: lower-cased whitespace tokens (ASCII punctuation split off), a vocabulary of the ``vocab_size - 2``
   most frequent, ids shifted by 1 (0 = padding, last id = OOV), padded or
   truncated to ``max_tokens``;
 * history: the same over space-separated ids, ``max_length`` long;
@@ -35,11 +35,14 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.feature_spec import ID_ROLES, VALUE_MIN_COUNT, FeatureSpec, parse_feature_spec
+from components.roles import (  # noqa: F401 (the defaults are read from here too)
+    DEFAULT_HISTORY_LENGTH,
+    DEFAULT_TEXT_TOKENS,
+    DEFAULT_TEXT_VOCAB,
+    TEXT_PUNCTUATION,
+)
 
 HISTORY_VOCAB = 50_000  # rationale: bounds the item table; the tail maps to OOV
-DEFAULT_TEXT_VOCAB = 1_000
-DEFAULT_TEXT_TOKENS = 16
-DEFAULT_HISTORY_LENGTH = 20
 
 
 def spec_from_config(custom_config) -> FeatureSpec:
@@ -104,8 +107,8 @@ def _value_strings(x, column, present):
 
 def _tokens(x, column, length, vocab_size, lower):
     text = _dense(x, "")
-    if lower:
-        text = tf.strings.lower(text)
+    if lower:  # text: lower-cased, punctuation split off (components.roles.TEXT_PUNCTUATION)
+        text = tf.strings.regex_replace(tf.strings.lower(text), TEXT_PUNCTUATION, " ")
     tokens = tf.strings.split(text)  # ragged [B, None]
     ids = tft.compute_and_apply_vocabulary(
         tokens, top_k=vocab_size, num_oov_buckets=1, vocab_filename=vocabulary_name(column.name)

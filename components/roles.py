@@ -70,6 +70,15 @@ BUCKET_FEATURE_SUFFIX = "__bucket"
 # them because 92 % of rows are 0), which a tree finds by its thresholds and a z-score hides.
 VALUE_FEATURE_SUFFIX = "__value"
 VALUE_MIN_COUNT = 5  # rationale: an embedding row trained on fewer examples is mostly noise
+# Text and history defaults (options `vocab_size`, `max_tokens`, `max_length`); the drafter sizes a text
+# column from its sample when these would cut it short (data_tools.column_rules).
+DEFAULT_TEXT_VOCAB = 1_000
+DEFAULT_TEXT_TOKENS = 16
+DEFAULT_HISTORY_LENGTH = 20
+# Text is lower-cased and these ASCII punctuation marks become spaces before splitting on whitespace, so
+# `dress.` and `dress` are one word (the apostrophe stays: `don't`). One pattern for Transform's RE2
+# (tf.strings.regex_replace) and the drafter's Python `re`; ASCII only, so words in any script stay whole.
+TEXT_PUNCTUATION = r"[!\"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~]"
 # Options whose value is a word, not a count: option -> allowed values.
 WORD_OPTIONS = {"transform": NUMERICAL_TRANSFORMS}
 # dtype -> the TFMD FeatureType name that must stand in schema.pbtxt.

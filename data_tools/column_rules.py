@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import math
 import re
 from collections.abc import Sequence
 
+from components.roles import DEFAULT_TEXT_TOKENS, DEFAULT_TEXT_VOCAB, TEXT_PUNCTUATION, VALUE_MIN_COUNT
 from components.row_check import INT_PATTERN, MISSING_MARKERS, is_number
 
 MAX_INT_LEVELS = 20  # rationale: codes (education level, 1-5 ratings, industry codes) vs counts and amounts
@@ -44,6 +46,10 @@ DRAFT_BUCKETS = 32
 # 0.757 -> 0.818 (3 seeds; LightGBM per task 0.816). fnlwgt (a sampling weight, ~15,000 values) gets
 # none: ids for its 3,309 values seen 5+ times overfit (0.818 -> 0.800 at one seed).
 DRAFT_VALUE_IDS = 256
+# A text column's length and vocabulary, from its sample, when the defaults would cut it short:
+TEXT_LENGTH_QUANTILE = 0.9  # rationale: nine rows in ten are read whole; a long tail is truncated
+MAX_DRAFT_TOKENS = 128  # rationale: the encoder's attention cost grows with the square of the length
+MAX_DRAFT_TEXT_VOCAB = 10_000  # rationale: bounds the token table; rarer words share the OOV id
 MIN_ROWS_FOR_KEY = 100  # a column unique in fewer rows than this may just be a small sample
 TIME_NAMES = ("ts", "timestamp", "time", "event_time", "unix_time")
 
@@ -205,10 +211,11 @@ def guess_column(name: str, values: Sequence[str]) -> Guess:
     mean_tokens = sum(len(t) for t in tokens) / len(tokens)
     if mean_tokens > 1.5:
         role = "history" if "hist" in name else "text"
+        options, sized = ({}, "") if role == "history" else text_size(present)
         return Guess(
             name,
-            {"role": role, "dtype": "string"},
-            f"{mean_tokens:.1f} words per row, {distinct} distinct: free {role}; check its options",
+            {"role": role, "dtype": "string", **options},
+            f"{mean_tokens:.1f} words per row, {distinct} distinct: free {role}{sized}; check its options",
             True,
             "phrases",
         )
@@ -222,3 +229,28 @@ def guess_column(name: str, values: Sequence[str]) -> Guess:
         f"{distinct} distinct words{note}" + (f", {empty} empty" if empty else ""),
         rule="words",
     )
+
+
+def text_words(value: str) -> list[str]:
+    """The words Transform makes of a text value (components.preprocessing: lower-cased, punctuation off)."""
+    return re.sub(TEXT_PUNCTUATION, " ", value.lower()).split()
+
+
+def text_size(values: Sequence[str]) -> tuple[dict, str]:
+    """(``max_tokens`` / ``vocab_size`` options, the reason) for a text column whose sample would be cut
+    short by the defaults: the length that reads ``TEXT_LENGTH_QUANTILE`` of the rows whole, and a word
+    for each word in at least ``VALUE_MIN_COUNT`` rows (+ padding and OOV), within the caps."""
+    words = [text_words(v) for v in values]
+    lengths = sorted(len(w) for w in words)
+    length = lengths[max(0, math.ceil(TEXT_LENGTH_QUANTILE * len(lengths)) - 1)]  # the smallest covering q
+    rows_with = collections.Counter(word for w in words for word in set(w))
+    vocab = sum(1 for n in rows_with.values() if n >= VALUE_MIN_COUNT) + 2
+    options, why = {}, []
+    if length > DEFAULT_TEXT_TOKENS:
+        options["max_tokens"] = min(length, MAX_DRAFT_TOKENS)
+        share = f"{TEXT_LENGTH_QUANTILE:.0%}"
+        why.append(f"{share} of rows have at most {length} words: max_tokens {options['max_tokens']}")
+    if vocab > DEFAULT_TEXT_VOCAB:
+        options["vocab_size"] = min(vocab, MAX_DRAFT_TEXT_VOCAB)
+        why.append(f"{vocab - 2} words in {VALUE_MIN_COUNT}+ rows: vocab_size {options['vocab_size']}")
+    return options, "".join(f"; {w}" for w in why)

@@ -179,3 +179,33 @@ def test_value_ids_give_frequent_exact_values_their_own_id(tmp_path):
     rate = out["rate__value"].numpy()
     assert rate[0] == rate[2] == rate[5] != rate[1] == rate[4] and {rate[0], rate[1]} == {0, 1}
     assert rate[3] == rate[6] == 2
+
+
+def test_text_words_split_off_punctuation_as_the_drafter_counts_them(tmp_path):
+    """Text is lower-cased and ASCII punctuation split off before the vocabulary: `Dress.` is `dress`; the
+    apostrophe stays and words of other scripts stay whole. The drafter's word count reads the same words."""
+    from data_tools.column_rules import text_words
+
+    _spec_with_schema(tmp_path, "  review: {role: text, max_tokens: 6}\n")
+    rows = ["Dress. dress, DRESS!", "don't (fit) café", "dress fit"] * 4
+    with open(tmp_path / "data.csv", "w") as f:
+        f.write("task,label,review\n")
+        for i, text in enumerate(rows):
+            f.write(f'ctr,{i % 2},"{text}"\n')
+    output = run_transform(
+        str(tmp_path / "data.csv"), str(tmp_path / "spec.yaml"), str(tmp_path / "schema.pbtxt"), str(tmp_path / "tft")
+    )
+    ids = output.transform_raw_features(
+        {
+            "task": tf.constant([["ctr"]] * 2),
+            "label": tf.constant([[0]] * 2, tf.int64),
+            "review": tf.SparseTensor(
+                [[0, 0], [1, 0]], tf.constant(["Dress. dress, DRESS!", "don't (fit) café"]), [2, 1]
+            ),
+        }
+    )["review"].numpy()
+    dress = ids[0][0]
+    assert list(ids[0]) == [dress] * 3 + [0] * 3  # one word three times, then padding
+    assert len({dress, *ids[1][:3]}) == 4 and list(ids[1][3:]) == [0] * 3  # don't, fit, café: three words
+    assert text_words("Dress. dress, DRESS!") == ["dress"] * 3
+    assert text_words("don't (fit) café") == ["don't", "fit", "café"]

@@ -1,7 +1,9 @@
 """Drafting a feature spec and schema from a CSV nobody wrote a spec for."""
 
+import collections
 import csv
 
+import numpy as np
 import pytest
 
 from components.feature_spec import FeatureSpecError, check_against_schema, load_feature_spec
@@ -217,3 +219,21 @@ def test_wide_names_that_cannot_be_read_are_refused(wide_names, message):
     }
     with pytest.raises(FeatureSpecError, match=message):
         parse_feature_spec(raw, "s.yaml")
+
+
+def test_long_text_is_drafted_with_its_length_and_vocabulary(tmp_path):
+    """A text column longer than the default length, or with more words, gets max_tokens and vocab_size from
+    its sample (the 90th percentile length; words in 5+ rows), within the caps; short text keeps the defaults."""
+    from data_tools.column_rules import MAX_DRAFT_TEXT_VOCAB, guess_column
+
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(3000)]
+    reviews = [" ".join(rng.choice(words, size=40 if i % 10 else 200)) + "." for i in range(2000)]
+    guess = guess_column("review_text", reviews)
+    assert guess.entry["role"] == "text" and guess.entry["max_tokens"] == 40  # 90 % have 40 words
+    counts = collections.Counter(w for r in reviews for w in set(r.rstrip(".").split()))
+    assert guess.entry["vocab_size"] == min(MAX_DRAFT_TEXT_VOCAB, sum(n >= 5 for n in counts.values()) + 2)
+    assert "max_tokens 40" in guess.why and "vocab_size" in guess.why
+    titles = [f"{rng.choice(words)} {rng.choice(words)} {i}" for i in range(2000)]
+    short = guess_column("title", titles)
+    assert short.entry["role"] == "text" and "max_tokens" not in short.entry and "vocab_size" not in short.entry
