@@ -43,10 +43,11 @@ def summary(info: dict) -> str:
 
 
 def write_results(out_dir: str, name: str, result: dict, report: str) -> None:
-    """Writes ``<name>.json`` (machine-readable) and ``<name>.md`` (the report) and prints the report."""
+    """Writes ``<name>.json`` (machine-readable; numpy numbers as floats) and ``<name>.md`` (the report) and
+    prints the report."""
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
-        json.dump(result, f, indent=2)
+        json.dump(result, f, indent=2, default=float)
     with open(os.path.join(out_dir, f"{name}.md"), "w") as f:
         f.write(report)
     print(report)

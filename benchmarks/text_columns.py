@@ -16,7 +16,6 @@ Writes results/text_columns.json and results/text_columns.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -121,13 +120,8 @@ def main(argv=None) -> int:
         machine=machine.describe(),
         command="python -m benchmarks.text_columns" + (" " + " ".join(argv) if argv else ""),
     )
-    out = args.out or os.path.join(RESULTS, "text_columns")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out + ".json", "w") as f:
-        json.dump(result, f, indent=2)
-    with open(out + ".md", "w") as f:
-        f.write(markdown(result))
-    print(markdown(result))
+    out = os.path.abspath(args.out or os.path.join(RESULTS, "text_columns"))
+    machine.write_results(os.path.dirname(out), os.path.basename(out), result, markdown(result))
     return 0
 
 

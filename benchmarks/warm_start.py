@@ -22,7 +22,6 @@ Writes results/warm_start.json and results/warm_start.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -278,13 +277,8 @@ def main(argv=None) -> int:
         seconds=time.perf_counter() - start,
         command="python -m benchmarks.warm_start" + (" " + " ".join(argv) if argv else ""),
     )
-    out = args.out or os.path.join(RESULTS, "warm_start")
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    with open(out + ".json", "w") as f:
-        json.dump(result, f, indent=2, default=float)
-    with open(out + ".md", "w") as f:
-        f.write(markdown(result))
-    print(markdown(result))
+    out = os.path.abspath(args.out or os.path.join(RESULTS, "warm_start"))
+    machine.write_results(os.path.dirname(out), os.path.basename(out), result, markdown(result))
     return 0
 
 
