@@ -43,6 +43,7 @@ import sys
 import tempfile
 
 from benchmarks import RESULTS, harness  # noqa: F401 (harness: the training loop, patched by tests)
+from benchmarks.quality import learners
 from benchmarks.quality.compare import VERDICTS, summarize  # noqa: F401 (re-exported)
 from benchmarks.quality.datasets import DATASETS, SYNTHETIC, prepare, prepare_synthetic  # noqa: F401
 from benchmarks.quality.learners import lightgbm_space, train_deep, train_lightgbm  # noqa: F401
@@ -95,7 +96,15 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=SYNTHETIC["rows"], help="synthetic: task examples to generate")
     parser.add_argument("--batch-size", type=int, default=training.BATCH_SIZE, help="every deep model's")
     parser.add_argument("--learning-rate", type=float, help="every deep model's Adam (default: the recipe's)")
+    parser.add_argument(
+        "--tfidf-terms",
+        type=int,
+        metavar="N",
+        help=f"the TF-IDF trees' terms per text column (default {learners.TFIDF_TERMS})",
+    )
     args = parser.parse_args(argv)
+    if args.tfidf_terms:
+        learners.TFIDF_TERMS = args.tfidf_terms  # read when the TF-IDF tables are built
     variants = {}
     for text in args.variant:
         name, _, definition = text.partition("=")
