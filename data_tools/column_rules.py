@@ -232,7 +232,8 @@ def guess_column(name: str, values: Sequence[str]) -> Guess:
 
 
 def text_words(value: str) -> list[str]:
-    """The words Transform makes of a text value (components.preprocessing: lower-cased, punctuation off)."""
+    """The words Transform makes of a text value (components.preprocessing: lower-cased, punctuation off; Python
+    lower-cases every script where Transform's tf.strings.lower does ASCII, which only shifts a count)."""
     return re.sub(TEXT_PUNCTUATION, " ", value.lower()).split()
 
 
