@@ -108,7 +108,6 @@ def _train(config, x, splits, seed, max_steps, eval_every, start_from=None, keys
     (model, validation loss per round, seconds at the end of each round, the warm start's report)."""
     import keras
 
-    from components.model_inputs import id_keys  # noqa: F401 (the keys passed in come from it)
     from models import build_model, presets, training, warm_start
 
     keras.utils.set_random_seed(seed)

@@ -104,6 +104,15 @@ def _spec_with_schema(tmp_path, columns: str):
     return spec
 
 
+def _transform_rows(tmp_path, header: str, lines):
+    """Transform fitted on ``header`` and ``lines`` (CSV lines) with the spec and schema of ``_spec_with_schema``."""
+    with open(tmp_path / "data.csv", "w") as f:
+        f.write(header + "\n" + "".join(line + "\n" for line in lines))
+    return run_transform(
+        str(tmp_path / "data.csv"), str(tmp_path / "spec.yaml"), str(tmp_path / "schema.pbtxt"), str(tmp_path / "tft")
+    )
+
+
 def test_numerical_transforms_log1p_quantile_buckets_and_bucket_ids(tmp_path):
     """Integer data in a float column, log1p, quantile buckets (ids) and `buckets` beside a z-score."""
     spec = _spec_with_schema(
@@ -114,14 +123,8 @@ def test_numerical_transforms_log1p_quantile_buckets_and_bucket_ids(tmp_path):
     rng = np.random.default_rng(0)
     gains = [0] * 50 + [int(v) for v in rng.lognormal(5, 2, 149)]
     ages = list(range(20, 219))
-    with open(tmp_path / "data.csv", "w") as f:
-        f.write("task,label,gain,age\n")
-        for gain, age in zip(gains, ages, strict=True):
-            f.write(f"ctr,{age % 2},{gain},{age}\n")
-        f.write("ctr,0,,\n")  # missing values
-    output = run_transform(
-        str(tmp_path / "data.csv"), str(tmp_path / "spec.yaml"), str(tmp_path / "schema.pbtxt"), str(tmp_path / "tft")
-    )
+    lines = [f"ctr,{age % 2},{gain},{age}" for gain, age in zip(gains, ages, strict=True)]
+    output = _transform_rows(tmp_path, "task,label,gain,age", [*lines, "ctr,0,,"])  # the last: missing values
     config = input_config_from_transform(spec, output)
     assert config.numerical == ("gain",)
     assert config.categorical == (("age", 5), ("gain__bucket", 5))  # 4 buckets + missing
@@ -154,13 +157,8 @@ def test_value_ids_give_frequent_exact_values_their_own_id(tmp_path):
     # gain: 0 x 40, 7688 x 9, missing x 7, 123456789 x 6 (beyond float32's exact integers), 15024 x 5
     # (the 5th: beyond the top 4), 3 x (VALUE_MIN_COUNT - 1) (too rare). rate: 0.1 x 30, 2.5 x 30.
     gains = [0] * 40 + [7688] * 9 + [None] * 7 + [123456789] * 6 + [15024] * 5 + [3] * (VALUE_MIN_COUNT - 1)
-    with open(tmp_path / "data.csv", "w") as f:
-        f.write("task,label,gain,rate\n")
-        for i, gain in enumerate(gains):
-            f.write(f"ctr,{i % 2},{'' if gain is None else gain},{0.1 if i % 2 else 2.5}\n")
-    output = run_transform(
-        str(tmp_path / "data.csv"), str(tmp_path / "spec.yaml"), str(tmp_path / "schema.pbtxt"), str(tmp_path / "tft")
-    )
+    lines = [f"ctr,{i % 2},{'' if gain is None else gain},{0.1 if i % 2 else 2.5}" for i, gain in enumerate(gains)]
+    output = _transform_rows(tmp_path, "task,label,gain,rate", lines)
     config = input_config_from_transform(spec, output)
     assert config.numerical == ("gain", "rate")  # the z-scores stay
     assert config.categorical == (("gain__value", 5), ("rate__value", 3))  # kept values + one OOV id
@@ -188,13 +186,7 @@ def test_text_words_split_off_punctuation_as_the_drafter_counts_them(tmp_path):
 
     _spec_with_schema(tmp_path, "  review: {role: text, max_tokens: 6}\n")
     rows = ["Dress. dress, DRESS!", "don't (fit) café", "dress fit"] * 4
-    with open(tmp_path / "data.csv", "w") as f:
-        f.write("task,label,review\n")
-        for i, text in enumerate(rows):
-            f.write(f'ctr,{i % 2},"{text}"\n')
-    output = run_transform(
-        str(tmp_path / "data.csv"), str(tmp_path / "spec.yaml"), str(tmp_path / "schema.pbtxt"), str(tmp_path / "tft")
-    )
+    output = _transform_rows(tmp_path, "task,label,review", [f'ctr,{i % 2},"{text}"' for i, text in enumerate(rows)])
     ids = output.transform_raw_features(
         {
             "task": tf.constant([["ctr"]] * 2),
