@@ -22,14 +22,17 @@ request (b) pads each task's one row to a block. Both counts are shown, analytic
 x rows) and executed (``models.flops.executed_flops``), beside wall time.
 
 Wall time: one compiled forward pass (``tf.function`` traced with the batch size
-unknown, as the served signatures are), median of ``--repeats``
+unknown, as the served signatures are; with ``--known-batch`` traced with the
+request's row count, as a training step of a fixed batch is), median of ``--repeats``
 after a trace and a warm-up; every model measured in the same run, models
-interleaved per N. Writes results/request_shapes.json and .md.
+interleaved per N. Writes results/request_shapes.json and .md (``--known-batch``:
+results/request_shapes_known_batch.*).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 import numpy as np
@@ -39,6 +42,25 @@ from benchmarks.forward_cost import SYNTHETIC_LIKE, time_calls
 
 MODELS = ("grec", "dense_grec", "shared_bottom", "mmoe", "ple", "dcn_v2")
 SHAPES = ("one_sentence_x_items", "one_context_x_tasks")
+
+
+# With --known-batch, PLE is measured a second time laid out as under XLA (its static bound, which counts a
+# partial block for every task: what every fixed-batch trace took before): the floor's "before", same run.
+STATIC_BOUND = "ple_static_bound"
+
+
+@contextlib.contextmanager
+def _xla_layout(on: bool):
+    """PLE's own experts laid out as under XLA (``models.gated_experts.in_xla_context``) while tracing."""
+    from models import gated_experts
+
+    original = gated_experts.in_xla_context
+    if on:
+        gated_experts.in_xla_context = lambda: True
+    try:
+        yield
+    finally:
+        gated_experts.in_xla_context = original
 
 
 def config_with_tasks(num_tasks: int):
@@ -65,7 +87,7 @@ def request(config, shape: str, items: int) -> dict[str, np.ndarray]:
     return x
 
 
-def measure(task_counts, items, repeats, dim) -> list[dict]:
+def measure(task_counts, items, repeats, dim, known_batch: bool = False) -> list[dict]:
     import tensorflow as tf
 
     from models import build_model, presets
@@ -77,15 +99,20 @@ def measure(task_counts, items, repeats, dim) -> list[dict]:
         for shape in SHAPES:
             x = {k: tf.constant(v) for k, v in request(config, shape, items).items()}
             size = len(next(iter(x.values())))
-            for name in MODELS:
-                params = presets.small(name, dim)
-                model = build_model(name, config, **params)
-                # Traced with the batch size unknown, as the exported serving signatures are.
-                signature = [{k: tf.TensorSpec([None, *v.shape[1:]], v.dtype) for k, v in x.items()}]
+            for name in MODELS + ((STATIC_BOUND,) if known_batch else ()):
+                model_name = "ple" if name == STATIC_BOUND else name
+                params = presets.small(model_name, dim)
+                model = build_model(model_name, config, **params)
+                # Traced with the batch size unknown, as the exported serving signatures are (or known).
+                batch = size if known_batch else None
+                signature = [{k: tf.TensorSpec([batch, *v.shape[1:]], v.dtype) for k, v in x.items()}]
                 forward = tf.function(lambda inputs, m=model: m(inputs, training=False), input_signature=signature)
-                seconds = time_calls(lambda f=forward, inputs=x: f(inputs).numpy(), repeats)
-                analytic = size * model_flops(name, config, **params)
-                executed = executed_flops(name, config, size, 1 if shape == SHAPES[0] else n, **params)
+                with _xla_layout(name == STATIC_BOUND):
+                    seconds = time_calls(lambda f=forward, inputs=x: f(inputs).numpy(), repeats)
+                analytic = size * model_flops(model_name, config, **params)
+                executed = executed_flops(model_name, config, size, 1 if shape == SHAPES[0] else n, **params)
+                if name == STATIC_BOUND:  # not counted: the padding of the bound's layout is left out
+                    executed = None
                 rows.append(
                     {
                         "tasks": n,
@@ -94,12 +121,12 @@ def measure(task_counts, items, repeats, dim) -> list[dict]:
                         "model": name,
                         "ms_per_request": seconds * 1e3,
                         "analytic_mflops": analytic / 1e6,
-                        "executed_mflops": executed / 1e6,
+                        "executed_mflops": None if executed is None else executed / 1e6,
                     }
                 )
                 print(
                     f"  N={n:<3} {shape:<22} {name:<14} {size:>4} rows {seconds * 1e3:8.2f} ms  "
-                    f"{analytic / 1e6:9.2f} / {executed / 1e6:9.2f} MFLOPs",
+                    f"{analytic / 1e6:9.2f} / {(executed or float('nan')) / 1e6:9.2f} MFLOPs",
                     flush=True,
                 )
     return rows
@@ -111,11 +138,14 @@ def markdown(result) -> str:
         "# Serving cost of both request shapes",
         "",
         f"Command: `python -m benchmarks.request_shapes --tasks {','.join(map(str, args['tasks']))} "
-        f"--items {args['items']} --dim {args['dim']} --repeats {args['repeats']}`  ",
+        f"--items {args['items']} --dim {args['dim']} --repeats {args['repeats']}"
+        + (" --known-batch" if args.get("known_batch") else "")
+        + "`  ",
         machine.summary(info) + f" Models: their `small` presets at D={args['dim']} "
         "(GRec E=8, K=4, auto dispatch: sparse in blocks of 16, dense below 32 examples; PLE's own experts in "
         "blocks of 8 rows of one task, per row when that would more than double the rows; traced with the batch "
-        "size unknown, as served). Body FLOPs (after the shared encoders), per request.",
+        + ("size known, as a training step of a fixed batch" if args.get("known_batch") else "size unknown, as served")
+        + "). Body FLOPs (after the shared encoders), per request.",
         "",
     ]
     for shape, title in zip(
@@ -131,8 +161,12 @@ def markdown(result) -> str:
             if r["shape"] == shape:
                 lines.append(
                     f"| {r['tasks']} | {r['rows']} | {r['model']} | {r['ms_per_request']:.2f} | "
-                    f"{r['analytic_mflops']:.2f} | {r['executed_mflops']:.2f} | "
-                    f"{r['executed_mflops'] / r['analytic_mflops']:.2f} |"
+                    f"{r['analytic_mflops']:.2f} | "
+                    + (
+                        f"{r['executed_mflops']:.2f} | {r['executed_mflops'] / r['analytic_mflops']:.2f} |"
+                        if r["executed_mflops"] is not None
+                        else "(not counted) | |"
+                    )
                 )
         lines.append("")
     return "\n".join(lines)
@@ -145,6 +179,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="N = 2, 8; 32 items; 2 repeats (for tests)")
+    parser.add_argument("--known-batch", action="store_true", help="trace with the batch size known")
     parser.add_argument("--out", default="results")
     args = parser.parse_args(argv)
     tasks = [int(t) for t in args.tasks.split(",")]
@@ -153,9 +188,10 @@ def main(argv=None) -> int:
     result = {
         "args": {**vars(args), "tasks": tasks},
         "machine": machine.describe(),
-        "rows": measure(tasks, args.items, args.repeats, args.dim),
+        "rows": measure(tasks, args.items, args.repeats, args.dim, args.known_batch),
     }
-    machine.write_results(args.out, "request_shapes", result, markdown(result))
+    name = "request_shapes_known_batch" if args.known_batch else "request_shapes"
+    machine.write_results(args.out, name, result, markdown(result))
     return 0
 
 

@@ -46,6 +46,7 @@ import yaml
 from components.roles import (  # noqa: F401 (re-exported: the spec's readers import them from here)
     BUCKET_FEATURE_SUFFIX,
     DEFAULT_NUM_BUCKETS,
+    HASH_OPTION,
     ID_ROLES,
     NOT_FEATURE_ROLES,
     NULLABLE_ROLES,
@@ -58,6 +59,7 @@ from components.roles import (  # noqa: F401 (re-exported: the spec's readers im
     SINGLE_ROLES,
     VALUE_FEATURE_SUFFIX,
     VALUE_MIN_COUNT,
+    VOCABULARY_LIMITS,
     WORD_OPTIONS,
 )
 
@@ -265,6 +267,16 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
             _fail(path, f"{key}.num_buckets", f"only with `transform: bucketize` (column {name!r})")
         if options.get("num_buckets", DEFAULT_NUM_BUCKETS) < 2:
             _fail(path, f"{key}.num_buckets", f"needs at least 2 buckets for column {name!r}")
+        if HASH_OPTION in options:
+            clash = [k for k in ("oov_buckets", *VOCABULARY_LIMITS) if k in options]
+            if clash:
+                _fail(
+                    path,
+                    f"{key}.{clash[0]}",
+                    f"column {name!r} has `{HASH_OPTION}`: no vocabulary, so no `{clash[0]}` (every value is hashed)",
+                )
+            if options[HASH_OPTION] < 2:
+                _fail(path, f"{key}.{HASH_OPTION}", f"needs at least 2 buckets for column {name!r}")
         if role == "image_embedding" and "dim" not in options:
             _fail(path, f"{key}.dim", f"image embedding column {name!r} needs its vector length `dim`")
         columns.append(Column(name=str(name), role=role, dtype=dtype, options=options))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.feature_spec import FeatureSpec
+from components.feature_spec import HASH_OPTION, FeatureSpec
 from components.preprocessing import (
     DEFAULT_HISTORY_LENGTH,
     DEFAULT_TEXT_TOKENS,
@@ -16,6 +16,8 @@ def input_config_from_transform(spec: FeatureSpec, tf_transform_output) -> Input
     """Id ranges: vocabulary + OOV buckets; token ids: vocabulary + padding + OOV."""
 
     def size(column):
+        if column.option(HASH_OPTION):
+            return column.option(HASH_OPTION)
         return tf_transform_output.vocabulary_size_by_name(vocabulary_name(column.name)) + oov_buckets(column)
 
     def token_range(column):
@@ -51,7 +53,8 @@ def _special(name: str) -> str:
 
 def id_keys(spec: FeatureSpec, tf_transform_output) -> dict[str, list[str]]:
     """What each id of every id-indexed feature stands for, in id order (the layouts of
-    ``input_config_from_transform``): its vocabulary value, an OOV bucket, padding, or a bucket's position.
+    ``input_config_from_transform``): its vocabulary value, an OOV bucket, padding, or a bucket's position
+    (quantile or hash).
     A warm start (``models.warm_start``) carries an embedding row to the id with the same key the next day;
     a quantile bucket keeps its position (its boundaries move with the data)."""
 
@@ -64,6 +67,9 @@ def id_keys(spec: FeatureSpec, tf_transform_output) -> dict[str, list[str]]:
 
     keys = {}
     for c in [*spec.task_columns, *spec.by_role("categorical")]:
+        if c.option(HASH_OPTION):  # a value's bucket is the same every day
+            keys[c.name] = [_special(f"hash {k}") for k in range(c.option(HASH_OPTION))]
+            continue
         keys[c.name] = vocabulary(c.name) + [_special(f"oov {k}") for k in range(oov_buckets(c))]
     for c in spec.by_role("numerical"):
         if c.bucketized:

@@ -5,7 +5,11 @@ spec column, every scalar as a rank-1 tensor:
 
 * task, auxiliary-task, categorical: ``tft.compute_and_apply_vocabulary`` with
   ``max(1, oov_buckets)`` OOV buckets: ids in [0, vocab + oov); an unseen
-  value (an unseen task too) maps to an OOV id, never an error;
+  value (an unseen task too) maps to an OOV id, never an error; a categorical
+  column's ``max_ids`` / ``min_count`` bound the vocabulary (``top_k`` /
+  ``frequency_threshold``: the values left out share the OOV ids too), and
+  ``hash_buckets: N`` gives ids ``tf.strings.to_hash_bucket_fast(value, N)``
+  instead, no vocabulary (``components.roles``: VOCABULARY_LIMITS);
 * numerical (integer or float data, cast to float): by the column's
   ``transform`` option, z-score (default) with ``tft.mean`` / ``tft.var`` over
   present, non-NaN values, missing and NaN values becoming 0 (the mean);
@@ -34,7 +38,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.feature_spec import ID_ROLES, VALUE_MIN_COUNT, FeatureSpec, parse_feature_spec
+from components.feature_spec import HASH_OPTION, ID_ROLES, VALUE_MIN_COUNT, FeatureSpec, parse_feature_spec
 from components.roles import (  # noqa: F401 (the defaults are read from here too)
     DEFAULT_HISTORY_LENGTH,
     DEFAULT_TEXT_TOKENS,
@@ -132,8 +136,16 @@ def preprocessing_fn(inputs, custom_config):
             values = _dense(x, "" if column.dtype == "string" else -1)
             if column.dtype != "string":
                 values = tf.strings.as_string(values)
+            if column.option(HASH_OPTION):
+                # A core op (StringToHashBucketFast, FarmHash Fingerprint64): the served graph needs nothing else.
+                outputs[column.name] = tf.strings.to_hash_bucket_fast(values, column.option(HASH_OPTION))
+                continue
             outputs[column.name] = tft.compute_and_apply_vocabulary(
-                values, num_oov_buckets=oov_buckets(column), vocab_filename=vocabulary_name(column.name)
+                values,
+                top_k=column.option("max_ids"),
+                frequency_threshold=column.option("min_count"),
+                num_oov_buckets=oov_buckets(column),
+                vocab_filename=vocabulary_name(column.name),
             )
         elif column.role == "numerical":
             values = _dense(_to_float(x), float("nan"))

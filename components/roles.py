@@ -9,6 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 
+# A categorical column's ids for millions of values (Transform, ``components.preprocessing``):
+# `max_ids: N` keeps the N most frequent values (TFT ``top_k``), `min_count: N` the values seen at least N
+# times in the training data (TFT ``frequency_threshold``); any other value, in training or in a request,
+# shares the column's `oov_buckets` OOV ids (hashed among them). `hash_buckets: N` has no vocabulary: a
+# value's id is its fingerprint modulo N (``tf.strings.to_hash_bucket_fast``), the same rule for every
+# value seen or unseen, so it excludes the three options above.
+VOCABULARY_LIMITS = ("max_ids", "min_count")
+HASH_OPTION = "hash_buckets"
+
 
 @dataclasses.dataclass(frozen=True)
 class Role:
@@ -30,7 +39,13 @@ class Role:
 ROLE_TABLE: dict[str, Role] = {
     "task": Role(("string",), "string", single=True, ids=True, per_task=True, options=("oov_buckets",)),
     "aux_task": Role(("string", "int"), "string", ids=True, options=("oov_buckets",)),
-    "categorical": Role(("string", "int"), "string", ids=True, nullable=True, options=("oov_buckets",)),
+    "categorical": Role(
+        ("string", "int"),
+        "string",
+        ids=True,
+        nullable=True,
+        options=("oov_buckets", *VOCABULARY_LIMITS, HASH_OPTION),
+    ),
     # Integer or float data: ExampleGen reads the declared type (a float column reads `73` as 73.0),
     # Transform casts to float.
     "numerical": Role(

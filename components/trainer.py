@@ -53,7 +53,7 @@ from components.model_inputs import id_keys, input_config_from_transform
 from components.preprocessing import spec_from_config, vocabulary_name
 from components.signatures import export_serving_model
 from components.training_callbacks import PerTaskMetrics
-from models import DEFAULT_MODEL, build_model, presets, training, warm_start
+from models import DEFAULT_MODEL, build_model, presets, tables, training, warm_start
 
 DEFAULTS = dict(
     model=DEFAULT_MODEL,
@@ -288,6 +288,9 @@ def run_fn(fn_args):
         )
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         _patch_keras_for_multi_worker(model, strategy)
+    embedding = tables.summary(tables.embedding_tables(model))
+    logging.info("GRec trainer: %s", embedding)
+    print(f"GRec trainer: {embedding}", flush=True)
     log_dir = _worker_dir(fn_args.model_run_dir)
     keys = id_keys(spec, tf_transform_output)
     # What a warm start must match: the model and its settings (as JSON reads them back).

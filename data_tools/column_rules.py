@@ -50,6 +50,11 @@ DRAFT_VALUE_IDS = 256
 TEXT_LENGTH_QUANTILE = 0.9  # rationale: nine rows in ten are read whole; a long tail is truncated
 MAX_DRAFT_TOKENS = 128  # rationale: the encoder's attention cost grows with the square of the length
 MAX_DRAFT_TEXT_VOCAB = 10_000  # rationale: bounds the token table; rarer words share the OOV id
+# A categorical column with more distinct values than this in the sample grows with the data (users,
+# items): the drafter bounds its table, keeping the values seen VALUE_MIN_COUNT+ times in training and at
+# most DRAFT_MAX_IDS of them (`min_count`, `max_ids`); the rest share its OOV ids.
+MANY_IDS = 5_000  # rationale: in the default 20,000-row sample, a new value every fourth row or more often
+DRAFT_MAX_IDS = 1_000_000  # rationale: a million rows x 32 floats is 128 MB, a table one machine holds
 MIN_ROWS_FOR_KEY = 100  # a column unique in fewer rows than this may just be a small sample
 TIME_NAMES = ("ts", "timestamp", "time", "event_time", "unix_time")
 
@@ -132,6 +137,21 @@ def _numerical(name: str, numbers: list[float], dtype: str, why: str, rule: str)
 
 
 def guess_column(name: str, values: Sequence[str]) -> Guess:
+    """The role and dtype of one (non-label) column from its sampled values; a categorical column of more
+    than ``MANY_IDS`` distinct values gets bounded ids."""
+    guess = _guess_role(name, values)
+    distinct = len({v for v in values if v})
+    if guess.entry["role"] == "categorical" and distinct > MANY_IDS:
+        guess.entry.update(min_count=VALUE_MIN_COUNT, max_ids=DRAFT_MAX_IDS)
+        guess.why += (
+            f"; {distinct} distinct in {len(values)} rows, growing with the data: ids for values seen "
+            f"{VALUE_MIN_COUNT}+ times, at most {DRAFT_MAX_IDS:,} (`min_count`, `max_ids`; `hash_buckets` is an option)"
+        )
+        guess.review = True
+    return guess
+
+
+def _guess_role(name: str, values: Sequence[str]) -> Guess:
     """The role and dtype of one (non-label) column from its sampled values."""
     present = [v for v in values if v not in MISSING_MARKERS]
     markers = sorted({v for v in values if v in MISSING_MARKERS and v})

@@ -9,9 +9,24 @@ from models.activation import leaky_relu
 from models.validation import require_positive
 
 # Rows per block of a task's own experts: a batch of 256 training rows over 8 tasks pads ~11 % of its own-expert
-# rows (served, batch size unknown; the static bound pads 25 %); one row a task (a context scored for every
-# task) would pad 8x, so such requests gather each row's weights instead (``GatedExperts._own_experts``).
+# rows (the XLA bound pads 25 %); one row a task (a context scored for every task) would pad 8x, so such
+# requests gather each row's weights instead (``GatedExperts._own_experts``).
 TASK_BLOCK = 8
+
+
+def in_xla_context() -> bool:
+    """Whether the layer is being traced for XLA (``jit_compile``: Keras on a GPU), which cannot size a tensor
+    from the data, so the layout takes its static bound. TensorFlow has no public way to ask; this is the
+    check its own control-flow code makes. If the private module moves, the answer is True: the bound is
+    correct everywhere, only slower when it counts a partial block for every task."""
+    try:
+        import tensorflow as tf
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:
+        return True
+    if tf.executing_eagerly():
+        return False
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
 
 
 def whole_blocks(rows, block_size):
@@ -20,7 +35,7 @@ def whole_blocks(rows, block_size):
 
 
 def task_block_slots(counts, batch, num_tasks, block_size):
-    """Slots ``rows_in_task_blocks`` lays out: with a static ``batch`` the bound
+    """Slots ``rows_in_task_blocks`` lays out: with a ``batch`` size (XLA) the bound
     ``(ceil(B / block) + min(N, B)) * block`` (an int), else, from the [N] task ``counts``, each task's
     rows rounded up to whole blocks (a tensor)."""
     if batch is not None:  # a bound known when tracing, as XLA needs: each task present wastes less than a block
@@ -28,12 +43,19 @@ def task_block_slots(counts, batch, num_tasks, block_size):
     return ops.sum(whole_blocks(counts, block_size))
 
 
+def static_batch(task_ids):
+    """The batch size when the layout must be static (known when tracing, under XLA), else None: everywhere
+    else the slots are counted from the rows present, so the cost does not grow with N."""
+    batch = task_ids.shape[0]
+    return batch if batch is not None and in_xla_context() else None
+
+
 def rows_in_task_blocks(task_ids, num_tasks, block_size):
     """Lays the rows out task by task, each task's rows padded to whole blocks of ``block_size``.
 
-    With the batch size unknown when tracing (the served signatures), only the tasks present take slots:
-    S = sum over tasks of its row count rounded up to ``block_size``. With a static batch B (XLA needs
-    static shapes) S is the bound ``(ceil(B / block) + min(N, B)) * block``, the unused blocks on zeros.
+    Only the tasks present take slots: S = sum over tasks of its row count rounded up to ``block_size``,
+    whether the batch size is known when tracing or not. Under XLA (static shapes only, ``static_batch``)
+    S is the bound ``(ceil(B / block) + min(N, B)) * block``, the unused blocks on zeros, which grows with N.
     No [B, N] tensor is built; the counts are one [N] vector.
 
     Args:
@@ -52,7 +74,7 @@ def rows_in_task_blocks(task_ids, num_tasks, block_size):
     first_slot = ops.cumsum(padded) - padded  # and its first slot
     position = ops.arange(ops.shape(task_ids)[0], dtype="int32")
     sorted_slot = ops.take(first_slot, sorted_task) + position - ops.take(first_sorted, sorted_task)
-    num_slots = task_block_slots(counts, task_ids.shape[0], num_tasks, block_size)
+    num_slots = task_block_slots(counts, static_batch(task_ids), num_tasks, block_size)
     slot_row = ops.scatter(ops.expand_dims(sorted_slot, -1), order + 1, ops.expand_dims(num_slots, 0)) - 1
     row_slot = ops.scatter(ops.expand_dims(order, -1), sorted_slot, ops.expand_dims(ops.shape(task_ids)[0], 0))
     # A used block's first slot always holds a row (a task's padding is shorter than a block); unused ones
@@ -129,11 +151,17 @@ class GatedExperts(keras.layers.Layer):
     def _own_experts(self, inputs, task_ids):
         """The row's task's own experts only: <float>[B, Et, h], in blocks of one task's rows unless padding
         would more than double the rows (a few rows per task, e.g. one context scored for every task), then
-        with each row's weights gathered. Decided when tracing if the batch size is known, else by one cond."""
+        with each row's weights gathered. Decided when tracing if the batch size settles it (under XLA, by
+        the static bound), else by one cond on the rows present."""
         batch = task_ids.shape[0]
         if batch is not None:
-            blocked = task_block_slots(None, batch, self.num_tasks, self.block_size) <= 2 * batch
-            return self._own_in_blocks(inputs, task_ids) if blocked else self._own_per_row(inputs, task_ids)
+            most = task_block_slots(None, batch, self.num_tasks, self.block_size)  # a partial block per task
+            fewest = whole_blocks(batch, self.block_size)  # every row one task's
+            if most <= 2 * batch or static_batch(task_ids) is not None:  # settled, or XLA must settle it
+                blocked = most <= 2 * batch
+                return self._own_in_blocks(inputs, task_ids) if blocked else self._own_per_row(inputs, task_ids)
+            if fewest > 2 * batch:
+                return self._own_per_row(inputs, task_ids)
         counts = ops.bincount(ops.cast(task_ids, "int32"), minlength=self.num_tasks)
         blocked = task_block_slots(counts, None, self.num_tasks, self.block_size) <= 2 * ops.shape(task_ids)[0]
         return ops.cond(

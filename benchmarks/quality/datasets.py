@@ -17,6 +17,7 @@ import numpy as np
 
 from benchmarks import features, harness
 from benchmarks.quality.learners import frames_of_csv, lightgbm_sets
+from components.roles import HASH_OPTION, VOCABULARY_LIMITS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +142,7 @@ def prepare(
     num_buckets: int | None = None,
     drop_options=(),
     rows: int = SYNTHETIC["rows"],
+    set_options: dict | None = None,
 ):
     """(harness.Data, {LightGBM learner: its sets}, spec): the data set through draft, conversion and
     Transform (the synthetic set: its generator and Transform, ``rows`` task examples).
@@ -148,13 +150,15 @@ def prepare(
     ``numerical`` replaces the drafted transform of every numerical column (``zscore``, ``log1p``,
     ``bucketize`` with ``num_buckets``; ``buckets``: the drafted one plus ``num_buckets`` bucket ids;
     ``zscore+buckets``: z-score, no log1p, plus the bucket ids);
-    ``drop_options``: spec options taken off every column (e.g. ``value_ids``).
+    ``drop_options``: spec options taken off every column (e.g. ``value_ids``);
+    ``set_options``: {column: {option: value}} set on the drafted columns (``hash_buckets`` takes the
+    vocabulary options off its column, which it excludes: ``components.roles``).
     The ablations behind the drafter's choices."""
     from components.model_inputs import input_config_from_transform
     from data_tools import draft_spec, wide_to_tasks
 
     if DATASETS[dataset].split == "generated":
-        if numerical or drop_options:
+        if numerical or drop_options or set_options:
             raise ValueError("--numerical and --drop-option redraft a spec; the synthetic set has its own")
         return prepare_synthetic(rows)
 
@@ -174,6 +178,12 @@ def prepare(
             entry["transform"] = numerical
             if numerical == "bucketize" and num_buckets:
                 entry["num_buckets"] = num_buckets
+    for column, options in (set_options or {}).items():
+        entry = drafted["columns"][column]
+        if HASH_OPTION in options:
+            for option in ("oov_buckets", *VOCABULARY_LIMITS):
+                entry.pop(option, None)
+        entry.update(options)
     spec_dir = os.path.join(work, "spec")
     spec = draft_spec.write_draft(drafted, guesses, spec_dir, dataset)
     long = {}

@@ -323,3 +323,19 @@ def test_request_shapes_counts_rows_padding_and_flat_per_row_cost(tmp_path):
     for size, slots in ((2, 16), (32, 256)):
         padding = (slots - size * 4) * 2 * 2 * 7 * 64 * 64
         assert (grec[size]["executed_mflops"] - grec[size]["analytic_mflops"]) * 1e6 == pytest.approx(padding)
+
+
+@pytest.mark.slow  # about 4 minutes: MovieLens prepared three times, GRec trained 250 steps on each
+def test_vocabulary_benchmark_bounds_the_id_tables_and_pairs_every_variant_with_full(tmp_path):
+    from benchmarks import vocabulary
+
+    argv = ["movielens", "--seeds", "1", "--max-steps", "250", "--out", str(tmp_path / "v")]
+    assert vocabulary.main(argv) == 0
+    result = json.loads((tmp_path / "v.json").read_text())
+    tables = result["tables"]
+    assert tables["hashed"] == {"user_id": 256, "movie_id": 512}
+    assert tables["full"]["movie_id"] > tables["min_count 5"]["movie_id"] > 512  # rare movies share OOV ids
+    for entry in result["tasks"].values():
+        assert set(entry["vs_full"]) == {"min_count 5", "hashed"}
+        for d in entry["vs_full"].values():
+            assert d["ap"]["low"] <= d["ap"]["difference"] <= d["ap"]["high"]

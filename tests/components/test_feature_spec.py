@@ -72,6 +72,17 @@ def test_json_spec_reads_like_yaml(tmp_path):
         ),
         (MINIMAL + "  x: {role: numerical, value_ids: 1}\n", ["columns.x.value_ids", "at least 2 values"]),
         (MINIMAL + "  x: {role: categorical, value_ids: 8}\n", ["columns.x.value_ids", "not valid for role"]),
+        (
+            MINIMAL + "  x: {role: categorical, hash_buckets: 64, max_ids: 10}\n",
+            ["columns.x.max_ids", "has `hash_buckets`: no vocabulary, so no `max_ids`"],
+        ),
+        (
+            MINIMAL + "  x: {role: categorical, hash_buckets: 64, oov_buckets: 10}\n",
+            ["columns.x.oov_buckets", "no `oov_buckets`"],
+        ),
+        (MINIMAL + "  x: {role: categorical, hash_buckets: 1}\n", ["columns.x.hash_buckets", "at least 2 buckets"]),
+        (MINIMAL + "  x: {role: categorical, min_count: 0}\n", ["columns.x.min_count", "positive integer"]),
+        (MINIMAL + "  x: {role: aux_task, max_ids: 8}\n", ["columns.x.max_ids", "not valid for role 'aux_task'"]),
         (MINIMAL + "  x: {dtype: int}\n", ["columns.x", "needs a `role`"]),
         (MINIMAL + "  l2: {role: label}\n", ["`columns`", "role 'label' may be used once", "['label', 'l2']"]),
         (

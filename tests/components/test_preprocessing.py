@@ -201,3 +201,36 @@ def test_text_words_split_off_punctuation_as_the_drafter_counts_them(tmp_path):
     assert len({dress, *ids[1][:3]}) == 4 and list(ids[1][3:]) == [0] * 3  # don't, fit, café: three words
     assert text_words("Dress. dress, DRESS!") == ["dress"] * 3
     assert text_words("don't (fit) café") == ["don't", "fit", "café"]
+
+
+def test_bounded_and_hashed_ids_for_categorical_columns(tmp_path):
+    """`max_ids` keeps the most frequent values, `min_count` those seen often enough (both: OOV ids for the
+    rest, seen or unseen); `hash_buckets` gives every value, seen or not, its fingerprint bucket."""
+    spec = _spec_with_schema(
+        tmp_path,
+        "  item: {role: categorical, max_ids: 3}\n"
+        "  shop: {role: categorical, dtype: int, min_count: 4, oov_buckets: 2}\n"
+        "  user: {role: categorical, hash_buckets: 16}\n",
+    )
+    # item: a x 6, b x 5, c x 4, d x 3, e x 2 (top 3: a b c). shop: 7 x 8, 9 x 4 (kept), 11 x 3 (too rare).
+    items = list("aaaaaabbbbbccccdddee")
+    shops = [7] * 8 + [9] * 4 + [11] * 3 + [7] * 5
+    lines = [f"ctr,{i % 2},{item},{shop},u{i}" for i, (item, shop) in enumerate(zip(items, shops, strict=True))]
+    output = _transform_rows(tmp_path, "task,label,item,shop,user", lines)
+    config = input_config_from_transform(spec, output)
+    assert config.categorical == (("item", 4), ("shop", 4), ("user", 16))  # 3 + 1 OOV, 2 + 2 OOV, 16 buckets
+    values = {"item": ["a", "b", "c", "d", "never"], "shop": [7, 9, 11, 123, 7], "user": ["u1", "u7", "zz", "", "u1"]}
+    raw = {
+        "task": tf.constant([["ctr"]] * 5),
+        "label": tf.constant([[0]] * 5, tf.int64),
+        "item": tf.SparseTensor([[i, 0] for i in range(5)], tf.constant(values["item"]), [5, 1]),
+        "shop": tf.SparseTensor([[i, 0] for i in range(5)], tf.constant(values["shop"], tf.int64), [5, 1]),
+        "user": tf.SparseTensor([[i, 0] for i in range(3)], tf.constant(values["user"][:3]), [5, 1]),  # 2 missing
+    }
+    out = output.transform_raw_features(raw)
+    assert list(out["item"].numpy()) == [0, 1, 2, 3, 3]  # d (kept out by max_ids) and an unseen value: OOV
+    shop = out["shop"].numpy()
+    assert list(shop[:2]) == [0, 1] and set(shop[2:4]) <= {2, 3} and shop[4] == 0  # 11 and 123: OOV ids
+    expected = tf.strings.to_hash_bucket_fast(["u1", "u7", "zz", "", ""], 16).numpy()
+    assert list(out["user"].numpy()) == list(expected)  # missing is the value "", hashed like any other
+    assert len(set(expected[:3])) > 1  # (the check above could not pass by every value sharing one id)

@@ -237,3 +237,30 @@ def test_long_text_is_drafted_with_its_length_and_vocabulary(tmp_path):
     titles = [f"{rng.choice(words)} {rng.choice(words)} {i}" for i in range(2000)]
     short = guess_column("title", titles)
     assert short.entry["role"] == "text" and "max_tokens" not in short.entry and "vocab_size" not in short.entry
+
+
+def test_ids_growing_with_the_data_are_drafted_with_bounded_vocabularies():
+    """A categorical column with more than MANY_IDS distinct values in the sample (users, items) gets
+    `min_count` and `max_ids`, flagged for review; one with fewer keeps its full vocabulary."""
+    from components.roles import VALUE_MIN_COUNT
+    from data_tools.column_rules import DRAFT_MAX_IDS, MANY_IDS, guess_column
+
+    rng = np.random.default_rng(0)
+    # Half the rows from 50 frequent users, half from a long tail of a million.
+    n = 4 * MANY_IDS
+    ids = np.where(rng.random(n) < 0.5, rng.integers(0, 50, n), rng.integers(0, 10**6, n))
+    many = [str(v) for v in ids]
+    assert len(set(many)) > MANY_IDS
+    guess = guess_column("user_id", many)
+    assert guess.entry == {
+        "role": "categorical",
+        "dtype": "int",
+        "oov_buckets": 10,
+        "min_count": VALUE_MIN_COUNT,
+        "max_ids": DRAFT_MAX_IDS,
+    }
+    assert guess.review and f"{len(set(many))} distinct in {len(many)} rows" in guess.why
+    items = [f"sku{v}" for v in ids]
+    assert guess_column("item", items).entry.get("max_ids") == DRAFT_MAX_IDS  # string ids (the words rule)
+    few = [f"u{v}" for v in rng.integers(0, MANY_IDS // 2, size=4 * MANY_IDS)]
+    assert "max_ids" not in guess_column("user", few).entry

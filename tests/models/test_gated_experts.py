@@ -68,14 +68,21 @@ def test_per_row_work_does_not_grow_with_the_number_of_tasks():
 
 def test_rows_in_task_blocks_lays_each_task_out_in_whole_blocks():
     """Tasks 2, 0, 2, 2, 1 in blocks of 2 (4 tasks): task 0 slots 0-1, task 1 slots 2-3, task 2 slots 4-7,
-    task 3 (absent) none; padding slots say -1. With the batch size known when tracing (XLA), the slots are
-    the bound (ceil(5 / 2) + min(4, 5)) * 2 = 14, the last 6 unused."""
+    task 3 (absent) none; padding slots say -1, whether the batch size is known when tracing or not. Under
+    XLA (static shapes only) the slots are the bound (ceil(5 / 2) + min(4, 5)) * 2 = 14, the last 6 unused."""
     from models.gated_experts import rows_in_task_blocks
 
     task_ids = np.array([2, 0, 2, 2, 1], dtype="int32")
-    exact = tf.function(lambda t: rows_in_task_blocks(t, 4, 2), input_signature=[tf.TensorSpec([None], tf.int32)])
-    static = tf.function(lambda t: rows_in_task_blocks(t, 4, 2), input_signature=[tf.TensorSpec([5], tf.int32)])
-    for layout, slots in ((exact, 8), (static, 14)):
+    layouts = [
+        (
+            tf.function(
+                lambda t: rows_in_task_blocks(t, 4, 2), input_signature=[tf.TensorSpec(shape, tf.int32)], **xla
+            ),
+            n,
+        )
+        for shape, xla, n in (([None], {}, 8), ([5], {}, 8), ([5], {"jit_compile": True}, 14))
+    ]
+    for layout, slots in layouts:
         row_slot, slot_row, block_task = (np.asarray(t) for t in layout(task_ids))
         assert len(slot_row) == slots and len(block_task) == slots // 2
         assert block_task[:4].tolist() == [0, 1, 2, 2]
@@ -83,6 +90,31 @@ def test_rows_in_task_blocks_lays_each_task_out_in_whole_blocks():
         assert np.all(slot_row[7:] == -1)
         assert row_slot[1] == 0 and row_slot[4] == 2 and sorted(row_slot[[0, 2, 3]]) == [4, 5, 6]
         np.testing.assert_array_equal(slot_row[row_slot], np.arange(5))
+
+
+@pytest.mark.parametrize("batch", [None, 256])
+def test_one_task_sentence_runs_the_same_blocks_at_2_and_64_tasks(batch):
+    """One task sentence x 256 rows, the batch size unknown or known when tracing (not under XLA): the own
+    experts run on 256 slots (32 whole blocks) at N=2 and N=64 alike, not on a bound that counts a partial
+    block for every task ((32 + 64) x 8 = 768 slots at N=64), and the scores are the dense formula's."""
+    from models.gated_experts import TASK_BLOCK, rows_in_task_blocks
+
+    slots = {}
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(256, 6)).astype("float32")
+    task_ids = np.ones(256, "int32")
+    spec = (tf.TensorSpec([batch, 6], tf.float32), tf.TensorSpec([batch], tf.int32))
+    for n in (2, 64):
+        layer = GatedExperts(num_tasks=n, num_shared_experts=2, num_task_experts=2, expert_dim=4)
+        layer(x[:2], task_ids[:2])
+        forward = tf.function(
+            lambda inputs, ids, layer=layer, n=n: (layer(inputs, ids), rows_in_task_blocks(ids, n, TASK_BLOCK)[1]),
+            input_signature=spec,
+        )
+        scores, slot_row = forward(x, task_ids)
+        slots[n] = len(slot_row)
+        np.testing.assert_allclose(scores.numpy(), _every_task_then_pick(layer, x, task_ids), rtol=1e-5, atol=1e-6)
+    assert int(slots[2]) == int(slots[64]) == 256
 
 
 def test_own_experts_in_blocks_equal_per_row_weights_in_value_and_gradient():
@@ -121,9 +153,10 @@ def test_own_experts_in_blocks_equal_per_row_weights_in_value_and_gradient():
 
 
 def test_own_experts_run_in_blocks_only_when_padding_at_most_doubles_the_rows():
-    """20 rows of 2 tasks (static bound (ceil(20/8) + 2) * 8 = 40 slots <= 40) run in blocks; 2 rows of 2 tasks
-    (24 slots > 4) gather each row's weights. Traced with the batch size unknown, one graph takes both paths
-    at run time. Every way, the scores are the dense formula's."""
+    """20 rows of 2 tasks (24 slots <= 40; XLA's bound (ceil(20/8) + 2) * 8 = 40 <= 40) run in blocks; 2 rows
+    of 2 tasks (16 slots > 4; XLA's 24) gather each row's weights. Traced for XLA with the batch size known,
+    the graph has one path; otherwise one graph takes both paths at run time. Every way, the scores are the
+    dense formula's."""
     rng = np.random.default_rng(2)
     layer = GatedExperts(num_tasks=2, num_shared_experts=2, num_task_experts=2, expert_dim=3)
     layer(np.zeros((2, 5), "float32"), np.zeros((2,), "int32"))
@@ -132,11 +165,12 @@ def test_own_experts_run_in_blocks_only_when_padding_at_most_doubles_the_rows():
     for rows, blocked in ((20, True), (2, False)):
         x = rng.normal(size=(rows, 5)).astype("float32")
         task_ids = (np.arange(rows) % 2).astype("int32")
-        graph = tf.function(layer.call).get_concrete_function(x, task_ids).graph
+        xla = tf.function(layer.call, jit_compile=True)
+        graph = xla.get_concrete_function(x, task_ids).graph
         assert any(op.type == "ScatterNd" for op in graph.get_operations()) == blocked  # only blocks scatter
         want = _every_task_then_pick(layer, x, task_ids)
-        np.testing.assert_allclose(np.asarray(layer(x, task_ids)), want, rtol=1e-5, atol=1e-6)
-        np.testing.assert_allclose(np.asarray(served(x, task_ids)), want, rtol=1e-5, atol=1e-6)
+        for forward in (layer, served, xla, tf.function(layer.call)):
+            np.testing.assert_allclose(np.asarray(forward(x, task_ids)), want, rtol=1e-5, atol=1e-6)
 
 
 def test_ple_executed_flops_count_the_block_padding_as_served():
