@@ -46,6 +46,7 @@ import yaml
 from components.roles import (  # noqa: F401 (re-exported: the spec's readers import them from here)
     BUCKET_FEATURE_SUFFIX,
     DEFAULT_NUM_BUCKETS,
+    HASH_EXCLUDES,
     HASH_OPTION,
     ID_ROLES,
     NOT_FEATURE_ROLES,
@@ -59,7 +60,6 @@ from components.roles import (  # noqa: F401 (re-exported: the spec's readers im
     SINGLE_ROLES,
     VALUE_FEATURE_SUFFIX,
     VALUE_MIN_COUNT,
-    VOCABULARY_LIMITS,
     WORD_OPTIONS,
 )
 
@@ -268,7 +268,7 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
         if options.get("num_buckets", DEFAULT_NUM_BUCKETS) < 2:
             _fail(path, f"{key}.num_buckets", f"needs at least 2 buckets for column {name!r}")
         if HASH_OPTION in options:
-            clash = [k for k in ("oov_buckets", *VOCABULARY_LIMITS) if k in options]
+            clash = [k for k in HASH_EXCLUDES if k in options]
             if clash:
                 _fail(
                     path,

@@ -17,6 +17,7 @@ import dataclasses
 # value seen or unseen, so it excludes the three options above.
 VOCABULARY_LIMITS = ("max_ids", "min_count")
 HASH_OPTION = "hash_buckets"
+HASH_EXCLUDES = ("oov_buckets", *VOCABULARY_LIMITS)  # the options a hashed column cannot have
 
 
 @dataclasses.dataclass(frozen=True)

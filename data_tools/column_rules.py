@@ -140,8 +140,10 @@ def guess_column(name: str, values: Sequence[str]) -> Guess:
     """The role and dtype of one (non-label) column from its sampled values; a categorical column of more
     than ``MANY_IDS`` distinct values gets bounded ids."""
     guess = _guess_role(name, values)
+    if guess.entry["role"] != "categorical":
+        return guess
     distinct = len({v for v in values if v})
-    if guess.entry["role"] == "categorical" and distinct > MANY_IDS:
+    if distinct > MANY_IDS:
         guess.entry.update(min_count=VALUE_MIN_COUNT, max_ids=DRAFT_MAX_IDS)
         guess.why += (
             f"; {distinct} distinct in {len(values)} rows, growing with the data: ids for values seen "

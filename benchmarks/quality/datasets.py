@@ -17,7 +17,7 @@ import numpy as np
 
 from benchmarks import features, harness
 from benchmarks.quality.learners import frames_of_csv, lightgbm_sets
-from components.roles import HASH_OPTION, VOCABULARY_LIMITS
+from components.roles import HASH_EXCLUDES, HASH_OPTION
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,7 +159,7 @@ def prepare(
 
     if DATASETS[dataset].split == "generated":
         if numerical or drop_options or set_options:
-            raise ValueError("--numerical and --drop-option redraft a spec; the synthetic set has its own")
+            raise ValueError("--numerical, --drop-option and set_options redraft a spec; the synthetic set has its own")
         return prepare_synthetic(rows)
 
     wide, labels = _wide_splits(dataset, os.path.join(work, "raw"))
@@ -181,7 +181,7 @@ def prepare(
     for column, options in (set_options or {}).items():
         entry = drafted["columns"][column]
         if HASH_OPTION in options:
-            for option in ("oov_buckets", *VOCABULARY_LIMITS):
+            for option in HASH_EXCLUDES:
                 entry.pop(option, None)
         entry.update(options)
     spec_dir = os.path.join(work, "spec")
