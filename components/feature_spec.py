@@ -24,6 +24,10 @@ Example::
     wide_labels: {click: ctr, conversion: ctcvr}
     # Only for wide files: a file column read under another name (one a served model can take).
     wide_names: {"Class Name": Class_Name}
+    # Optional: every main task by name, with its options (components.roles.TASK_OPTIONS); without it every
+    # task weighs 1. With it, a task of the data missing here is an error.
+    tasks: {ctr: {weight: 1}, ctcvr: {weight: 2}}
+    loss_weighting: uncertainty               # static (default) or learned per task (models.task_types)
 
 List-valued columns (history, image embedding) travel as one string of
 space-separated values in CSV and TFRecord alike, so the raw schema is the same
@@ -46,9 +50,11 @@ import yaml
 from components.roles import (  # noqa: F401 (re-exported: the spec's readers import them from here)
     BUCKET_FEATURE_SUFFIX,
     DEFAULT_NUM_BUCKETS,
+    DEFAULT_TASK_WEIGHT,
     HASH_EXCLUDES,
     HASH_OPTION,
     ID_ROLES,
+    LOSS_WEIGHTINGS,
     NOT_FEATURE_ROLES,
     NULLABLE_ROLES,
     NUMERICAL_TRANSFORMS,
@@ -58,6 +64,7 @@ from components.roles import (  # noqa: F401 (re-exported: the spec's readers im
     ROLES,
     SCHEMA_TYPES,
     SINGLE_ROLES,
+    TASK_OPTIONS,
     VALUE_FEATURE_SUFFIX,
     VALUE_MIN_COUNT,
     WORD_OPTIONS,
@@ -121,6 +128,9 @@ class FeatureSpec:
         wide_labels: for wide files, label column -> task name (empty otherwise).
         wide_names: for wide files, file column -> the column name it has here (``data_tools.wide_to_tasks``
             writes it so), where the file's name cannot name a served model's input.
+        tasks: the `tasks:` section, main task -> its options (``TASK_OPTIONS``); empty when the spec has none
+            (every task of the data, weight 1).
+        loss_weighting: one of ``LOSS_WEIGHTINGS``.
         path: the file it was read from ('' when built in code).
     """
 
@@ -128,6 +138,8 @@ class FeatureSpec:
     columns: tuple[Column, ...]
     wide_labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
     wide_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    tasks: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    loss_weighting: str = LOSS_WEIGHTINGS[0]
     path: str = ""
 
     def by_role(self, role: str) -> list[Column]:
@@ -164,6 +176,28 @@ class FeatureSpec:
     def time_column(self) -> Column | None:
         return self._single("time")
 
+    def task_weight(self, task: str) -> float:
+        """The static loss weight of main task ``task`` (``DEFAULT_TASK_WEIGHT`` when the spec says none)."""
+        return float((self.tasks.get(task) or {}).get("weight", DEFAULT_TASK_WEIGHT))
+
+    def check_tasks(self, found: Iterable[str], source: str) -> None:
+        """With a `tasks:` section: raises FeatureSpecError naming every task of ``found`` (the data's, read from
+        ``source``) that the section does not name, and every task it names that ``found`` lacks."""
+        if not self.tasks:
+            return
+        found = set(found)
+        unnamed, absent = sorted(found - set(self.tasks)), sorted(set(self.tasks) - found)
+        if unnamed:
+            raise FeatureSpecError(
+                f"{self.path or self.name}: `tasks`: the data in {source} holds task(s) {unnamed} that the "
+                f"section does not name (it names {sorted(self.tasks)}); add them, or leave the rows out"
+            )
+        if absent:
+            raise FeatureSpecError(
+                f"{self.path or self.name}: `tasks`: task(s) {absent} are named but {source} holds none of "
+                f"their examples (it holds {sorted(found)}); a misspelt name?"
+            )
+
     @property
     def feature_columns(self) -> list[Column]:
         """Every column the model may read: no label, weight, time or ignored column."""
@@ -176,6 +210,10 @@ class FeatureSpec:
             out["wide_labels"] = dict(self.wide_labels)
         if self.wide_names:
             out["wide_names"] = dict(self.wide_names)
+        if self.tasks:
+            out["tasks"] = {task: dict(options) for task, options in self.tasks.items()}
+        if self.loss_weighting != LOSS_WEIGHTINGS[0]:
+            out["loss_weighting"] = self.loss_weighting
         return out
 
     def file_column(self, name: str) -> str:
@@ -209,7 +247,7 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
     """
     if not isinstance(raw, Mapping):
         raise FeatureSpecError(f"{path}: the top level must be a mapping, got {type(raw).__name__}")
-    top_keys = ("name", "columns", "wide_labels", "wide_names", "description")
+    top_keys = ("name", "columns", "wide_labels", "wide_names", "tasks", "loss_weighting", "description")
     unknown_top = sorted(set(raw) - set(top_keys))
     if unknown_top:
         _fail(path, unknown_top[0], f"unknown top-level key (allowed: {', '.join(top_keys)})")
@@ -311,13 +349,45 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
             _fail(path, f"wide_names.{source}", f"{source!r} is also a column name here: which one is read?")
     if len(set(renamed.values())) < len(renamed):
         _fail(path, "wide_names", "two file columns are given the same name")
+    tasks = _parse_tasks(raw, path)
+    if tasks and wide:
+        spec = FeatureSpec(name="", columns=(), tasks=tasks, path=path)
+        spec.check_tasks(wide.values(), "`wide_labels`")
+    weighting = raw.get("loss_weighting", LOSS_WEIGHTINGS[0])
+    if weighting not in LOSS_WEIGHTINGS:
+        _fail(path, "loss_weighting", f"must be one of {list(LOSS_WEIGHTINGS)}, got {weighting!r}")
     return FeatureSpec(
         name=str(raw.get("name", os.path.basename(os.path.dirname(path)) or "dataset")),
         columns=tuple(columns),
         wide_labels=dict(wide),
         wide_names=dict(renamed),
+        tasks=tasks,
+        loss_weighting=weighting,
         path=path,
     )
+
+
+def _parse_tasks(raw: Mapping[str, Any], path: str) -> dict[str, dict[str, Any]]:
+    """The `tasks:` section: main task -> its options (an empty entry takes every default)."""
+    section = raw.get("tasks")
+    if section is None:
+        return {}
+    if not isinstance(section, Mapping) or not section:
+        _fail(path, "tasks", "must map each main task's name -> its options, e.g. {ctr: {weight: 1}}")
+    tasks = {}
+    for task, entry in section.items():
+        key = f"tasks.{task}"
+        entry = {} if entry is None else entry
+        if not isinstance(entry, Mapping):
+            _fail(path, key, f"must be a mapping of options ({', '.join(TASK_OPTIONS)}), got {entry!r}")
+        unknown = sorted(set(entry) - set(TASK_OPTIONS))
+        if unknown:
+            _fail(path, f"{key}.{unknown[0]}", f"unknown task option (allowed: {', '.join(TASK_OPTIONS)})")
+        weight = entry.get("weight", DEFAULT_TASK_WEIGHT)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight < float("inf"):
+            _fail(path, f"{key}.weight", f"must be a positive number for task {task!r}, got {weight!r}")
+        tasks[str(task)] = dict(entry)
+    return tasks
 
 
 def role_summary(spec: FeatureSpec, reasons: Mapping[str, str] | None = None) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from models.task_types import DEFAULT_TASK_WEIGHT, LOSS_WEIGHTINGS, TASK_OPTIONS  # noqa: F401 (re-exported)
+
 # A categorical column's ids for millions of values (Transform, ``components.preprocessing``):
 # `max_ids: N` keeps the N most frequent values (TFT ``top_k``), `min_count: N` the values seen at least N
 # times in the training data (TFT ``frequency_threshold``); any other value, in training or in a request,

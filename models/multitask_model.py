@@ -9,7 +9,8 @@ from keras import ops
 from models.input_config import InputConfig, example_inputs
 from models.input_encoder import InputEncoder
 from models.task_towers import TaskTowers
-from models.validation import require_positive
+from models.task_types import LOSS_WEIGHTINGS
+from models.validation import require, require_positive
 
 # The constructor arguments of the skeleton, shared by every model.
 SHARED_CONFIG = (
@@ -21,7 +22,17 @@ SHARED_CONFIG = (
     "use_cross",
     "text_preset",
     "encoder_options",
+    "task_weights",
+    "loss_weighting",
 )
+
+
+class _WeightedMean(keras.losses.Loss):
+    """The weighted mean of ``y_pred`` (a value per example) through Keras' loss reduction, which also scales
+    it for distribution as every loss the model optimises."""
+
+    def call(self, y_true, y_pred):
+        return y_pred
 
 
 class MultiTaskModel(keras.Model):
@@ -42,14 +53,22 @@ class MultiTaskModel(keras.Model):
         use_cross: cross features in the wide & deep head.
         text_preset: local keras-hub preset directory for the text encoder.
         encoder_options: dict of extra ``InputEncoder`` sizes (text/history encoder widths).
+        task_weights: N static loss weights, by main-task id (None: all 1); the feature spec's `tasks:`.
+        loss_weighting: ``static`` (``task_weights`` only) or ``uncertainty``: a learned log-variance s per
+            task on top (``models.task_types``).
 
     The task (loss and metrics) is kept apart from the model wiring
     (TensorFlow Recommenders' split): ``compute_loss`` is binary
     cross-entropy of each example's main-task label, weighted by the sample
-    weight, plus the auxiliary losses layers add in training (``self.losses``,
-    e.g. the MoE load-balancing and z-losses). Keras reports the total as
-    ``loss`` and this class reports ``task_loss``; MoE layers report their own
-    ``load_balancing_loss`` and ``router_z_loss``.
+    weight times its task's weight (the weighted mean over the batch), plus the
+    auxiliary losses layers add in training (``self.losses``, e.g. the MoE
+    load-balancing and z-losses). With ``uncertainty`` weighting, training
+    optimises sum_i w_i (exp(-s_t(i)) CE_i + s_t(i) / 2) / sum_i w_i (Kendall et
+    al. 2018, their classification form), while ``task_loss`` and validation
+    keep the static weights only, so early stopping compares rounds on one
+    objective. Keras reports the total as ``loss`` and this class reports
+    ``task_loss``; MoE layers report their own ``load_balancing_loss`` and
+    ``router_z_loss``.
     """
 
     FAMILY = None  # "grec" or "flat": what presets and search spaces a model takes (each subclass says)
@@ -76,11 +95,33 @@ class MultiTaskModel(keras.Model):
         use_cross=False,
         text_preset=None,
         encoder_options=None,
+        task_weights=None,
+        loss_weighting=LOSS_WEIGHTINGS[0],
         **kwargs,
     ):
         super().__init__(**kwargs)
         require_positive(dim=dim)
         config = InputConfig.from_dict(dict(input_config))
+        require(
+            loss_weighting in LOSS_WEIGHTINGS,
+            f"`loss_weighting` must be one of {list(LOSS_WEIGHTINGS)}.",
+            loss_weighting=loss_weighting,
+        )
+        if task_weights is not None:
+            task_weights = [float(w) for w in task_weights]
+            require(
+                len(task_weights) == config.num_tasks and all(w > 0 for w in task_weights),
+                f"`task_weights` needs one positive weight per main-task id ({config.num_tasks}).",
+                task_weights=task_weights,
+            )
+        self.task_weights = task_weights
+        self.loss_weighting = loss_weighting
+        # Kendall et al.'s s = log(sigma^2) per main-task id, learned with the model (0: weight 1 at the start).
+        self.task_log_variance = (
+            self.add_weight(name="task_log_variance", shape=(config.num_tasks,), initializer="zeros")
+            if loss_weighting == "uncertainty"
+            else None
+        )
         self.input_config = config.to_dict()
         self.dim = dim
         self.tower_hidden_dim = tower_hidden_dim
@@ -103,6 +144,7 @@ class MultiTaskModel(keras.Model):
         # The loss to optimise goes through Keras' own reduction, which also divides it by the number of
         # replicas under a tf.distribute strategy (whose gradients are summed across replicas).
         self._task_loss_fn = keras.losses.BinaryCrossentropy(reduction="mean_with_sample_weight")
+        self._weighted_mean = _WeightedMean(reduction="mean_with_sample_weight", name="weighted_mean")
 
     @property
     def num_tasks(self):
@@ -125,10 +167,25 @@ class MultiTaskModel(keras.Model):
         config.update({key: getattr(self, key) for key in (*SHARED_CONFIG, *self.CONFIG_KEYS)})
         return config
 
+    def loss_weights(self):
+        """{"static": [N], "learned": [N] or None}: each main-task id's static weight and learned factor
+        exp(-s) (None unless ``uncertainty``); a task's loss counts with their product."""
+        static = self.task_weights or [1.0] * self.num_tasks
+        learned = None
+        if self.task_log_variance is not None:
+            learned = [float(v) for v in ops.convert_to_numpy(ops.exp(-self.task_log_variance.value))]
+        return {"static": list(static), "learned": learned}
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         y_true = ops.reshape(ops.cast(y, "float32"), (-1, 1))
         y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1, 1))
         weights = None if sample_weight is None else ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+        task_ids = None
+        if self.task_weights is not None or self.task_log_variance is not None:
+            task_ids = ops.reshape(ops.cast(x[InputConfig.from_dict(self.input_config).main_task], "int32"), (-1,))
+        if self.task_weights is not None:
+            per_task = ops.take(ops.convert_to_tensor(self.task_weights, dtype="float32"), task_ids, axis=0)
+            weights = per_task if weights is None else weights * per_task
         # The task loss as reported (per replica, never scaled)...
         per_example = keras.losses.binary_crossentropy(y_true, y_pred)
         if weights is not None:
@@ -138,6 +195,16 @@ class MultiTaskModel(keras.Model):
         self.task_loss_tracker.update_state(task_loss)
         # ...and as optimised: the same value, scaled for distribution by Keras.
         total = self._task_loss_fn(y_true, y_pred, sample_weight=weights)
+        if training and self.task_log_variance is not None:
+            # exp(-s) CE + s / 2 per example, with the same weighted mean (and distribution scaling) as above:
+            # the mean of exp(-s) CE through the loss function with weights w exp(-s), rescaled to sum(w).
+            s = ops.take(self.task_log_variance, task_ids, axis=0)
+            w = ops.ones_like(s) if weights is None else weights
+            learned = w * ops.exp(-s)
+            norm = ops.maximum(ops.sum(w), 1e-9)
+            total = self._task_loss_fn(y_true, y_pred, sample_weight=learned) * (
+                ops.sum(learned) / norm
+            ) + self._weighted_mean(ops.zeros_like(s), s / 2.0, sample_weight=w)
         if training and self.losses:
             # Keras 3: an overridden compute_loss must add the layers' losses itself; the base
             # class sums them (scaled for distribution too) when no compiled loss is set.
