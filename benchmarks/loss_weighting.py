@@ -165,14 +165,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         result = run(args.dataset, args.seeds, args.max_steps, args.work or scratch)
-    result.update(
-        args=vars(args),
-        machine=machine.describe(),
-        seconds=time.perf_counter() - start,
-        command="python -m benchmarks.loss_weighting" + (" " + " ".join(argv) if argv else ""),
-    )
-    out = os.path.abspath(args.out or os.path.join(RESULTS, f"loss_weighting_{args.dataset}"))
-    machine.write_results(os.path.dirname(out), os.path.basename(out), result, markdown(result))
+    default_out = os.path.join(RESULTS, f"loss_weighting_{args.dataset}")
+    machine.finish(result, args, argv, "benchmarks.loss_weighting", time.perf_counter() - start, default_out, markdown)
     return 0
 
 

@@ -51,3 +51,17 @@ def write_results(out_dir: str, name: str, result: dict, report: str) -> None:
     with open(os.path.join(out_dir, f"{name}.md"), "w") as f:
         f.write(report)
     print(report)
+
+
+def finish(result: dict, args, argv: list[str], module: str, seconds: float, default_out: str, markdown) -> None:
+    """Records the arguments, the machine, the duration and the command line (``python -m <module> <argv>``)
+    in ``result``, then writes it and its report ``markdown(result)`` (``write_results``) to ``args.out`` or
+    ``default_out`` (a path without suffix)."""
+    result.update(
+        args=vars(args),
+        machine=describe(),
+        seconds=seconds,
+        command=f"python -m {module}" + (" " + " ".join(argv) if argv else ""),
+    )
+    out = os.path.abspath(args.out or default_out)
+    write_results(os.path.dirname(out), os.path.basename(out), result, markdown(result))

@@ -127,14 +127,8 @@ def main(argv=None) -> int:
         result = run(
             args.dataset, args.columns, hash_buckets, args.min_count, args.seeds, args.max_steps, args.work or scratch
         )
-    result.update(
-        args=vars(args),
-        machine=machine.describe(),
-        seconds=time.perf_counter() - start,
-        command="python -m benchmarks.vocabulary" + (" " + " ".join(argv) if argv else ""),
-    )
-    out = os.path.abspath(args.out or os.path.join(RESULTS, f"vocabulary_{args.dataset}"))
-    machine.write_results(os.path.dirname(out), os.path.basename(out), result, markdown(result))
+    default_out = os.path.join(RESULTS, f"vocabulary_{args.dataset}")
+    machine.finish(result, args, argv, "benchmarks.vocabulary", time.perf_counter() - start, default_out, markdown)
     return 0
 
 

@@ -1,4 +1,4 @@
-"""The Evaluator: TFMA's configuration (AP and AUC per task slice, calibration, counts, the overall
+"""The Evaluator: TFMA's configuration (AP, AUC and normalized entropy per task slice, calibration, counts, the overall
 thresholds) and TFX's Evaluator with the per-task gate after it (``components/task_gate.py``)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 
-from components import task_gate
+from components import task_gate, tfma_metrics
 from components.feature_spec import FeatureSpec
 from serving.contract import DEFAULT_SIGNATURE, EXAMPLES_INPUT, OUTPUT_KEY
 
@@ -70,6 +70,7 @@ def eval_config(spec: FeatureSpec, min_auc: float = MIN_AUC, max_auc_drop: float
             ],
         ),
         tfma.MetricConfig(class_name="AUCPrecisionRecall", config='"name": "average_precision"'),
+        tfma.MetricConfig(class_name="NormalizedEntropy", module=tfma_metrics.__name__),
         tfma.MetricConfig(class_name="Calibration"),
         tfma.MetricConfig(class_name="MeanLabel"),
         tfma.MetricConfig(class_name="MeanPrediction"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.feature_spec import HASH_OPTION, FeatureSpec
+from components.feature_spec import HASH_OPTION, LOSS_WEIGHTINGS, FeatureSpec
 from components.preprocessing import (
     DEFAULT_HISTORY_LENGTH,
     DEFAULT_TEXT_TOKENS,
@@ -81,3 +81,23 @@ def id_keys(spec: FeatureSpec, tf_transform_output) -> dict[str, list[str]]:
     for c in [*spec.by_role("text"), *spec.by_role("history")]:
         keys[c.name] = [_special("padding"), *vocabulary(c.name), _special("oov")]
     return keys
+
+
+def task_names(spec: FeatureSpec, tf_transform_output) -> list[str]:
+    """The main tasks of the training data, in task-id order (Transform's vocabulary of the task column)."""
+    values = tf_transform_output.vocabulary_by_name(vocabulary_name(spec.task_column.name))
+    return [v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def task_loss(spec: FeatureSpec, tf_transform_output) -> dict:
+    """The model's ``task_weights`` (by main-task id; None when every task weighs 1) and ``loss_weighting``
+    from the spec's `tasks:` section and `loss_weighting`. OOV task ids weigh 1.
+
+    Raises:
+        FeatureSpecError: the section leaves out a task of the training data, or names one it lacks.
+    """
+    names = task_names(spec, tf_transform_output)
+    spec.check_tasks(names, f"the training data (Transform's vocabulary of column {spec.task_column.name!r})")
+    weights = [spec.task_weight(name) for name in names] + [1.0] * oov_buckets(spec.task_column)
+    uniform = all(w == weights[0] for w in weights)
+    return {"task_weights": None if uniform else weights, "loss_weighting": spec.loss_weighting or LOSS_WEIGHTINGS[0]}

@@ -5,13 +5,17 @@ the dense tasks dominate: a model that gains on click and loses a third of its
 AP on a rare conversion task would pass. This gate runs inside the pipeline's
 Evaluator, after TFMA, on the same ``eval`` rows, and judges every main task:
 
-* a **floor** per task and metric, if the pipeline sets one (default none);
-* a **change** against the last blessed model: the candidate's AP and AUC
-  minus the baseline's, with a paired 95 % bootstrap interval over the task's
-  eval rows (``components/intervals.py``). A task fails only when the drop is
-  beyond the interval (the whole interval below 0) **and** larger than
-  ``max_drop``: a sparse task's wide interval is not a coin flip, and a dense
-  task's tight interval does not block a negligible drop.
+* a **floor** per task and metric, if the pipeline sets one (default none): the
+  worst acceptable value, the lowest AP or AUC, the highest normalized entropy or
+  calibration error (``components/task_metrics.py``);
+* a **change** against the last blessed model for the metrics in ``compare``
+  (default AP and AUC): the candidate's value minus the baseline's, with a
+  paired 95 % bootstrap interval over the task's eval rows
+  (``components/intervals.py``). A task fails only when the change for the worse
+  is beyond the interval (the whole interval on the bad side of 0) **and** larger
+  than ``max_drop``: a sparse task's wide interval is not a coin flip, and a
+  dense task's tight interval does not block a negligible drop. Every metric's
+  change is reported, compared or not.
 * a task with fewer than ``min_positives`` positive eval rows is reported as
   ``not gated: N positives``, never silently skipped.
 
@@ -37,7 +41,9 @@ import numpy as np
 from components.intervals import Difference, paired_difference
 
 GATE_FILE = "task_gate.json"
-METRICS = ("average_precision", "auc")
+METRICS = ("average_precision", "auc", "normalized_entropy", "calibration_error")
+LOWER_IS_BETTER = ("normalized_entropy", "calibration_error")
+DEFAULT_COMPARE = ("average_precision", "auc")  # judged against the last blessed model unless told otherwise
 DEFAULT_MIN_POSITIVES = 20  # rationale: below this a task's AP moves by > 0.1 with one positive row
 DEFAULT_MAX_DROP = 0.01  # as TFMA's overall AUC change threshold (components/evaluation.py)
 RESAMPLES = 300  # rationale: the 95 % bounds move by < 0.005 AP beyond this here; seconds per task
@@ -47,7 +53,14 @@ log = logging.getLogger("grec.evaluator")
 def _metric(name: str):
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    return {"average_precision": average_precision_score, "auc": roc_auc_score}[name]
+    from components.task_metrics import calibration_error, normalized_entropy
+
+    return {
+        "average_precision": average_precision_score,
+        "auc": roc_auc_score,
+        "normalized_entropy": normalized_entropy,
+        "calibration_error": calibration_error,
+    }[name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,13 +71,18 @@ class TaskGates:
     label_column: str
     min_positives: int = DEFAULT_MIN_POSITIVES
     max_drop: float = DEFAULT_MAX_DROP
-    floors: dict = dataclasses.field(default_factory=dict)  # task -> {metric: lowest value}
+    floors: dict = dataclasses.field(default_factory=dict)  # task -> {metric: worst acceptable value}
+    compare: tuple = DEFAULT_COMPARE  # metrics judged against the last blessed model
 
     def __post_init__(self):
+        object.__setattr__(self, "compare", tuple(self.compare))
         for task, floor in self.floors.items():
             unknown = sorted(set(floor) - set(METRICS))
             if unknown:
                 raise ValueError(f"task_gates floors[{task!r}]: unknown metric(s) {unknown}; use {list(METRICS)}")
+        unknown = sorted(set(self.compare) - set(METRICS))
+        if unknown:
+            raise ValueError(f"task_gates compare: unknown metric(s) {unknown}; use {list(METRICS)}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -108,23 +126,30 @@ def judge(tasks, labels, scores, baseline_scores, gates: TaskGates, seed: int = 
             continue
         for name in METRICS:
             metric = _metric(name)
+            lower = name in LOWER_IS_BETTER
             new = float(metric(labels[rows], scores[rows]))
             entry = {"new": new}
             failures = len(verdict.failures)
             floor = gates.floors.get(task, {}).get(name)
-            if floor is not None and new < floor:
-                verdict.failures.append(f"task {task!r}: {name} {new:.4f} is below its floor {floor}")
+            if floor is not None and (new > floor if lower else new < floor):
+                side = "above its ceiling" if lower else "below its floor"
+                verdict.failures.append(f"task {task!r}: {name} {new:.4f} is {side} {floor}")
             if baseline_scores is not None:
                 base = np.asarray(baseline_scores)[rows]
                 diff: Difference = paired_difference(metric, labels[rows], scores[rows], base, RESAMPLES, seed)
                 entry.update(baseline=float(metric(labels[rows], base)), diff=diff.value, low=diff.low, high=diff.high)
-                if diff.high < 0 and diff.value < -gates.max_drop:
+                if lower:  # a rise is for the worse
+                    worse = diff.low > 0 and diff.value > gates.max_drop
+                else:
+                    worse = diff.high < 0 and diff.value < -gates.max_drop
+                if worse and name in gates.compare:
                     verdict.failures.append(
                         f"task {task!r}: {name} {new:.4f} vs {entry['baseline']:.4f} for the last blessed model: "
-                        f"{diff} (95 % interval over {positives} positives) is a drop beyond the interval and "
-                        f"beyond max_drop {gates.max_drop}"
+                        f"{diff} (95 % interval over {positives} positives) is a {'rise' if lower else 'drop'} "
+                        f"beyond the interval and beyond max_drop {gates.max_drop}"
                     )
-            entry["verdict"] = "FAIL" if len(verdict.failures) > failures else "pass"
+            gated = name in gates.compare or floor is not None
+            entry["verdict"] = "FAIL" if len(verdict.failures) > failures else "pass" if gated else "not gated"
             verdict.values[name] = entry
     return verdicts
 

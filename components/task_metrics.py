@@ -44,3 +44,9 @@ def calibration(labels, scores, sample_weight=None) -> float:
     w = _weights(y, sample_weight)
     positives = float((w * y).sum())
     return float((w * np.asarray(scores, dtype="float64")).sum() / positives) if positives > 0 else float("nan")
+
+
+def calibration_error(labels, scores, sample_weight=None) -> float:
+    """|calibration - 1|: how far the mean prediction is from the mean label, relative to it (0 is calibrated);
+    the gate's calibration metric, lower is better."""
+    return abs(calibration(labels, scores, sample_weight) - 1.0)

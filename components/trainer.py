@@ -49,8 +49,8 @@ import tensorflow_transform as tft
 from absl import logging
 from tfx_bsl.public import tfxio
 
-from components.model_inputs import id_keys, input_config_from_transform
-from components.preprocessing import spec_from_config, vocabulary_name
+from components.model_inputs import id_keys, input_config_from_transform, task_loss, task_names
+from components.preprocessing import spec_from_config
 from components.signatures import export_serving_model
 from components.training_callbacks import PerTaskMetrics
 from models import DEFAULT_MODEL, build_model, presets, tables, training, warm_start
@@ -83,6 +83,17 @@ def start_from_base_model(fn_args, model, keys: dict, settings: dict) -> dict:
     except warm_start.CannotWarmStart as e:
         return {"warm": False, "message": f"cold start: another architecture than {base}: {e}", "base_model": base}
     return {"warm": True, "message": report.summary(), "base_model": base, "ids": report.ids}
+
+
+def loss_weights_line(model, names: list[str]) -> str:
+    """One line: each main task's loss weight, static and (with ``uncertainty``) learned, e.g.
+    ``task loss weights (uncertainty): ctr 1 x 0.83, cvr 2 x 1.41``."""
+    found = model.loss_weights()
+    learned = found["learned"]
+    parts = [
+        f"{name} {found['static'][i]:g}" + (f" x {learned[i]:.3g}" if learned else "") for i, name in enumerate(names)
+    ]
+    return f"task loss weights ({model.loss_weighting}): " + ", ".join(parts)
 
 
 def _tf_config():
@@ -216,6 +227,8 @@ class TrainingSetup:
         self.spec = spec_from_config(self.config)
         self.tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
         self.input_config = input_config_from_transform(self.spec, self.tf_transform_output)
+        # The spec's `tasks:` weights and `loss_weighting`, checked against the training data's tasks first.
+        self.task_loss = task_loss(self.spec, self.tf_transform_output)
         batch_size = int(self.config["batch_size"])
         self.train = _dataset(
             fn_args.train_files, fn_args.data_accessor, self.tf_transform_output, self.spec, batch_size
@@ -279,7 +292,7 @@ def run_fn(fn_args):
     )
     evaluation = setup.evaluation
     with strategy.scope():
-        model = build_model(config["model"], setup.input_config, **hyperparameters)
+        model = build_model(config["model"], setup.input_config, **hyperparameters, **setup.task_loss)
         # Every variable now, in the strategy's scope, not lazily inside a replicated train step.
         model.build_from_config_inputs()
         model.compile(
@@ -289,24 +302,29 @@ def run_fn(fn_args):
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         _patch_keras_for_multi_worker(model, strategy)
     embedding = tables.summary(tables.embedding_tables(model))
-    logging.info("GRec trainer: %s", embedding)
-    print(f"GRec trainer: {embedding}", flush=True)
+    names = task_names(spec, tf_transform_output)
+    for line in (embedding, loss_weights_line(model, names)):
+        logging.info("GRec trainer: %s", line)
+        print(f"GRec trainer: {line}", flush=True)
     log_dir = _worker_dir(fn_args.model_run_dir)
     keys = id_keys(spec, tf_transform_output)
     # What a warm start must match: the model and its settings (as JSON reads them back).
-    settings = json.loads(json.dumps({"model": config["model"], "hyperparameters": hyperparameters}))
+    settings = json.loads(
+        json.dumps(
+            {
+                "model": config["model"],
+                "hyperparameters": hyperparameters,
+                "loss_weighting": setup.task_loss["loss_weighting"],
+            }
+        )
+    )
     started = {"warm": False, "message": "cold start (warm start not asked)", "base_model": None}
     if config["warm_start"]:
         started = start_from_base_model(fn_args, model, keys, settings)
     logging.info("GRec trainer: %s", started["message"])
     print(f"GRec trainer: {started['message']}", flush=True)
-    task_column = spec.task_column.name
     per_task = PerTaskMetrics(
-        setup.validation_batches,
-        task_column,
-        tf_transform_output.vocabulary_by_name(vocabulary_name(task_column)),
-        log_dir,
-        num_batches=setup.validation_steps,
+        setup.validation_batches, spec.task_column.name, names, log_dir, num_batches=setup.validation_steps
     )
     history = model.fit(
         setup.train,
@@ -321,6 +339,10 @@ def run_fn(fn_args):
         ],
         verbose=2,
     )
+    if model.loss_weighting != "static":
+        line = loss_weights_line(model, names)
+        logging.info("GRec trainer: after training, %s", line)
+        print(f"GRec trainer: after training, {line}", flush=True)
     model.save(os.path.join(log_dir, "model.keras"))
     for name, content in (("warm_start.json", started), ("history.json", history.history)):
         with tf.io.gfile.GFile(os.path.join(log_dir, name), "w") as f:

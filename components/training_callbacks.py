@@ -1,4 +1,5 @@
-"""Keras callbacks of the Trainer: per-task AP and AUC, and per-task expert utilisation, in TensorBoard.
+"""Keras callbacks of the Trainer: per-task AP, AUC, normalized entropy and loss weight, and per-task expert
+utilisation, in TensorBoard.
 
 Keras' own metrics (``ap``, ``auc``, ``val_ap``...) are over all rows; a
 multi-task model needs them per main task while it trains, the way the
@@ -13,9 +14,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from components.task_metrics import normalized_entropy
+
 
 class PerTaskMetrics(keras.callbacks.Callback):
-    """Writes ``ap/<task>``, ``auc/<task>`` (for tasks with both classes in the batches) and ``rows/<task>``
+    """Writes ``ap/<task>``, ``auc/<task>``, ``ne/<task>`` (normalized entropy; for tasks with both classes in
+    the batches), ``rows/<task>``, ``loss_weight/<task>`` (static x learned: ``MultiTaskModel.loss_weights``)
     (and, for a routed model,
     ``busiest_expert_share/<task>`` and a histogram ``expert_shares/<task>``) to ``<log_dir>/per_task``.
 
@@ -27,7 +31,7 @@ class PerTaskMetrics(keras.callbacks.Callback):
         num_batches: how many eval batches to keep.
 
     Attributes:
-        history: per epoch, ``{task: {"ap": .., "auc": .., "rows": ..}}``.
+        history: per epoch, ``{task: {"ap": .., "auc": .., "ne": .., "rows": .., "loss_weight": ..}}``.
     """
 
     def __init__(self, dataset, task_feature, task_names, log_dir, num_batches=20):
@@ -64,14 +68,21 @@ class PerTaskMetrics(keras.callbacks.Callback):
             self._score = tf.function(lambda x: self.model(x, training=False))
         scores = np.concatenate([np.asarray(self._score(x)).reshape(-1) for x, _ in self.batches])
         results = {}
+        # A MultiTaskModel's loss weight per task id (any other Keras model has none to report).
+        found = self.model.loss_weights() if hasattr(self.model, "loss_weights") else None
         for task_id in np.unique(ids):
             rows = ids == task_id
             values = {"rows": int(rows.sum())}
+            if found is not None:
+                learned = found["learned"][task_id] if found["learned"] else 1.0
+                values["loss_weight"] = float(found["static"][task_id] * learned)
             if labels[rows].min() != labels[rows].max():  # AP and AUC need both classes
                 ap, auc = keras.metrics.AUC(curve="PR"), keras.metrics.AUC()
                 ap.update_state(labels[rows], scores[rows])
                 auc.update_state(labels[rows], scores[rows])
-                values.update(ap=float(ap.result()), auc=float(auc.result()))
+                values.update(
+                    ap=float(ap.result()), auc=float(auc.result()), ne=normalized_entropy(labels[rows], scores[rows])
+                )
             results[self._task_name(int(task_id))] = values
         self.history.append(results)
         with self.writer.as_default(step=epoch):
@@ -82,6 +93,7 @@ class PerTaskMetrics(keras.callbacks.Callback):
         self.writer.flush()
         if logs is not None:  # also in Keras' History (model.fit's return value)
             logs.update({f"val_ap/{task}": values["ap"] for task, values in results.items() if "ap" in values})
+            logs.update({f"loss_weight/{task}": v["loss_weight"] for task, v in results.items() if "loss_weight" in v})
 
     def _write_expert_shares(self):
         if not getattr(self.model, "use_moe", False):  # only routed GRec has experts to report

@@ -48,7 +48,7 @@ def tuner_fn(fn_args):
 
     def build(hp):
         found, learning_rate = presets.search_space(name, hp)
-        model = build_model(name, setup.input_config, **{**config["hyperparameters"], **found})
+        model = build_model(name, setup.input_config, **{**config["hyperparameters"], **found}, **setup.task_loss)
         model.compile(optimizer=training.optimizer(learning_rate))
         return model
 

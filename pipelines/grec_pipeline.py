@@ -189,7 +189,8 @@ def create_pipeline(
             Trainer validates on ``eval`` (the pre-validation behaviour).
         task_gates: the per-task gate (``components/task_gate.py``):
             ``min_positives`` (default 20), ``max_drop`` (0.01) and
-            ``floors`` ({task: {"average_precision"|"auc": lowest value}}).
+            ``floors`` ({task: {metric: worst acceptable value}}) and ``compare`` (the metrics judged
+            against the last blessed model): ``components.task_gate``.
         tune_trials: run TFX's Tuner before the Trainer: this many KerasTuner
             trials over the model's search space, each trained as the Trainer
             trains and scored on the validation split (``components/tuner.py``);

@@ -23,7 +23,7 @@ import sys
 
 from components.example_gen.splits import DEFAULT_VALIDATION_FRACTION
 from components.row_check import DEFAULT_MAX_BAD_ROWS, REPORTED
-from components.task_gate import DEFAULT_MAX_DROP, DEFAULT_MIN_POSITIVES, TaskGates
+from components.task_gate import DEFAULT_COMPARE, DEFAULT_MAX_DROP, DEFAULT_MIN_POSITIVES, METRICS, TaskGates
 from pipelines.config import (  # noqa: F401 (re-exported for callers)
     DEFAULT_MODEL,
     PIPELINE_NAME,
@@ -187,8 +187,15 @@ def main(argv=None) -> int:
         "--max-task-drop",
         type=float,
         default=DEFAULT_MAX_DROP,
-        help="a main task whose AP or AUC falls by more than this below the last blessed model's, "
-        "beyond its 95 %% interval, blocks the push (default: %(default)s)",
+        help="a main task whose AP or AUC (each metric of --task-compare) changes for the worse by more than "
+        "this against the last blessed model's, beyond its 95 %% interval, blocks the push (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--task-compare",
+        default=",".join(DEFAULT_COMPARE),
+        metavar="METRICS",
+        help=f"the metrics judged against the last blessed model, comma-separated, of {', '.join(METRICS)} "
+        "(default: %(default)s); every metric is reported",
     )
     parser.add_argument(
         "--min-task-positives",
@@ -201,7 +208,8 @@ def main(argv=None) -> int:
         action="append",
         default=[],
         metavar="TASK:METRIC=VALUE",
-        help="a task's lowest AP or AUC, e.g. cvr:average_precision=0.1 (repeatable)",
+        help="a task's worst acceptable value: the lowest AP or AUC, the highest normalized_entropy or "
+        "calibration_error, e.g. cvr:average_precision=0.1 (repeatable)",
     )
     parser.add_argument("--verbose", action="store_true", help="show every library log line")
     args = parser.parse_args(argv)
@@ -216,6 +224,7 @@ def main(argv=None) -> int:
             "max_drop": args.max_task_drop,
             "min_positives": args.min_task_positives,
             "floors": parse_floors(args.task_floor),
+            "compare": [m for m in args.task_compare.split(",") if m],
         }
         TaskGates("task", "label", **gates)  # unknown metrics named now, not after Transform
         check_tuning(args.tune_trials, args.validation_fraction)

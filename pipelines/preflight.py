@@ -121,11 +121,17 @@ def check_csv_file(
             "(`role: ignore` keeps a column out of the model)"
         )
     rows, bad = 0, []
+    task_at = found.index(spec.task_column.name)
     with open(path, "rb") as f:
         for line, _, values, column, reason in itertools.islice(read_rows(f, RowParser(found, columns)), SAMPLE_ROWS):
             rows += 1
             if values is None:
                 bad.append(describe(path, line, column, reason))
+            elif spec.tasks and values[task_at] not in spec.tasks:
+                raise DataRootError(
+                    f"{path}:{line}: task {values[task_at]!r} is not named under `tasks:` in {spec.path} "
+                    f"(it names {sorted(spec.tasks)}); add it there, or leave its rows out"
+                )
     if sample_fails(len(bad), rows, max_bad_rows):
         listed = "\n".join(f"  {b}" for b in bad[:REPORTED])
         raise DataRootError(

@@ -10,7 +10,15 @@ import glob
 import os
 import sys
 
-METRICS = ("example_count", "average_precision", "auc", "calibration", "mean_label", "mean_prediction")
+METRICS = (
+    "example_count",
+    "average_precision",
+    "auc",
+    "normalized_entropy",
+    "calibration",
+    "mean_label",
+    "mean_prediction",
+)
 
 
 def latest_evaluation(pipeline_root: str) -> str:
@@ -86,15 +94,16 @@ def gate_section(evaluation_dir: str) -> str:
 
 
 def format_table(rows: list[dict]) -> str:
-    header = f"{'slice':<36}{'examples':>10}{'AP':>9}{'AUC':>9}{'calibration':>13}{'mean label':>12}"
+    header = f"{'slice':<36}{'examples':>10}{'AP':>9}{'AUC':>9}{'NE':>8}{'calibration':>13}{'mean label':>12}"
     lines = [header, "-" * len(header)]
     for r in rows:
         if r.get("mean_label", 0.0) in (0.0, 1.0):  # one class only: AP and AUC are undefined
-            r = {**r, "average_precision": float("nan"), "auc": float("nan")}
+            r = {**r, "average_precision": float("nan"), "auc": float("nan"), "normalized_entropy": float("nan")}
         nan = float("nan")
         lines.append(
             f"{r['slice']:<36}{r.get('example_count', nan):>10.0f}{r.get('average_precision', nan):>9.4f}"
-            f"{r.get('auc', nan):>9.4f}{r.get('calibration', nan):>13.3f}{r.get('mean_label', nan):>12.4f}"
+            f"{r.get('auc', nan):>9.4f}{r.get('normalized_entropy', nan):>8.4f}{r.get('calibration', nan):>13.3f}"
+            f"{r.get('mean_label', nan):>12.4f}"
         )
     return "\n".join(lines)
 

@@ -339,3 +339,33 @@ def test_vocabulary_benchmark_bounds_the_id_tables_and_pairs_every_variant_with_
         assert set(entry["vs_full"]) == {"min_count 5", "hashed"}
         for d in entry["vs_full"].values():
             assert d["ap"]["low"] <= d["ap"]["difference"] <= d["ap"]["high"]
+
+
+def test_static_loss_weights_are_one_over_the_entropy_of_each_tasks_rate_with_mean_one():
+    from benchmarks.loss_weighting import entropy_weights
+    from components.task_metrics import entropy
+
+    ids = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+    labels = np.array([1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0])  # task 0: rate 0.5, task 1: 0.1
+    weights = entropy_weights(ids, labels, num_tasks=3)
+    raw = [1 / entropy(0.5), 1 / entropy(0.1)]
+    assert weights[:2] == pytest.approx([r / np.mean(raw) for r in raw])
+    assert weights[2] == 1.0 and weights[1] > 2 * weights[0]  # an unseen (OOV) id weighs 1; the rarer task more
+
+
+@pytest.mark.slow  # about 5 minutes: MovieLens prepared once, GRec trained 250 steps three ways
+def test_loss_weighting_benchmark_pairs_static_and_learned_weights_with_equal(tmp_path):
+    from benchmarks import loss_weighting
+
+    argv = ["movielens", "--seeds", "1", "--max-steps", "250", "--out", str(tmp_path / "w")]
+    assert loss_weighting.main(argv) == 0
+    result = json.loads((tmp_path / "w.json").read_text())
+    equal, static, learned = (result["loss_weights"][v][0] for v in loss_weighting.VARIANTS)
+    assert equal == [1.0] * len(equal) and np.mean(static[:2]) == pytest.approx(1.0)
+    assert learned != equal  # the log-variances trained
+    for entry in result["tasks"].values():
+        assert set(entry["vs_equal"]) == {"static", "uncertainty"}
+        for d in entry["vs_equal"].values():
+            for metric in ("ap", "auc", "ne"):
+                assert d[metric]["low"] <= d[metric]["difference"] <= d[metric]["high"]
+    assert "| love |" in (tmp_path / "w.md").read_text()

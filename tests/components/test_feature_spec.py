@@ -1,3 +1,4 @@
+import dataclasses
 import os
 
 import pytest
@@ -93,6 +94,16 @@ def test_json_spec_reads_like_yaml(tmp_path):
         ("colums:\n  task: task\n", ["`colums`", "unknown top-level key"]),
         (MINIMAL + "wide_labels: {label: ctr}\n", ["wide_labels.label", "must not also be listed"]),
         ("columns: [a, b]\n", ["`columns`", "non-empty mapping"]),
+        (MINIMAL + "tasks: [ctr]\n", ["`tasks`", "must map each main task's name"]),
+        (MINIMAL + "tasks: {ctr: {weight: 0}}\n", ["`tasks.ctr.weight`", "positive number for task 'ctr'"]),
+        (MINIMAL + "tasks: {ctr: {weight: yes}}\n", ["`tasks.ctr.weight`", "got True"]),
+        (MINIMAL + "tasks: {ctr: {wieght: 2}}\n", ["`tasks.ctr.wieght`", "unknown task option (allowed: weight)"]),
+        (MINIMAL + "tasks: {ctr: 2}\n", ["`tasks.ctr`", "must be a mapping of options"]),
+        (MINIMAL + "loss_weighting: gradnorm\n", ["`loss_weighting`", "['static', 'uncertainty']", "'gradnorm'"]),
+        (
+            MINIMAL + "wide_labels: {click: ctr, buy: cvr}\ntasks: {ctr: {}}\n",
+            ["`tasks`", "`wide_labels` holds task(s) ['cvr'] that the section does not name"],
+        ),
         ("columns: {task: task\n", ["not valid YAML"]),
     ],
 )
@@ -104,6 +115,23 @@ def test_every_spec_error_names_file_key_and_column(tmp_path, text, fragments):
     assert message.startswith(path)
     for fragment in fragments:
         assert fragment in message
+
+
+def test_the_tasks_section_weighs_each_task_and_reads_back(tmp_path):
+    spec = load_feature_spec(
+        _write(tmp_path, MINIMAL + "tasks:\n  ctr: {weight: 0.5}\n  cvr:\nloss_weighting: uncertainty\n")
+    )
+    assert (spec.task_weight("ctr"), spec.task_weight("cvr"), spec.loss_weighting) == (0.5, 1.0, "uncertainty")
+    assert parse_feature_spec(spec.to_dict()) == dataclasses.replace(spec, path="<dict>")
+    spec.check_tasks(["ctr", "cvr"], "the data")  # every task named: no error
+    with pytest.raises(FeatureSpecError, match=r"the data holds task\(s\) \['atc'\] that the section does not name"):
+        spec.check_tasks(["ctr", "cvr", "atc"], "the data")
+    with pytest.raises(FeatureSpecError, match=r"task\(s\) \['cvr'\] are named but the data holds none"):
+        spec.check_tasks(["ctr"], "the data")
+    plain = load_feature_spec(_write(tmp_path, MINIMAL, "plain.yaml"))
+    assert (plain.tasks, plain.task_weight("any"), plain.loss_weighting) == ({}, 1.0, "static")
+    plain.check_tasks(["whatever"], "the data")  # without the section, every task of the data, weight 1
+    assert "tasks" not in plain.to_dict() and "loss_weighting" not in plain.to_dict()
 
 
 def test_missing_file_is_named(tmp_path):

@@ -1,6 +1,7 @@
 """The paired interval on cases with a known answer."""
 
 import numpy as np
+import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from components.intervals import paired_difference
@@ -65,3 +66,21 @@ def test_the_ranked_path_and_the_general_path_give_the_same_interval():
         seed=7,
     )
     assert np.allclose([fast.value, fast.low, fast.high], [general.value, general.low, general.high], atol=1e-12)
+
+
+def test_normalized_entropy_and_calibration_by_their_definitions():
+    from components.task_metrics import calibration, entropy, normalized_entropy
+
+    labels = np.array([1, 0, 0, 0])
+    # Predicting the positive rate everywhere is NE 1 and calibrated, with or without row weights.
+    assert normalized_entropy(labels, np.full(4, 0.25)) == pytest.approx(1.0)
+    assert calibration(labels, np.full(4, 0.25)) == pytest.approx(1.0)
+    scores = np.array([0.9, 0.2, 0.1, 0.3])
+    cross_entropy = -(np.log(0.9) + np.log(0.8) + np.log(0.9) + np.log(0.7)) / 4
+    assert normalized_entropy(labels, scores) == pytest.approx(cross_entropy / entropy(0.25))
+    assert entropy(0.25) == pytest.approx(-(0.25 * np.log(0.25) + 0.75 * np.log(0.75)))
+    assert calibration(labels, scores) == pytest.approx(1.5 / 1)
+    weights = np.array([2.0, 1.0, 1.0, 0.0])  # as the bootstrap passes a resample: row counts
+    same = normalized_entropy(np.array([1, 1, 0, 0]), np.array([0.9, 0.9, 0.2, 0.1]))
+    assert normalized_entropy(labels, scores, sample_weight=weights) == pytest.approx(same)
+    assert np.isnan(normalized_entropy(np.zeros(3), np.full(3, 0.1)))

@@ -234,3 +234,29 @@ def test_bounded_and_hashed_ids_for_categorical_columns(tmp_path):
     expected = tf.strings.to_hash_bucket_fast(["u1", "u7", "zz", "", ""], 16).numpy()
     assert list(out["user"].numpy()) == list(expected)  # missing is the value "", hashed like any other
     assert len(set(expected[:3])) > 1  # (the check above could not pass by every value sharing one id)
+
+
+def test_task_loss_weights_follow_the_task_ids_and_the_tasks_must_match_the_data(transform_output):
+    import dataclasses
+
+    from components.feature_spec import FeatureSpecError
+    from components.model_inputs import task_loss, task_names
+    from components.preprocessing import oov_buckets
+
+    spec = load_feature_spec(SPEC)
+    names = task_names(spec, transform_output)
+    assert sorted(names) == ["atc", "churn", "ctr", "cvr"]
+    assert task_loss(spec, transform_output) == {"task_weights": None, "loss_weighting": "static"}  # no section
+    weighted = dataclasses.replace(
+        spec,
+        tasks={"ctr": {"weight": 2.0}, "atc": {}, "cvr": {"weight": 0.5}, "churn": {}},
+        loss_weighting="uncertainty",
+    )
+    found = task_loss(weighted, transform_output)
+    expected = [{"ctr": 2.0, "cvr": 0.5}.get(name, 1.0) for name in names] + [1.0] * oov_buckets(spec.task_column)
+    assert found == {"task_weights": expected, "loss_weighting": "uncertainty"}
+    config = input_config_from_transform(spec, transform_output)
+    assert len(found["task_weights"]) == config.num_tasks  # one per task id, OOV ids included
+    short = dataclasses.replace(spec, tasks={"ctr": {}, "atc": {}, "cvr": {}})
+    with pytest.raises(FeatureSpecError, match=r"column 'task'\) holds task\(s\) \['churn'\]"):
+        task_loss(short, transform_output)

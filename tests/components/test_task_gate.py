@@ -72,3 +72,29 @@ def test_few_positives_are_reported_not_gated_and_floors_apply_without_a_baselin
     assert "no baseline" in table and f"not gated: {cvr_positives} positives" in table
     with pytest.raises(ValueError, match=r"unknown metric\(s\) \['ap'\]"):
         TaskGates("task", "label", floors={"cvr": {"ap": 0.1}})
+
+
+def test_normalized_entropy_and_calibration_are_reported_and_gated_when_asked():
+    tasks, labels, baseline, _ = _data(dense=8_000, sparse=0)
+    # The same ranking, every probability raised (its square root): AP and AUC cannot see it, NE and
+    # calibration do.
+    candidate = np.sqrt(baseline)
+    (ctr,) = judge(tasks, labels, candidate, baseline, GATES)
+    assert ctr.verdict == "pass"  # by default only AP and AUC are compared
+    assert ctr.values["auc"]["diff"] == pytest.approx(0, abs=1e-12)
+    ne, calibration = ctr.values["normalized_entropy"], ctr.values["calibration_error"]
+    assert ne["low"] > 0.01 and ne["verdict"] == "not gated"
+    mean_label, mean_score = labels.mean(), candidate.mean()
+    assert calibration["new"] == pytest.approx(abs(mean_score / mean_label - 1), rel=1e-9)
+    assert calibration["new"] > calibration["baseline"]
+    compared = TaskGates("task", "label", compare=("auc", "normalized_entropy"))
+    (ctr,) = judge(tasks, labels, candidate, baseline, compared)
+    assert ctr.verdict == "FAIL" and len(ctr.failures) == 1
+    assert ctr.failures[0].startswith("task 'ctr': normalized_entropy ") and "is a rise beyond" in ctr.failures[0]
+    # A floor of a lower-is-better metric is its ceiling.
+    ceiling = TaskGates("task", "label", floors={"ctr": {"calibration_error": 0.05}})
+    (ctr,) = judge(tasks, labels, candidate, None, ceiling)
+    assert ctr.failures == [f"task 'ctr': calibration_error {calibration['new']:.4f} is above its ceiling 0.05"]
+    assert ctr.values["calibration_error"]["verdict"] == "FAIL"
+    with pytest.raises(ValueError, match=r"compare: unknown metric\(s\) \['logloss'\]"):
+        TaskGates("task", "label", compare=("logloss",))

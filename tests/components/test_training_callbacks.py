@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from components.task_metrics import normalized_entropy
 from components.training_callbacks import PerTaskMetrics
 from models import build_model
 from tests.models.fixtures import FULL, inputs, small_kwargs
@@ -45,7 +46,11 @@ def test_per_task_ap_and_auc_match_sklearn_on_each_tasks_rows(tmp_path):
         # keras.metrics.AUC interpolates over 200 thresholds; sklearn is exact.
         assert results[name]["ap"] == pytest.approx(average_precision_score(label[rows], scores[rows]), abs=0.02)
         assert results[name]["auc"] == pytest.approx(roc_auc_score(label[rows], scores[rows]), abs=0.01)
+        assert results[name]["ne"] == pytest.approx(normalized_entropy(label[rows], scores[rows]), rel=1e-6)
+        assert "loss_weight" not in results[name]  # a plain Keras model has no task-loss weights
     assert results["ctr"]["ap"] > 0.8 > results["atc"]["ap"]
+    # Scores that follow the label beat the base rate (NE < 1); scores against it are worse than it (NE > 1).
+    assert results["ctr"]["ne"] < 1 < results["atc"]["ne"]
     assert logs["val_ap/ctr"] == results["ctr"]["ap"]
     events = read_events(tmp_path)
     assert float(events["ap/ctr"][0][1]) == pytest.approx(results["ctr"]["ap"])
@@ -69,3 +74,25 @@ def test_a_routed_model_logs_per_task_expert_shares_each_epoch(tmp_path):
         values = [float(v) for _, v in events[tag]]
         assert steps == [0, 1] and all(1 / 4 <= v <= 1 for v in values), (tag, values)  # E=4: at least 1/E
     assert any(tag.startswith("expert_shares/") for tag in events)
+
+
+def test_learned_task_loss_weights_are_logged_per_task_each_round(tmp_path):
+    x = inputs(FULL, batch=256, seed=1)
+    y = (x["price"].reshape(-1) > 0).astype("float32")
+    static = [1.0, 2.0, 1.0, 1.0, 0.5]
+    model = build_model("grec", FULL, **small_kwargs("grec"), task_weights=static, loss_weighting="uncertainty")
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    eval_batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    callback = PerTaskMetrics(eval_batches, "task", ["t0", "t1", "t2", "t3", "t4"], str(tmp_path), num_batches=4)
+    history = model.fit(x, y, batch_size=64, epochs=2, verbose=0, callbacks=[callback])
+    found = model.loss_weights()
+    learned = np.exp(-np.asarray(model.task_log_variance.numpy()))
+    np.testing.assert_allclose(found["learned"], learned, rtol=1e-6)
+    assert not np.allclose(learned, 1.0)  # the log-variances trained
+    seen = sorted(set(x["task"].reshape(-1).tolist()))
+    for task_id in seen:
+        name = f"t{task_id}"
+        # The last round's logged weight is static x learned after training.
+        assert history.history[f"loss_weight/{name}"][-1] == pytest.approx(static[task_id] * learned[task_id], rel=1e-5)
+    events = read_events(tmp_path)
+    assert [step for step, _ in events[f"loss_weight/t{seen[0]}"]] == [0, 1]

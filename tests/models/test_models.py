@@ -93,6 +93,56 @@ def test_auxiliary_losses_reach_the_optimised_total():
     assert np.abs(np.array(tape.gradient(total, model.moe.router.kernel))).sum() > 0
 
 
+def _cross_entropy(y, p):
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+@pytest.mark.parametrize("name", ["grec", "ple"])
+def test_static_task_weights_weigh_each_examples_loss_by_its_task(name):
+    weights = [1.0, 3.0, 0.5, 2.0, 1.0]
+    model = _model(name, task_weights=weights)
+    x, y = fixtures.inputs(batch=64, seed=3), _labels(64, seed=3)
+    ce = _cross_entropy(y, np.asarray(model(x, training=False)).reshape(-1))
+    w = np.asarray(weights)[x["task"].reshape(-1)]
+    model.compile(optimizer="adam")
+    found = model.evaluate(x, y, batch_size=64, verbose=0, return_dict=True)
+    assert found["task_loss"] == pytest.approx((w * ce).sum() / w.sum(), rel=1e-5)
+    # With sample weights too, each example counts with their product.
+    sample = np.random.default_rng(4).uniform(0.5, 2.0, 64)
+    found = model.evaluate(x, y, sample_weight=sample, batch_size=64, verbose=0, return_dict=True)
+    assert found["task_loss"] == pytest.approx((sample * w * ce).sum() / (sample * w).sum(), rel=1e-5)
+
+
+def test_uncertainty_weighting_optimises_kendalls_objective_and_validates_on_the_static_one():
+    weights = [1.0, 2.0, 1.0, 1.0, 1.0]
+    model = _model("mmoe", task_weights=weights, loss_weighting="uncertainty")
+    s = np.array([0.5, -1.0, 0.0, 2.0, 0.3], dtype="float32")
+    model.task_log_variance.assign(s)
+    x, y = fixtures.inputs(batch=64, seed=5), _labels(64, seed=5)
+    scores = model(x, training=False)
+    ce = _cross_entropy(y, np.asarray(scores).reshape(-1))
+    t = x["task"].reshape(-1)
+    w = np.asarray(weights)[t]
+    trained = float(model.compute_loss(x, y, scores, training=True))
+    expected = (w * (np.exp(-s[t]) * ce + s[t] / 2)).sum() / w.sum()
+    assert trained == pytest.approx(expected, rel=1e-5)
+    assert float(model.compute_loss(x, y, scores, training=False)) == pytest.approx((w * ce).sum() / w.sum(), rel=1e-5)
+    assert model.loss_weights() == {"static": weights, "learned": pytest.approx(np.exp(-s).tolist(), rel=1e-6)}
+    # The log-variances get gradient from the loss, and survive the config round trip as a setting.
+    with tf.GradientTape() as tape:
+        scores = model(x, training=True)
+        total = model.compute_loss(x, y, scores, training=True)
+    grad = tf.convert_to_tensor(tape.gradient(total, model.task_log_variance)).numpy()
+    ce = _cross_entropy(y, np.asarray(scores).reshape(-1))
+    # d/ds_k of sum_i w_i (exp(-s) CE_i + s / 2) / sum_i w_i, over task k's rows.
+    expected = [(w * (t == k) * (0.5 - np.exp(-s[k]) * ce)).sum() / w.sum() for k in range(5)]
+    np.testing.assert_allclose(grad, expected, rtol=1e-4, atol=1e-7)
+    clone = type(model).from_config(model.get_config())
+    assert (clone.task_weights, clone.loss_weighting) == (weights, "uncertainty")
+    assert _model("mmoe").loss_weights() == {"static": [1.0] * 5, "learned": None}
+
+
 def test_metrics_are_reported_separately_with_expert_utilization():
     model = _model("grec")
     model.compile(optimizer="adam")
@@ -134,6 +184,9 @@ def test_dense_grec_has_one_expert_of_equal_active_width():
         (dict(top_k=9, num_experts=8), "Received: `top_k=9`, `num_experts=8`"),
         (dict(dim=30, num_heads=4), "Received: `dim=30`, `num_heads=4`"),
         (dict(routing="random"), "Received: `routing='random'`"),
+        (dict(loss_weighting="gradnorm"), "Received: `loss_weighting='gradnorm'`"),
+        (dict(task_weights=[1.0, 2.0]), "one positive weight per main-task id \\(5\\)"),
+        (dict(task_weights=[1.0, 1.0, 0.0, 1.0, 1.0]), "one positive weight per main-task id"),
     ],
 )
 def test_bad_model_configuration_fails_at_construction(kwargs, message):

@@ -67,6 +67,8 @@ def test_a_wide_csv_goes_from_file_to_served_model_with_four_commands(tmp_path):
         and "transform: bucketize}" in text
     )
     assert "industry_code: {role: categorical}" in text
+    # Conversion's loss weighs twice click's, and a learned factor per task on top (Kendall et al.).
+    text += "tasks:\n  click: {}\n  conversion: {weight: 2}\nloss_weighting: uncertainty\n"
     spec_path.write_text(text)
     schema = subprocess.run(
         [sys.executable, "-m", "components.schema_draft", str(spec_path)],
@@ -132,9 +134,18 @@ def test_a_wide_csv_goes_from_file_to_served_model_with_four_commands(tmp_path):
     assert {k: built[k] for k in ("dim", "num_experts", "top_k", "embedding_dim")} == {
         k: best[k] for k in ("dim", "num_experts", "top_k", "embedding_dim")
     }
+    # The spec's task weights reached the model, by task id (the OOV id weighs 1), and the Trainer logged
+    # each task's loss weight (static x learned) every round.
+    assert sorted(built["task_weights"]) == [1.0, 1.0, 2.0] and built["loss_weighting"] == "uncertainty"
+    history = json.loads((saved.parent / "history.json").read_text())
+    rounds = len(history["loss"])
+    for task in ("click", "conversion"):
+        assert len(history[f"loss_weight/{task}"]) == rounds
+    assert history["loss_weight/conversion"][0] != 2.0  # the learned factor moved from 1 in the first round
     assert "cuFFT" not in log and "FutureWarning" not in log  # the libraries' noise stays hidden
     report = _run(["pipelines.report"], work, env)
     assert "task=click" in report and "task=conversion" in report and "blessed: yes" in report
+    assert "NE  calibration" in report  # normalized entropy per slice
     assert _written_in_repository_since(start) == []  # nothing written inside the repository
 
     versions = os.listdir(work / "serving_models" / "grec")

@@ -113,6 +113,7 @@ def test_pipeline_pushes_a_blessed_model_with_per_task_slices(first_run):
     for key in ("overall", "task=ctr", "task=cvr", "flow=upgrade", "flow=new_line, task=atc"):
         assert key in slices, key
     assert slices["overall"]["auc"] > 0.6 and slices["overall"]["average_precision"] > slices["overall"]["mean_label"]
+    assert slices["task=ctr"]["normalized_entropy"] < 1  # better than predicting ctr's positive rate
     assert validation(evaluation)[0]
     # Three splits: the Trainer early-stopped on `validation`, carved from the training week's latest rows.
     (examples,) = os.listdir(os.path.join(paths["pipeline_root"], "CsvExampleGen", "examples"))
@@ -131,7 +132,7 @@ def test_pipeline_pushes_a_blessed_model_with_per_task_slices(first_run):
     assert times["Trainer"][1] > 1 and times["Transform"][1] > 1
     # The Trainer logged AP per main task to TensorBoard while it trained, beside Keras' own metrics.
     events = read_events(os.path.join(paths["pipeline_root"], "Trainer", "model_run"))
-    for tag in ("ap/ctr", "ap/cvr", "auc/atc", "busiest_expert_share/churn", "epoch_loss"):
+    for tag in ("ap/ctr", "ap/cvr", "auc/atc", "ne/ctr", "loss_weight/cvr", "busiest_expert_share/churn", "epoch_loss"):
         assert tag in events, sorted(events)
     # By default every validation round scored the whole validation split: its task rows add up to its examples.
     split = os.path.join(paths["pipeline_root"], "CsvExampleGen", "examples", examples, "Split-validation", "*")

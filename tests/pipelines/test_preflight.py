@@ -79,6 +79,16 @@ def test_a_value_that_does_not_fit_is_named_with_file_line_column_and_fix(tmp_pa
         assert len(found.bad_rows) == 1 and expected in found.bad_rows[0]
 
 
+def test_a_task_the_tasks_section_does_not_name_stops_the_run_naming_file_line_and_task(tmp_path):
+    spec = _spec(tmp_path, SPEC + "tasks: {ctr: {weight: 2}, cvr: {}}\n")
+    assert check_data_root(_data(tmp_path), spec).bad_rows == ()
+    with pytest.raises(DataRootError) as info:
+        check_data_root(_data(tmp_path, train=GOOD.replace("cvr,0", "atc,0")), spec)
+    message = str(info.value)
+    assert os.path.join("train", "data.csv") + ":3: task 'atc' is not named under `tasks:`" in message
+    assert "(it names ['ctr', 'cvr'])" in message
+
+
 def test_a_stray_file_in_a_split_folder_is_named(tmp_path):
     spec = _spec(tmp_path)
     data_root = _data(tmp_path)

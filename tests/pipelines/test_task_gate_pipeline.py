@@ -22,7 +22,7 @@ from components.task_gate import TaskGates
 from data_tools import generate_synthetic, synthetic
 from pipelines import local_runner
 from pipelines.grec_pipeline import example_gen_component
-from pipelines.report import latest_evaluation, validation
+from pipelines.report import latest_evaluation, slice_table, validation
 
 pytestmark = pytest.mark.e2e
 SPEC = load_feature_spec(local_runner.default_paths()["feature_spec_path"])
@@ -138,6 +138,17 @@ def test_better_overall_but_broken_on_a_sparse_task_is_not_pushed(setup):
         "churn": f"not gated: {verdicts['churn'].positives} positives",
     }
     assert verdicts["ctr"].values["auc"]["diff"] > 0  # better where it is not broken
+    # Normalized entropy: TFMA's (the Evaluator's table) and the gate's (NumPy) agree on every task's rows; the
+    # exact oracle lowers it on ctr, the broken task's noise raises it; reported, not gated by default.
+    slices = {row["slice"]: row for row in slice_table(evaluation)}
+    for task, verdict in verdicts.items():
+        if verdict.gated:
+            ne = verdict.values["normalized_entropy"]
+            assert slices[f"task={task}"]["normalized_entropy"] == pytest.approx(ne["new"], rel=1e-4), task
+            assert ne["verdict"] == "not gated"
+    ne = {task: verdicts[task].values["normalized_entropy"] for task in ("ctr", "cvr")}
+    assert ne["ctr"]["high"] < 0 < ne["cvr"]["diff"]
+    assert verdicts["cvr"].values["calibration_error"]["new"] >= 0
 
 
 def test_noise_on_a_sparse_task_is_blessed_and_pushed(setup):
