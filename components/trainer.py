@@ -54,6 +54,7 @@ from components.preprocessing import spec_from_config
 from components.signatures import export_serving_model
 from components.training_callbacks import PerTaskMetrics
 from models import DEFAULT_MODEL, build_model, presets, tables, training, warm_start
+from models.task_types import LOSS_WEIGHTINGS
 
 DEFAULTS = dict(
     model=DEFAULT_MODEL,
@@ -308,16 +309,12 @@ def run_fn(fn_args):
         print(f"GRec trainer: {line}", flush=True)
     log_dir = _worker_dir(fn_args.model_run_dir)
     keys = id_keys(spec, tf_transform_output)
-    # What a warm start must match: the model and its settings (as JSON reads them back).
-    settings = json.loads(
-        json.dumps(
-            {
-                "model": config["model"],
-                "hyperparameters": hyperparameters,
-                "loss_weighting": setup.task_loss["loss_weighting"],
-            }
-        )
-    )
+    # What a warm start must match: the model and its settings (as JSON reads them back); a learned loss
+    # weighting only when set, so that models saved before it existed still warm-start a static run.
+    settings = {"model": config["model"], "hyperparameters": hyperparameters}
+    if model.loss_weighting != LOSS_WEIGHTINGS[0]:
+        settings["loss_weighting"] = model.loss_weighting
+    settings = json.loads(json.dumps(settings))
     started = {"warm": False, "message": "cold start (warm start not asked)", "base_model": None}
     if config["warm_start"]:
         started = start_from_base_model(fn_args, model, keys, settings)
@@ -339,7 +336,7 @@ def run_fn(fn_args):
         ],
         verbose=2,
     )
-    if model.loss_weighting != "static":
+    if model.loss_weighting != LOSS_WEIGHTINGS[0]:
         line = loss_weights_line(model, names)
         logging.info("GRec trainer: after training, %s", line)
         print(f"GRec trainer: after training, {line}", flush=True)

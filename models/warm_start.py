@@ -12,7 +12,7 @@ columns) means another architecture, and the model stays as built (a cold start,
 The id-indexed weights are declared here per layer type (``id_axes``): the categorical tables of the wide &
 deep head (one table with each column at an offset, or one table per column), the task sentence's tables,
 each text and history column's token table, and every per-task weight (the towers, MMoE/PLE gates and task
-experts, the expert utilisation counts), whose axis is the main task's ids.
+experts, the expert utilisation counts, the learned task-loss log-variances), whose axis is the main task's ids.
 
 The optimizer's state is not carried: Adam starts afresh (its moments belong to the old step count).
 """
@@ -69,6 +69,7 @@ def id_axes(model) -> dict[int, tuple[int, list[str]]]:
         if variable is not None:
             axes[id(variable)] = (axis, list(features))
 
+    declare(getattr(model, "task_log_variance", None), 0, main)  # learned loss weighting: one per task id
     encoder = model.encoder
     head = encoder.context
     if getattr(head, "embedding", None) is not None:

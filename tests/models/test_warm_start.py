@@ -91,6 +91,27 @@ def test_a_warm_started_model_scores_the_same_rows_as_the_old_one(tmp_path, name
     assert "remapped by id value" in report.summary()
 
 
+def test_learned_task_loss_weights_follow_their_task_to_its_new_id(tmp_path):
+    import keras
+
+    def model(keys, seed):
+        keras.utils.set_random_seed(seed)
+        built = build_model("mmoe", _config(keys), **presets.resolve("mmoe"), loss_weighting="uncertainty")
+        built.build_from_config_inputs()
+        return built
+
+    old = model(DAY_1, 1)
+    old.task_log_variance.assign(np.array([0.1, 0.2, 0.3, 0.4], dtype="float32"))  # ctr, cvr, atc, OOV
+    save(old, DAY_1, str(tmp_path), {"model": "mmoe"})
+    new = model(DAY_2, 2)
+    restore(new, DAY_2, str(tmp_path), {"model": "mmoe"})
+    np.testing.assert_allclose(new.task_log_variance.numpy(), [0.2, 0.3, 0.1, 0.4])  # cvr, atc, ctr, OOV
+    # A static model has one weight fewer: named, nothing changed.
+    static = _model("mmoe", DAY_2, seed=3)
+    with pytest.raises(CannotWarmStart, match="weights, this one"):
+        restore(static, DAY_2, str(tmp_path), {"model": "mmoe"})
+
+
 def test_new_ids_keep_their_initialisation_and_nothing_changes_when_the_architecture_differs(tmp_path):
     old = _model("grec", DAY_1, seed=1)
     save(old, DAY_1, str(tmp_path), {"model": "grec"})
