@@ -87,10 +87,7 @@ def run(dataset: str, seeds: int, max_steps: int, work: str) -> dict:
             run_scores, trained, model = learner.fit_score(prepared, seed, budget)
             runs.append(run_scores)
             steps.setdefault(variant, []).append(trained)
-            found = model.loss_weights()
-            weights.setdefault(variant, []).append(
-                [s * (found["learned"][i] if found["learned"] else 1.0) for i, s in enumerate(found["static"])]
-            )
+            weights.setdefault(variant, []).append(model.effective_loss_weights())
             print(f"  {variant:<12} seed {seed}: {trained} steps, loss weights by task id {weights[variant][-1]}")
         scores[variant] = np.stack(runs)
     labels, tasks = data.eval_y, data.eval_tasks

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.feature_spec import HASH_OPTION, LOSS_WEIGHTINGS, FeatureSpec
+from components.feature_spec import HASH_OPTION, FeatureSpec
 from components.preprocessing import (
     DEFAULT_HISTORY_LENGTH,
     DEFAULT_TEXT_TOKENS,
@@ -46,6 +46,12 @@ def input_config_from_transform(spec: FeatureSpec, tf_transform_output) -> Input
     )
 
 
+def _vocabulary(tf_transform_output, name: str) -> list[str]:
+    """Transform's vocabulary of feature ``name`` as text, in id order."""
+    values = tf_transform_output.vocabulary_by_name(vocabulary_name(name))
+    return [v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else str(v) for v in values]
+
+
 def _special(name: str) -> str:
     """A key no vocabulary value can be (vocabulary values hold no NUL)."""
     return "\0" + name
@@ -59,8 +65,7 @@ def id_keys(spec: FeatureSpec, tf_transform_output) -> dict[str, list[str]]:
     a quantile bucket keeps its position (its boundaries move with the data)."""
 
     def vocabulary(name: str) -> list[str]:
-        values = tf_transform_output.vocabulary_by_name(vocabulary_name(name))
-        return [v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else str(v) for v in values]
+        return _vocabulary(tf_transform_output, name)
 
     def buckets(count: int) -> list[str]:
         return [_special(f"bucket {k}") for k in range(count)]
@@ -85,8 +90,7 @@ def id_keys(spec: FeatureSpec, tf_transform_output) -> dict[str, list[str]]:
 
 def task_names(spec: FeatureSpec, tf_transform_output) -> list[str]:
     """The main tasks of the training data, in task-id order (Transform's vocabulary of the task column)."""
-    values = tf_transform_output.vocabulary_by_name(vocabulary_name(spec.task_column.name))
-    return [v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else str(v) for v in values]
+    return _vocabulary(tf_transform_output, spec.task_column.name)
 
 
 def task_loss(spec: FeatureSpec, tf_transform_output) -> dict:
@@ -100,4 +104,4 @@ def task_loss(spec: FeatureSpec, tf_transform_output) -> dict:
     spec.check_tasks(names, f"the training data (Transform's vocabulary of column {spec.task_column.name!r})")
     weights = [spec.task_weight(name) for name in names] + [1.0] * oov_buckets(spec.task_column)
     uniform = all(w == weights[0] for w in weights)
-    return {"task_weights": None if uniform else weights, "loss_weighting": spec.loss_weighting or LOSS_WEIGHTINGS[0]}
+    return {"task_weights": None if uniform else weights, "loss_weighting": spec.loss_weighting}

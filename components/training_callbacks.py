@@ -19,7 +19,7 @@ from components.task_metrics import normalized_entropy
 
 class PerTaskMetrics(keras.callbacks.Callback):
     """Writes ``ap/<task>``, ``auc/<task>``, ``ne/<task>`` (normalized entropy; for tasks with both classes in
-    the batches), ``rows/<task>``, ``loss_weight/<task>`` (static x learned: ``MultiTaskModel.loss_weights``)
+    the batches), ``rows/<task>``, ``loss_weight/<task>`` (static x learned: ``MultiTaskModel.effective_loss_weights``)
     (and, for a routed model,
     ``busiest_expert_share/<task>`` and a histogram ``expert_shares/<task>``) to ``<log_dir>/per_task``.
 
@@ -69,13 +69,12 @@ class PerTaskMetrics(keras.callbacks.Callback):
         scores = np.concatenate([np.asarray(self._score(x)).reshape(-1) for x, _ in self.batches])
         results = {}
         # A MultiTaskModel's loss weight per task id (any other Keras model has none to report).
-        found = self.model.loss_weights() if hasattr(self.model, "loss_weights") else None
+        weights = self.model.effective_loss_weights() if hasattr(self.model, "effective_loss_weights") else None
         for task_id in np.unique(ids):
             rows = ids == task_id
             values = {"rows": int(rows.sum())}
-            if found is not None:
-                learned = found["learned"][task_id] if found["learned"] else 1.0
-                values["loss_weight"] = float(found["static"][task_id] * learned)
+            if weights is not None:
+                values["loss_weight"] = float(weights[task_id])
             if labels[rows].min() != labels[rows].max():  # AP and AUC need both classes
                 ap, auc = keras.metrics.AUC(curve="PR"), keras.metrics.AUC()
                 ap.update_state(labels[rows], scores[rows])

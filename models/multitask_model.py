@@ -176,6 +176,11 @@ class MultiTaskModel(keras.Model):
             learned = [float(v) for v in ops.convert_to_numpy(ops.exp(-self.task_log_variance.value))]
         return {"static": list(static), "learned": learned}
 
+    def effective_loss_weights(self) -> list[float]:
+        """Each main-task id's loss weight as training applies it: static x learned (``loss_weights``)."""
+        found = self.loss_weights()
+        return [w * (found["learned"][i] if found["learned"] else 1.0) for i, w in enumerate(found["static"])]
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         y_true = ops.reshape(ops.cast(y, "float32"), (-1, 1))
         y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1, 1))
@@ -193,11 +198,10 @@ class MultiTaskModel(keras.Model):
         else:
             task_loss = ops.mean(per_example)
         self.task_loss_tracker.update_state(task_loss)
-        # ...and as optimised: the same value, scaled for distribution by Keras.
-        total = self._task_loss_fn(y_true, y_pred, sample_weight=weights)
         if training and self.task_log_variance is not None:
-            # exp(-s) CE + s / 2 per example, with the same weighted mean (and distribution scaling) as above:
-            # the mean of exp(-s) CE through the loss function with weights w exp(-s), rescaled to sum(w).
+            # As optimised with learned weights: exp(-s) CE + s / 2 per example, with the same weighted mean
+            # (and distribution scaling) as below: the mean of exp(-s) CE through the loss function with weights
+            # w exp(-s), rescaled to sum(w).
             s = ops.take(self.task_log_variance, task_ids, axis=0)
             w = ops.ones_like(s) if weights is None else weights
             learned = w * ops.exp(-s)
@@ -205,6 +209,9 @@ class MultiTaskModel(keras.Model):
             total = self._task_loss_fn(y_true, y_pred, sample_weight=learned) * (
                 ops.sum(learned) / norm
             ) + self._weighted_mean(ops.zeros_like(s), s / 2.0, sample_weight=w)
+        else:
+            # ...and as optimised: the same value, scaled for distribution by Keras.
+            total = self._task_loss_fn(y_true, y_pred, sample_weight=weights)
         if training and self.losses:
             # Keras 3: an overridden compute_loss must add the layers' losses itself; the base
             # class sums them (scaled for distribution too) when no compiled loss is set.
