@@ -1,5 +1,6 @@
 """The Evaluator: TFMA's configuration (AP, AUC and normalized entropy per task slice, calibration, counts, the overall
-thresholds) and TFX's Evaluator with the per-task gate after it (``components/task_gate.py``)."""
+thresholds; RMSE, MAE and the mean label of regression tasks) and TFX's Evaluator with the per-task gate after it
+(``components/task_gate.py``)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,16 @@ from tfx.utils import json_utils
 
 from components import task_gate, tfma_metrics
 from components.feature_spec import FeatureSpec
-from serving.contract import DEFAULT_SIGNATURE, EXAMPLES_INPUT, OUTPUT_KEY
+from serving.contract import (
+    DEFAULT_SIGNATURE,
+    EVALUATION_LABEL_KEYS,
+    EVALUATION_LABELS,
+    EVALUATION_SIGNATURE,
+    EVALUATION_WEIGHT_KEYS,
+    EXAMPLES_INPUT,
+    OUTPUT_KEY,
+    VALUE_KEY,
+)
 
 MIN_AUC = 0.6  # the blessing's floor on overall AUC: a model below it ranks little better than chance
 MAX_AUC_DROP = 0.01  # overall AUC at most this below the last blessed model's
@@ -45,14 +55,6 @@ def eval_config(spec: FeatureSpec, min_auc: float = MIN_AUC, max_auc_drop: float
         max_auc_drop: change threshold: a model whose overall AUC is lower than
             the last blessed model's by more than this is not blessed.
     """
-    model_spec = tfma.ModelSpec(
-        signature_name=DEFAULT_SIGNATURE,
-        label_key=spec.label_column.name,
-        prediction_key=OUTPUT_KEY,
-        preprocessing_function_names=[],
-    )
-    if spec.weight_column is not None:
-        model_spec.example_weight_key = spec.weight_column.name
     auc_threshold = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_auc}),
         change_threshold=tfma.GenericChangeThreshold(
@@ -75,11 +77,40 @@ def eval_config(spec: FeatureSpec, min_auc: float = MIN_AUC, max_auc_drop: float
         tfma.MetricConfig(class_name="MeanLabel"),
         tfma.MetricConfig(class_name="MeanPrediction"),
     ]
-    return tfma.EvalConfig(
-        model_specs=[model_spec],
-        slicing_specs=slicing_specs(spec),
-        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
-    )
+    if not spec.regression_tasks:
+        model_spec = tfma.ModelSpec(
+            signature_name=DEFAULT_SIGNATURE,
+            label_key=spec.label_column.name,
+            prediction_key=OUTPUT_KEY,
+            preprocessing_function_names=[],
+        )
+        if spec.weight_column is not None:
+            model_spec.example_weight_key = spec.weight_column.name
+        metrics_specs = [tfma.MetricsSpec(metrics=metrics)]
+    else:
+        # Binary metrics on the binary rows, regression metrics on the regression rows: the export's evaluation
+        # signature splits the answers into two outputs and its preprocessing function gives each output its
+        # labels and weights, 0 on the rows of the other kind (components/signatures.py). Every metric is
+        # weighted by them, so a slice's example count is its rows of that kind (weighted, with a weight column).
+        model_spec = tfma.ModelSpec(
+            signature_name=EVALUATION_SIGNATURE,
+            label_keys=EVALUATION_LABEL_KEYS,
+            example_weight_keys=EVALUATION_WEIGHT_KEYS,
+            preprocessing_function_names=[EVALUATION_LABELS],
+        )
+        weighted = tfma.ExampleWeightOptions(weighted=True, unweighted=False)
+        regression = [
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="RootMeanSquaredError", module=tfma_metrics.__name__),
+            tfma.MetricConfig(class_name="MeanAbsoluteError"),
+            tfma.MetricConfig(class_name="MeanLabel"),
+            tfma.MetricConfig(class_name="MeanPrediction"),
+        ]
+        metrics_specs = [
+            tfma.MetricsSpec(metrics=metrics, output_names=[OUTPUT_KEY], example_weights=weighted),
+            tfma.MetricsSpec(metrics=regression, output_names=[VALUE_KEY], example_weights=weighted),
+        ]
+    return tfma.EvalConfig(model_specs=[model_spec], slicing_specs=slicing_specs(spec), metrics_specs=metrics_specs)
 
 
 TASK_GATES_KEY = "task_gates"
@@ -126,7 +157,8 @@ class GatedEvaluatorExecutor(evaluator_executor.Executor):
         )
         parsed = [tf.train.Example.FromString(r).features.feature for r in records]
         tasks = [f[gates.task_column].bytes_list.value[0].decode() for f in parsed]
-        labels = [f[gates.label_column].int64_list.value[0] for f in parsed]
+        # 0/1 ints, or floats with regression tasks (a float label column).
+        labels = [getattr(f[gates.label_column], f[gates.label_column].WhichOneof("kind")).value[0] for f in parsed]
         baseline = input_dict.get("baseline_model") or []
         verdicts = task_gate.judge(
             tasks,

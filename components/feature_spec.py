@@ -21,12 +21,12 @@ Example::
       ts:        {role: time}
       oracle_p:  {role: ignore}               # never a feature
     # Only for wide files (one row, several labels): label column -> task name.
-    wide_labels: {click: ctr, conversion: ctcvr}
+    wide_labels: {click: ctr, conversion: cvr}
     # Only for wide files: a file column read under another name (one a served model can take).
     wide_names: {"Class Name": Class_Name}
     # Optional: every main task by name, with its options (components.roles.TASK_OPTIONS); without it every
     # task weighs 1. With it, a task of the data missing here is an error.
-    tasks: {ctr: {weight: 1}, ctcvr: {weight: 2}}
+    tasks: {ctr: {weight: 1}, cvr: {weight: 2, given: ctr}}  # cvr: only on clicked rows
     loss_weighting: uncertainty               # static (default) or learned per task (models.task_types)
 
 List-valued columns (history, image embedding) travel as one string of
@@ -55,6 +55,7 @@ from components.roles import (  # noqa: F401 (re-exported: the spec's readers im
     HASH_OPTION,
     ID_ROLES,
     LOSS_WEIGHTINGS,
+    LOSSES,
     NOT_FEATURE_ROLES,
     NULLABLE_ROLES,
     NUMERICAL_TRANSFORMS,
@@ -64,7 +65,9 @@ from components.roles import (  # noqa: F401 (re-exported: the spec's readers im
     ROLES,
     SCHEMA_TYPES,
     SINGLE_ROLES,
+    TARGET_SCALES,
     TASK_OPTIONS,
+    TASK_TYPES,
     VALUE_FEATURE_SUFFIX,
     VALUE_MIN_COUNT,
     WORD_OPTIONS,
@@ -179,6 +182,32 @@ class FeatureSpec:
     def task_weight(self, task: str) -> float:
         """The static loss weight of main task ``task`` (``DEFAULT_TASK_WEIGHT`` when the spec says none)."""
         return float((self.tasks.get(task) or {}).get("weight", DEFAULT_TASK_WEIGHT))
+
+    def task_type(self, task: str) -> str:
+        """``binary`` or ``regression`` (``TASK_TYPES``; binary unless the `tasks:` section says otherwise)."""
+        return (self.tasks.get(task) or {}).get("type", TASK_TYPES[0])
+
+    def task_loss(self, task: str) -> str:
+        """The loss of main task ``task`` (``LOSSES``; its type's first unless the section names one)."""
+        return (self.tasks.get(task) or {}).get("loss", LOSSES[self.task_type(task)][0])
+
+    def target_scale(self, task: str) -> str | None:
+        """How Transform scales the task's target (``TARGET_SCALES``), or None."""
+        return (self.tasks.get(task) or {}).get("scale")
+
+    @property
+    def regression_tasks(self) -> list[str]:
+        """The `tasks:` section's regression tasks, in its order."""
+        return [task for task in self.tasks if self.task_type(task) == "regression"]
+
+    @property
+    def nonnegative_tasks(self) -> list[str]:
+        """The regression tasks whose loss takes log1p of the target (``log_mse``): their values are >= 0."""
+        return [task for task in self.regression_tasks if self.task_loss(task) == "log_mse"]
+
+    def given(self, task: str) -> str | None:
+        """The main task whose positives are ``task``'s sample space (its `given:`), or None."""
+        return (self.tasks.get(task) or {}).get("given")
 
     def check_tasks(self, found: Iterable[str], source: str) -> None:
         """With a `tasks:` section: raises FeatureSpecError naming every task of ``found`` (the data's, read from
@@ -353,6 +382,15 @@ def parse_feature_spec(raw: Mapping[str, Any], path: str = "<dict>") -> FeatureS
     if tasks and wide:
         spec = FeatureSpec(name="", columns=(), tasks=tasks, path=path)
         spec.check_tasks(wide.values(), "`wide_labels`")
+    label = next(c for c in columns if c.role == "label")
+    regression = [t for t, e in tasks.items() if e.get("type") == "regression"]
+    if regression and label.dtype != "float":
+        _fail(
+            path,
+            f"columns.{label.name}.dtype",
+            f"regression task(s) {regression} read their values from label column {label.name!r}: declare "
+            "`dtype: float` (binary tasks' labels stay 0 or 1)",
+        )
     weighting = raw.get("loss_weighting", LOSS_WEIGHTINGS[0])
     if weighting not in LOSS_WEIGHTINGS:
         _fail(path, "loss_weighting", f"must be one of {list(LOSS_WEIGHTINGS)}, got {weighting!r}")
@@ -386,7 +424,45 @@ def _parse_tasks(raw: Mapping[str, Any], path: str) -> dict[str, dict[str, Any]]
         weight = entry.get("weight", DEFAULT_TASK_WEIGHT)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight < float("inf"):
             _fail(path, f"{key}.weight", f"must be a positive number for task {task!r}, got {weight!r}")
+        kind = entry.get("type", TASK_TYPES[0])
+        if kind not in TASK_TYPES:
+            _fail(path, f"{key}.type", f"must be one of {list(TASK_TYPES)} for task {task!r}, got {kind!r}")
+        loss = entry.get("loss", LOSSES[kind][0])
+        if loss not in LOSSES[kind]:
+            _fail(
+                path,
+                f"{key}.loss",
+                f"a {kind} task's loss is one of {list(LOSSES[kind])} (task {task!r}), got {loss!r}",
+            )
+        if "scale" in entry and (kind != "regression" or entry["scale"] not in TARGET_SCALES):
+            _fail(
+                path,
+                f"{key}.scale",
+                f"regression tasks only, one of {list(TARGET_SCALES)} (task {task!r}), got {entry['scale']!r}",
+            )
         tasks[str(task)] = dict(entry)
+    for task, entry in tasks.items():
+        given = entry.get("given")
+        if given is None:
+            continue
+        if not isinstance(given, str) or given not in tasks or given == task:
+            _fail(
+                path,
+                f"tasks.{task}.given",
+                f"must name another task of the section ({sorted(set(tasks) - {task})}), got {given!r}",
+            )
+        if tasks[given].get("type", TASK_TYPES[0]) != "binary":
+            _fail(
+                path,
+                f"tasks.{task}.given",
+                f"must name a binary task (its positives are the sample space); {given!r} is not",
+            )
+        seen = [task]
+        while given is not None:  # a chain of conditions must end
+            if given in seen:
+                _fail(path, f"tasks.{task}.given", f"the conditions form a cycle: {' -> '.join([*seen, given])}")
+            seen.append(given)
+            given = tasks[given].get("given")
     return tasks
 
 

@@ -9,6 +9,7 @@ from components.preprocessing import (
     oov_buckets,
     vocabulary_name,
 )
+from components.roles import LOSSES, TARGET_FEATURES
 from models.input_config import InputConfig
 
 
@@ -43,6 +44,7 @@ def input_config_from_transform(spec: FeatureSpec, tf_transform_output) -> Input
             (c.name, token_range(c), c.option("max_length", DEFAULT_HISTORY_LENGTH)) for c in spec.by_role("history")
         ],
         image=(image.name, image.option("dim")) if image else None,
+        target=TARGET_FEATURES if spec.regression_tasks else (),
     )
 
 
@@ -94,8 +96,9 @@ def task_names(spec: FeatureSpec, tf_transform_output) -> list[str]:
 
 
 def task_loss(spec: FeatureSpec, tf_transform_output) -> dict:
-    """The model's ``task_weights`` (by main-task id; None when every task weighs 1) and ``loss_weighting``
-    from the spec's `tasks:` section and `loss_weighting`. OOV task ids weigh 1.
+    """The model's ``task_weights`` (by main-task id; None when every task weighs 1), ``task_losses`` (by main-task
+    id; None when every task is binary) and ``loss_weighting`` from the spec's `tasks:` section and
+    `loss_weighting`. OOV task ids weigh 1 and are binary.
 
     Raises:
         FeatureSpecError: the section leaves out a task of the training data, or names one it lacks.
@@ -104,4 +107,9 @@ def task_loss(spec: FeatureSpec, tf_transform_output) -> dict:
     spec.check_tasks(names, f"the training data (Transform's vocabulary of column {spec.task_column.name!r})")
     weights = [spec.task_weight(name) for name in names] + [1.0] * oov_buckets(spec.task_column)
     uniform = all(w == weights[0] for w in weights)
-    return {"task_weights": None if uniform else weights, "loss_weighting": spec.loss_weighting}
+    losses = [spec.task_loss(name) for name in names] + [LOSSES["binary"][0]] * oov_buckets(spec.task_column)
+    return {
+        "task_weights": None if uniform else weights,
+        "task_losses": losses if spec.regression_tasks else None,
+        "loss_weighting": spec.loss_weighting,
+    }

@@ -26,8 +26,11 @@ spec column, every scalar as a rank-1 tensor:
   truncated to ``max_tokens``;
 * history: the same over space-separated ids, ``max_length`` long;
 * image embedding: the space-separated floats parsed to [B, dim];
-* label (int) and weight (float) pass through; time and ignored columns
-  (the oracle) are dropped.
+* label (int, or float with regression tasks) and weight (float) pass
+  through; time and ignored columns (the oracle) are dropped;
+* with regression tasks: ``TARGET_FEATURES``, each row's target shift and
+  scale (``_target_features``), which the model reads to answer in the
+  label's units.
 
 The spec travels in ``custom_config["feature_spec"]`` (the parsed file as a
 dict), so remote Beam workers need no access to the spec file.
@@ -43,6 +46,7 @@ from components.roles import (  # noqa: F401 (the defaults are read from here to
     DEFAULT_HISTORY_LENGTH,
     DEFAULT_TEXT_TOKENS,
     DEFAULT_TEXT_VOCAB,
+    TARGET_FEATURES,
     TEXT_PUNCTUATION,
 )
 
@@ -170,7 +174,32 @@ def preprocessing_fn(inputs, custom_config):
         elif column.role == "image_embedding":
             outputs[column.name] = _image(x, column.option("dim"))
         elif column.role == "label":
-            outputs[column.name] = tf.cast(_dense(x, 0), tf.int64)
+            outputs[column.name] = (
+                _dense(_to_float(x), 0.0) if column.dtype == "float" else tf.cast(_dense(x, 0), tf.int64)
+            )
         elif column.role == "weight":
             outputs[column.name] = _dense(_to_float(x), 1.0)
+    if spec.regression_tasks:
+        outputs.update(_target_features(spec, inputs))
     return outputs
+
+
+def _target_features(spec: FeatureSpec, inputs) -> dict:
+    """Per row, the shift and scale of its task's target (``components.roles.TARGET_FEATURES``): the task's
+    training mean and deviation (``tft.mean``, ``tft.var`` over its rows) where it has ``scale: zscore``."""
+    tasks = _dense(inputs[spec.task_column.name], "")
+    label = _dense(_to_float(inputs[spec.label_column.name]), 0.0)
+    # From the task column only (the label feeds the analyzers alone): the serving graph has no label.
+    shift, scale = tf.zeros(tf.shape(tasks), tf.float32), tf.ones(tf.shape(tasks), tf.float32)
+    for task in spec.regression_tasks:
+        if spec.target_scale(task) != "zscore":
+            continue
+        rows = tf.equal(tasks, task)
+        target = tf.math.log1p(tf.maximum(label, 0.0)) if spec.task_loss(task) == "log_mse" else label
+        values = tf.boolean_mask(target, rows)
+        mean, deviation = tft.mean(values), tf.sqrt(tft.var(values))
+        mean = tf.where(tf.math.is_finite(mean), mean, 0.0)  # no rows of the task: nothing to shift
+        deviation = tf.where(tf.math.is_finite(deviation) & (deviation > 1e-6), deviation, 1.0)
+        shift = tf.where(rows, mean, shift)
+        scale = tf.where(rows, deviation, scale)
+    return dict(zip(TARGET_FEATURES, (shift, scale), strict=True))

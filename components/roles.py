@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from models.task_types import DEFAULT_TASK_WEIGHT, LOSS_WEIGHTINGS, TASK_OPTIONS  # noqa: F401 (re-exported)
+from models.task_types import (  # noqa: F401 (re-exported)
+    DEFAULT_TASK_WEIGHT,
+    LOSS_WEIGHTINGS,
+    LOSSES,
+    TARGET_SCALES,
+    TASK_OPTIONS,
+    TASK_TYPES,
+)
 
 # A categorical column's ids for millions of values (Transform, ``components.preprocessing``):
 # `max_ids: N` keeps the N most frequent values (TFT ``top_k``), `min_count: N` the values seen at least N
@@ -58,7 +65,8 @@ ROLE_TABLE: dict[str, Role] = {
     "text": Role(("string",), "string", nullable=True, options=("max_tokens", "vocab_size"), words=True),
     "history": Role(("string",), "string", nullable=True, options=("max_length",), words=True),
     "image_embedding": Role(("string",), "string", single=True, options=("dim",), vector=True),
-    "label": Role(("int",), "int", single=True, feature=False, per_task=True, binary=True),
+    # 0/1 for a binary task; a float label column also holds regression tasks' values (`tasks:` says which).
+    "label": Role(("int", "float"), "int", single=True, feature=False, per_task=True, binary=True),
     "weight": Role(("float",), "float", single=True, feature=False, per_task=True, nullable=True),
     "time": Role(("int",), "int", single=True, feature=False),
     "ignore": Role(("string", "int", "float"), "float", feature=False, nullable=True),
@@ -81,6 +89,11 @@ DEFAULT_NUM_BUCKETS = 10  # deciles: the TFX taxi example's choice
 # `buckets: N` on a z-scored or log1p column: its quantile-bucket id is fed as well, as an embedding
 # (a piecewise-constant view beside the linear one), under the transformed feature name + this suffix.
 BUCKET_FEATURE_SUFFIX = "__bucket"
+# With regression tasks (`tasks:` type regression), Transform writes two more features per row: the shift and
+# scale of its task's target (the training mean and deviation of the label, of log1p(label) for `loss: log_mse`,
+# when the task has `scale: zscore`; 0 and 1 otherwise and on binary tasks' rows). The model fits
+# (target - shift) / scale and answers shift + scale x its output, so the served value is in the label's units.
+TARGET_FEATURES = ("__target_shift", "__target_scale")
 # `value_ids: N` on a numerical column: an id for each of its N most frequent exact values (seen at
 # least VALUE_MIN_COUNT times in training; the rest share one id) is fed as well, as an embedding,
 # under the transformed feature name + this suffix. For amounts where single values carry meaning

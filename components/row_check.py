@@ -1,7 +1,8 @@
 """What a valid raw row is: one rule for the pre-flight check, ExampleGen's quarantine and the data tools.
 
 A value fits its column when it parses under the column's dtype, a required
-(non-nullable) column is not empty, a label is 0 or 1, and an image embedding
+(non-nullable) column is not empty, a label is 0 or 1 (a regression task's, in a
+float label column, a finite number), and an image embedding
 holds ``dim`` finite numbers. ``value_problem`` says why a value does not fit,
 with the fix; ``RowParser`` turns one CSV row into typed values at full speed
 and asks ``value_problem`` only when a value fails, so the pre-flight check
@@ -56,7 +57,7 @@ def value_problem(column: Column, value: str) -> str | None:
         if column.role in NULLABLE_ROLES:
             return None
         return f"is empty, and a {column.role!r} column needs a value in every row"
-    if ROLE_TABLE[column.role].binary and value not in LABEL_VALUES:
+    if ROLE_TABLE[column.role].binary and not (value in LABEL_VALUES or is_number(value) and float(value) in (0, 1)):
         return f"{value!r} is not a label; labels are {' or '.join(LABEL_VALUES)}"
     if column.dtype == "int" and not INT_PATTERN.match(value):
         if value in MISSING_MARKERS:
@@ -112,13 +113,25 @@ class RowParser:
     ExampleGen would have made of it); a row that does not fit raises ``BadRow``.
     """
 
-    def __init__(self, header: Sequence[str], columns: dict[str, Column]):
+    def __init__(
+        self,
+        header: Sequence[str],
+        columns: dict[str, Column],
+        regression_tasks: Iterable[str] = (),
+        nonnegative_tasks: Iterable[str] = (),
+    ):
         self.header = list(header)
+        # With regression tasks (a float label column), a label is any finite number; a binary task's row's
+        # label is then checked against its task (0 or 1) after the row is cast.
+        self._regression = frozenset(regression_tasks)
+        self._nonnegative = frozenset(nonnegative_tasks)  # `loss: log_mse` tasks: log1p needs a value >= 0
+        self._label_at = next((i for i, name in enumerate(self.header) if columns[name].role == "label"), None)
+        self._task_at = next((i for i, name in enumerate(self.header) if columns[name].role == "task"), None)
         self._columns = [columns[name] for name in header]
         self._casts = [{"int": int, "float": float}.get(c.dtype) for c in self._columns]
         self._required = [c.role not in NULLABLE_ROLES for c in self._columns]
         # Values that need a check beyond their cast: a label is 0 or 1, a float finite, an embedding `dim` numbers.
-        self._checks = [_check(c) for c in self._columns]
+        self._checks = [math.isfinite if self._regression and c.role == "label" else _check(c) for c in self._columns]
 
     def parse(self, cells: Sequence[str]) -> list:
         if len(cells) != len(self._columns):
@@ -142,13 +155,25 @@ class RowParser:
                     column.name, value_problem(column, cell.strip()) or f"{cell!r} does not fit dtype {column.dtype}"
                 )
             values.append(value)
+        if self._regression and self._label_at is not None and self._task_at is not None:
+            task, label = values[self._task_at], values[self._label_at]
+            if task not in self._regression and label not in (0, 1):
+                raise BadRow(
+                    self.header[self._label_at],
+                    f"{cells[self._label_at]!r} is not a label of binary task {task!r} (0 or 1)",
+                )
+            if task in self._nonnegative and label < 0:
+                raise BadRow(
+                    self.header[self._label_at],
+                    f"{cells[self._label_at]!r} is negative; task {task!r} has `loss: log_mse` (values >= 0)",
+                )
         return values
 
 
 def _check(column: Column):
     """The test a cast value of ``column`` must pass, or None."""
     if ROLE_TABLE[column.role].binary:
-        return lambda value: str(value) in LABEL_VALUES
+        return lambda value: value in (0, 1)  # 1 or 1.0 (a float label column)
     if ROLE_TABLE[column.role].vector:
         dim = column.option("dim")
         return lambda value: vector_problem(value, dim) is None

@@ -42,7 +42,7 @@ def draft_schema(spec: FeatureSpec):
         else:
             feature.presence.min_fraction = 1.0
             feature.shape.dim.add().size = 1
-        if ROLE_TABLE[column.role].binary:
+        if ROLE_TABLE[column.role].binary and column.dtype == "int":  # a float label holds regression values too
             feature.int_domain.min = 0
             feature.int_domain.max = 1
         if column.role in NOT_FEATURE_ROLES:  # the serving request does not carry them

@@ -2,10 +2,21 @@
 
 * ``serving_default``: serialized ``tf.Example`` protos with raw features
   (input ``examples``, <string>[B]) -> ``probability`` <float32>[B], the
-  probability of each row's main task;
+  answer for each row's main task: its probability for a binary task, its value
+  in the label's units for a regression task;
 * ``serve_raw``: one raw tensor per feature column, one value per row (input
   names are the column names; <string|int64|float32>[B]; NaN / "" mean missing
   for nullable columns) -> ``probability``.
+
+A regression task answers under the same output, not a second one: TF Serving's
+Predict API returns every output for every row, and one batch mixes tasks (a
+user's click and spend rows side by side), so a second output would be half
+padding; the feature manifest's ``types`` on the main task column says which
+task answers a probability and which a value. With regression tasks the export
+adds, for TFMA only, ``grec_evaluation`` (the same answers split into a binary
+and a value output) and the preprocessing function ``grec_evaluation_labels``
+(each output's label and weight), so that binary metrics never see a value and
+regression metrics never see a probability (``components/evaluation.py``).
 
 Label, weight, time and ignored columns (the oracle) are never inputs.
 """
@@ -22,10 +33,15 @@ from components.preprocessing import vocabulary_name
 from serving.contract import (
     DEFAULT_SIGNATURE,
     DTYPE_NAMES,
+    EVALUATION_LABEL_KEYS,
+    EVALUATION_LABELS,
+    EVALUATION_SIGNATURE,
+    EVALUATION_WEIGHT_KEYS,
     EXAMPLES_INPUT,
     FEATURE_MANIFEST,
     OUTPUT_KEY,
     RAW_SIGNATURE,
+    VALUE_KEY,
     WARMUP_FILE,
 )
 
@@ -45,6 +61,18 @@ class ServingModule(tf.Module):
         self.model_variables = [v.value for v in model.variables]
         self.tft_layer = tf_transform_output.transform_features_layer()
         raw_spec = tf_transform_output.raw_feature_spec()
+        # A conditional task's value is p(task | given task): said in the manifest for the callers (a JSON
+        # string: a dict attribute would be wrapped for tracking).
+        self._given = json.dumps({task: spec.given(task) for task in spec.tasks if spec.given(task)})
+        self._regression = list(spec.regression_tasks)
+        self._task_type = spec.task_type
+        self._main = spec.task_column.name
+        # What the evaluation signatures read beyond the request: the label and the weight.
+        self._label = spec.label_column.name
+        self._weight = spec.weight_column.name if spec.weight_column is not None else None
+        self._label_spec = {
+            name: raw_spec[name] for name in (self._main, self._label, self._weight) if name is not None
+        }
         self._columns = [c for c in spec.feature_columns]
         self._request_spec = {c.name: raw_spec[c.name] for c in self._columns}
         self._feature_names = list(feature_names)
@@ -57,7 +85,9 @@ class ServingModule(tf.Module):
 
     def feature_manifest(self) -> dict:
         """Request feature -> {"dtype": spec dtype, "nullable": may be missing from a request, "role"}, plus
-        "known_values" (task and auxiliary-task columns: the training vocabulary) and "dim" (a vector's length)."""
+        "known_values" (task and auxiliary-task columns: the training vocabulary), "dim" (a vector's length) and,
+        on the main task column, "types" (task -> binary: a probability, or regression: a value in the label's
+        units) and "given" (conditional task -> the task whose positives are its sample space)."""
         manifest = {}
         for c in self._columns:
             entry = {
@@ -67,6 +97,10 @@ class ServingModule(tf.Module):
             }
             if c.name in self._known_values:
                 entry["known_values"] = self._known_values[c.name]
+            if c.name == self._main:
+                entry["types"] = {task: self._task_type(task) for task in self._known_values[c.name]}
+                if json.loads(self._given):
+                    entry["given"] = json.loads(self._given)
             if ROLE_TABLE[c.role].vector:
                 entry["dim"] = c.option("dim")
             manifest[c.name] = entry
@@ -81,6 +115,46 @@ class ServingModule(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
     def serve_examples(self, examples):
         return self._score(tf.io.parse_example(examples, self._request_spec))
+
+    def _regression_rows(self, raw):
+        """<bool>[B]: the rows whose main task is a regression task."""
+        task = tf.reshape(
+            tf.sparse.to_dense(raw[self._main]) if isinstance(raw[self._main], tf.SparseTensor) else raw[self._main],
+            [-1],
+        )
+        return tf.reduce_any(tf.equal(task[:, None], tf.constant(self._regression)[None, :]), axis=1)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
+    def evaluate(self, examples):
+        """For TFMA: the answers split by kind; a row weighs 0 in the other kind's output, where it answers a
+        placeholder every metric can take (0.5 as a probability: TFMA's cross-entropy of 0 is NaN even at weight 0).
+        """
+        raw = tf.io.parse_example(examples, self._request_spec)
+        answer, regression = self._score(raw)[OUTPUT_KEY], self._regression_rows(raw)
+        return {OUTPUT_KEY: tf.where(regression, 0.5, answer), VALUE_KEY: tf.where(regression, answer, 0.0)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
+    def evaluation_labels(self, examples):
+        """For TFMA (a preprocessing function): each output's label and weight, the weight column's or 1 on the
+        rows of its kind and 0 on the others."""
+        raw = tf.io.parse_example(examples, self._label_spec)
+
+        def dense(name, default):
+            value = raw[name]
+            if isinstance(value, tf.SparseTensor):
+                value = tf.sparse.to_dense(value, default_value=tf.cast(default, value.dtype))
+            return tf.reshape(tf.cast(value, tf.float32), [-1])
+
+        regression = self._regression_rows(raw)
+        label = dense(self._label, 0)
+        weight = dense(self._weight, 1) if self._weight else tf.ones_like(label)
+        zero = tf.zeros_like(label)
+        return {
+            EVALUATION_LABEL_KEYS[OUTPUT_KEY]: tf.where(regression, zero, label),
+            EVALUATION_WEIGHT_KEYS[OUTPUT_KEY]: tf.where(regression, zero, weight),
+            EVALUATION_LABEL_KEYS[VALUE_KEY]: tf.where(regression, label, zero),
+            EVALUATION_WEIGHT_KEYS[VALUE_KEY]: tf.where(regression, weight, zero),
+        }
 
     def raw_signature(self):
         specs = {c.name: tf.TensorSpec([None], DTYPES[c.dtype], name=c.name) for c in self._columns}
@@ -117,6 +191,9 @@ def export_serving_model(model, tf_transform_output, spec: FeatureSpec, feature_
         DEFAULT_SIGNATURE: module.serve_examples.get_concrete_function(),
         RAW_SIGNATURE: module.raw_signature().get_concrete_function(),
     }
+    if spec.regression_tasks:
+        signatures[EVALUATION_SIGNATURE] = module.evaluate.get_concrete_function()
+        signatures[EVALUATION_LABELS] = module.evaluation_labels.get_concrete_function()
     tf.saved_model.save(module, export_dir, signatures=signatures)
     manifest = module.feature_manifest()
     write_feature_manifest(manifest, export_dir)

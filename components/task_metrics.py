@@ -1,5 +1,5 @@
 """Per-task metrics beside AP and AUC, for the gate, the Trainer's logs and the benchmarks: normalized entropy
-and calibration, with TFMA's definitions (``components.tfma_metrics`` computes the same in the Evaluator).
+and calibration, with TFMA's definitions, and a regression task's RMSE and MAE (TFMA's own in the Evaluator).
 
 Pure NumPy: each takes ``(labels, scores, sample_weight=None)`` like sklearn's metrics, so
 ``components.intervals.paired_difference`` bootstraps them too.
@@ -50,3 +50,17 @@ def calibration_error(labels, scores, sample_weight=None) -> float:
     """|calibration - 1|: how far the mean prediction is from the mean label, relative to it (0 is calibrated);
     the gate's calibration metric, lower is better."""
     return abs(calibration(labels, scores, sample_weight) - 1.0)
+
+
+def rmse(labels, scores, sample_weight=None) -> float:
+    """Root mean squared error (a regression task's value against its label, in the label's units)."""
+    y, p = np.asarray(labels, dtype="float64"), np.asarray(scores, dtype="float64")
+    w = _weights(y, sample_weight)
+    return float(np.sqrt((w * (p - y) ** 2).sum() / w.sum()))
+
+
+def mae(labels, scores, sample_weight=None) -> float:
+    """Mean absolute error (in the label's units)."""
+    y, p = np.asarray(labels, dtype="float64"), np.asarray(scores, dtype="float64")
+    w = _weights(y, sample_weight)
+    return float((w * np.abs(p - y)).sum() / w.sum())

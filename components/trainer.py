@@ -296,9 +296,12 @@ def run_fn(fn_args):
         model = build_model(config["model"], setup.input_config, **hyperparameters, **setup.task_loss)
         # Every variable now, in the strategy's scope, not lazily inside a replicated train step.
         model.build_from_config_inputs()
+        # AP and AUC over all rows; with regression tasks (labels that are no 0/1) only per task (PerTaskMetrics).
         model.compile(
             optimizer=training.optimizer(learning_rate),
-            metrics=[keras.metrics.AUC(curve="PR", name="ap"), keras.metrics.AUC(name="auc")],
+            metrics=None
+            if model.task_losses
+            else [keras.metrics.AUC(curve="PR", name="ap"), keras.metrics.AUC(name="auc")],
         )
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         _patch_keras_for_multi_worker(model, strategy)

@@ -1,5 +1,5 @@
-"""Keras callbacks of the Trainer: per-task AP, AUC, normalized entropy and loss weight, and per-task expert
-utilisation, in TensorBoard.
+"""Keras callbacks of the Trainer: per-task AP, AUC, normalized entropy (a regression task's RMSE and MAE) and
+loss weight, and per-task expert utilisation, in TensorBoard.
 
 Keras' own metrics (``ap``, ``auc``, ``val_ap``...) are over all rows; a
 multi-task model needs them per main task while it trains, the way the
@@ -14,12 +14,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from components.task_metrics import normalized_entropy
+from components.task_metrics import mae, normalized_entropy, rmse
+from models.task_types import is_regression
 
 
 class PerTaskMetrics(keras.callbacks.Callback):
     """Writes ``ap/<task>``, ``auc/<task>``, ``ne/<task>`` (normalized entropy; for tasks with both classes in
-    the batches), ``rows/<task>``, ``loss_weight/<task>`` (static x learned: ``MultiTaskModel.effective_loss_weights``)
+    the batches), ``rmse/<task>`` and ``mae/<task>`` for a regression task (the model's ``task_losses``),
+    ``rows/<task>``, ``loss_weight/<task>`` (static x learned: ``MultiTaskModel.effective_loss_weights``)
     (and, for a routed model,
     ``busiest_expert_share/<task>`` and a histogram ``expert_shares/<task>``) to ``<log_dir>/per_task``.
 
@@ -75,7 +77,10 @@ class PerTaskMetrics(keras.callbacks.Callback):
             values = {"rows": int(rows.sum())}
             if weights is not None:
                 values["loss_weight"] = float(weights[task_id])
-            if labels[rows].min() != labels[rows].max():  # AP and AUC need both classes
+            losses = getattr(self.model, "task_losses", None)
+            if losses is not None and task_id < len(losses) and is_regression(losses[task_id]):
+                values.update(rmse=rmse(labels[rows], scores[rows]), mae=mae(labels[rows], scores[rows]))
+            elif labels[rows].min() != labels[rows].max():  # AP and AUC need both classes
                 ap, auc = keras.metrics.AUC(curve="PR"), keras.metrics.AUC()
                 ap.update_state(labels[rows], scores[rows])
                 auc.update_state(labels[rows], scores[rows])
@@ -91,7 +96,8 @@ class PerTaskMetrics(keras.callbacks.Callback):
             self._write_expert_shares()
         self.writer.flush()
         if logs is not None:  # also in Keras' History (model.fit's return value)
-            logs.update({f"val_ap/{task}": values["ap"] for task, values in results.items() if "ap" in values})
+            for metric in ("ap", "rmse", "mae"):  # a binary task's AP, a regression task's errors
+                logs.update({f"val_{metric}/{task}": v[metric] for task, v in results.items() if metric in v})
             logs.update({f"loss_weight/{task}": v["loss_weight"] for task, v in results.items() if "loss_weight" in v})
 
     def _write_expert_shares(self):

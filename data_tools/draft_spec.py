@@ -9,7 +9,10 @@ prints what it guessed and why. The guesses, on the first ``--rows`` rows:
 
 * ``--labels a,b``: a wide file; each named 0/1 column becomes a task under
   ``wide_labels`` (task name = column name), and the spec gains the ``task``
-  and ``label`` columns that ``data_tools.wide_to_tasks`` writes;
+  and ``label`` columns that ``data_tools.wide_to_tasks`` writes; an empty
+  label cell is a row outside that task's sample space (counted in the
+  ``label`` line; a conditional task is declared with ``given:`` under
+  ``tasks:``, docs/your_data.md);
 * without it, the file must already have ``task`` and ``label`` columns;
 * whole numbers: categorical (``dtype: int``) when the name says code
   (``CODE_WORDS``: ``*_code``, ``*_recode``, ``*_type``...) or, unless the
@@ -71,13 +74,17 @@ DEFAULT_ROWS = 20_000  # sample rows read
 MAX_BAD_LABELS = 0.01  # rationale: a few bad rows are the converter's to reject; more means a column to recode
 
 
-def _check_labels(path: str, name: str, values: Sequence[str]) -> None:
-    bad = [v for v in values if v not in ("0", "1")]
+def _check_labels(path: str, name: str, values: Sequence[str], wide: bool = False) -> int:
+    """Raises FeatureSpecError when more than MAX_BAD_LABELS of ``values`` are not 0/1; returns how many are empty
+    (in a wide file, rows outside that task's sample space: ``data_tools.wide_to_tasks`` writes no example)."""
+    empty = sum(not v for v in values) if wide else 0
+    bad = [v for v in values if v not in ("0", "1") and (v or not wide)]
     if len(bad) > MAX_BAD_LABELS * len(values):
         raise FeatureSpecError(
             f"{path}: label column {name!r} has values like {sorted(set(bad))[:3]}; labels must be "
             "0/1 (recode it, e.g. 1 for the outcome you predict)"
         )
+    return empty
 
 
 def csv_header(reader) -> list[str] | None:
@@ -123,8 +130,7 @@ def draft(
         missing = [c for c in labels if c not in columns]
         if missing:
             raise FeatureSpecError(f"{path}: --labels column(s) {missing} are not in the header {header}")
-        for label in labels:
-            _check_labels(path, label, columns[label])
+        empty = {label: _check_labels(path, label, columns[label], wide=True) for label in labels}
         for reserved in ("task", "label"):
             if reserved in columns:
                 raise FeatureSpecError(
@@ -135,7 +141,18 @@ def draft(
             Guess("task", {"role": "task"}, f"written by wide_to_tasks: one of {list(labels)}", rule="given")
         )
         guesses.append(
-            Guess("label", {"role": "label"}, "written by wide_to_tasks from the label columns", rule="given")
+            Guess(
+                "label",
+                {"role": "label"},
+                "written by wide_to_tasks from the label columns"
+                + (
+                    "; empty cells (outside that task's sample space, no example): "
+                    + ", ".join(f"{label} {n} of {len(sample)} rows" for label, n in empty.items() if n)
+                    if any(empty.values())
+                    else ""
+                ),
+                rule="given",
+            )
         )
     else:
         for required in ("task", "label"):

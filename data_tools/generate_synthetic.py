@@ -29,14 +29,21 @@ LAYOUT_VERSION = 2
 
 
 def task_stats(columns: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """Rows, positive rate and oracle AP per task key ('metric/flow')."""
+    """Rows, positive rate and oracle AP per task key ('metric/flow'); a regression task's rows, mean label and
+    oracle RMSE."""
     from sklearn.metrics import average_precision_score
+
+    from components.task_metrics import rmse
 
     names = synthetic.task_names(columns)
     stats = {}
     for name in sorted(set(names)):
         rows = names == name
         labels = columns["label"][rows]
+        if name.split("/")[0] == synthetic.REGRESSION_METRIC:
+            oracle = columns["oracle_p"][rows]
+            stats[name] = {"rows": int(rows.sum()), "mean": float(labels.mean()), "oracle_rmse": rmse(labels, oracle)}
+            continue
         stats[name] = {
             "rows": int(rows.sum()),
             "positive_rate": float(labels.mean()),
@@ -128,6 +135,13 @@ def format_summary(manifest: dict, out_dir: str) -> str:
         f"{'task':<24}{'train rows':>11}{'pos rate':>10}{'eval rows':>11}{'pos rate':>10}{'oracle AP (eval)':>18}"
     )
     for task, s in manifest["tasks"]["train"].items():
+        if "mean" in s:  # a regression task: its mean and the oracle's RMSE
+            e = manifest["tasks"]["eval"].get(task, {"rows": 0, "mean": float("nan"), "oracle_rmse": float("nan")})
+            lines.append(
+                f"{task:<24}{s['rows']:>11}{s['mean']:>10.2f}{e['rows']:>11}{e['mean']:>10.2f}"
+                f"{'RMSE ' + format(e['oracle_rmse'], '.2f'):>18}  (regression: mean, oracle RMSE)"
+            )
+            continue
         e = manifest["tasks"]["eval"].get(task, {"rows": 0, "positive_rate": float("nan"), "oracle_ap": float("nan")})
         lines.append(
             f"{task:<24}{s['rows']:>11}{s['positive_rate']:>10.3%}{e['rows']:>11}{e['positive_rate']:>10.3%}"
@@ -168,6 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drift-span", type=int, action="append", default=[], metavar="N", help="span N's surface column drifts"
     )
+    parser.add_argument(
+        "--funnel",
+        action="store_true",
+        help="a conversion only after a click: no cvr row where ctr's label is 0 (fewer rows than --rows)",
+    )
+    parser.add_argument(
+        "--regression",
+        action="store_true",
+        help="churn becomes spend, a regression task (log-normal amounts; oracle_p is its expectation)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     try:
@@ -178,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             num_users=args.users,
             num_items=args.items,
             seed=args.seed,
+            funnel=args.funnel,
+            regression=args.regression,
             **days,
         )
         if args.days:

@@ -34,7 +34,21 @@ Planted structure (fixed here, before any model is compared):
   5 % (tenure) and 8 % (data usage) missing values.
 * Time: ``ts`` (unix seconds) spans ``train_days`` then ``eval_days`` (the paper
   trains on 3 months and tests on the next week); rows are sorted by time.
-* ``oracle_p`` is the probability the label was drawn from. It is never a
+* Funnel (``funnel=True``): a conversion happens only after a click, so ``cvr``'s
+  sample space is the impressions whose ``ctr`` label is 1 (a feature spec says
+  so with ``tasks: {cvr: {given: ctr}}``): the ``cvr`` rows of impressions
+  without a click are not written (fewer rows than ``num_rows``), and ``cvr``'s
+  rate given a click is its base rate over ``ctr``'s, so p(click and convert)
+  keeps the base rate in expectation.
+* Regression (``regression=True``): ``churn`` becomes ``spend``, a regression
+  task beside the binary ones: the amount a user spends in the month after the
+  impression, log-normal (heavy-tailed, never negative),
+  ``log spend = b + 0.6 P + 0.3 flow_term + N(0, 0.8^2)`` with ``b`` setting the
+  median near 20 (a feature spec says
+  ``tasks: {spend: {type: regression, loss: log_mse, scale: zscore}}``).
+  Its ``oracle_p`` is the expectation ``exp(b + 0.6 P + 0.3 flow_term + 0.32)``,
+  the value no model can beat in squared error.
+* ``oracle_p`` is the probability the label was drawn from (a regression row's expected value). It is never a
   feature (role ``ignore`` in the feature spec, ``not_in_environment`` in the
   schema); its AP per task is the ceiling every model is measured against.
 
@@ -53,6 +67,9 @@ NAMED_FLOWS = ("new_line", "upgrade", "trade_in", "port_in", "prepaid", "family"
 SURFACES = ("app", "web", "store")
 # Base positive rate per metric: two dense, two sparse (SPEC section 2).
 BASE_RATES = {"ctr": 0.30, "atc": 0.25, "cvr": 0.02, "churn": 0.015}
+REGRESSION_METRIC = "spend"  # takes churn's place with ``regression=True``
+SPEND_MEDIAN = 20.0
+SPEND_NOISE = 0.8  # the standard deviation of log spend around its mean
 NUM_CATEGORIES = 8  # item categories; also the number of category word lists
 START_TS = 1_767_225_600  # 2026-01-01T00:00:00Z
 DAY = 86_400
@@ -100,6 +117,8 @@ class SyntheticConfig:
         eval_days: days in the evaluation period that follows it.
         unseen_user_share: share of eval impressions from users unseen in training.
         seed: everything follows from it: same seed, same bytes.
+        funnel: a conversion only after a click (``cvr`` rows only where ``ctr``'s label is 1; see above).
+        regression: ``churn`` becomes ``spend``, a regression task with a known expectation (see above).
     """
 
     num_rows: int = 200_000
@@ -112,6 +131,8 @@ class SyntheticConfig:
     eval_days: int = 7
     unseen_user_share: float = 0.15
     seed: int = 0
+    funnel: bool = False
+    regression: bool = False
 
     def __post_init__(self):
         if self.num_rows < 1:
@@ -328,13 +349,21 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, np.ndarray]:
                 logit[rows] = z + _solve_intercept(z, target)
     oracle_p = 1.0 / (1.0 + np.exp(-logit))
     label = (rng.random(len(imp)) < oracle_p).astype(np.int64)
+    if config.regression:
+        label, oracle_p = _spend(imp, row_metric, purchase, flow_term, label, oracle_p, rng)
+    if config.funnel:
+        keep = _funnel(imp, row_metric, row_flow, label, logit, factor, rng)
+        imp, row_flow, row_metric, logit, label = imp[keep], row_flow[keep], row_metric[keep], logit[keep], label[keep]
+        cvr = row_metric == METRICS.index("cvr")
+        oracle_p = oracle_p[keep]
+        oracle_p[cvr] = 1.0 / (1.0 + np.exp(-logit[cvr]))
 
     tenure_out = np.where(rng.random(n) < 0.05, np.nan, np.round(tenure, 1))
     data_out = np.where(rng.random(n) < 0.08, np.nan, np.round(data_gb, 2))
     return {
         "impression_id": imp.astype(np.int64),
         "ts": ts[imp].astype(np.int64),
-        "task": np.array(METRICS, dtype=object)[row_metric],
+        "task": np.array(metric_names(config), dtype=object)[row_metric],
         "flow": np.array(flows, dtype=object)[row_flow],
         "surface": np.array(SURFACES, dtype=object)[surface_idx[imp]],
         "user_id": _id_strings("u", len(user_latent))[user[imp]],
@@ -351,6 +380,40 @@ def generate(config: SyntheticConfig | None = None) -> dict[str, np.ndarray]:
         "label": label,
         "oracle_p": np.round(oracle_p, 6),
     }
+
+
+def metric_names(config: SyntheticConfig) -> tuple[str, ...]:
+    """The ``task`` column's values: ``METRICS``, with ``spend`` in churn's place for ``regression``."""
+    return tuple(REGRESSION_METRIC if config.regression and m == "churn" else m for m in METRICS)
+
+
+def _spend(imp, row_metric, purchase, flow_term, label, oracle_p, rng):
+    """For ``regression``: (label, oracle_p) with churn's rows replaced by log-normal spend and its expectation."""
+    rows = row_metric == METRICS.index("churn")
+    mean_log = 0.6 * _standardize(purchase)[imp[rows]] + 0.3 * flow_term[imp[rows]]
+    mean_log += math.log(SPEND_MEDIAN) - float(np.median(mean_log))
+    label, oracle_p = label.astype(np.float64), oracle_p.copy()
+    label[rows] = np.round(np.exp(mean_log + rng.normal(0, SPEND_NOISE, int(rows.sum()))), 2)
+    oracle_p[rows] = np.exp(mean_log + SPEND_NOISE**2 / 2)
+    return label, oracle_p
+
+
+def _funnel(imp, row_metric, row_flow, label, logit, factor, rng) -> np.ndarray:
+    """For ``funnel``: the rows to keep (no ``cvr`` row of an impression without a click); rewrites the kept
+    ``cvr`` rows' ``logit`` and ``label`` (in place) as p(convert | click), its rate ``cvr``'s over ``ctr``'s."""
+    ctr, cvr = METRICS.index("ctr"), METRICS.index("cvr")
+    clicked = np.zeros(imp.max() + 1 if len(imp) else 0, dtype=bool)
+    clicked[imp[(row_metric == ctr) & (label == 1)]] = True
+    keep = (row_metric != cvr) | clicked[imp]
+    for fi in np.unique(row_flow):  # loop over flows, not rows
+        rows = (row_metric == cvr) & (row_flow == fi) & keep
+        if rows.any():
+            z = factor["cvr"][imp[rows]]
+            scale = flow_rate_scale(int(fi))
+            target = BASE_RATES["cvr"] * scale / (BASE_RATES["ctr"] * scale)
+            logit[rows] = z + _solve_intercept(z, target)
+            label[rows] = rng.random(int(rows.sum())) < 1.0 / (1.0 + np.exp(-logit[rows]))
+    return keep
 
 
 def task_names(columns: dict[str, np.ndarray]) -> np.ndarray:

@@ -21,6 +21,13 @@ A column the spec's ``wide_names`` renames (a file column whose name a served
 model cannot take, ``Class Name``) is written under its name in the spec
 (``Class_Name``); the summary lists each.
 
+A task's sample space: an empty label cell means the row is outside that task's
+sample space (a conversion cell left empty where no click happened): the row gives
+no example of that task and is no bad row; and a task the spec's `tasks:` section
+declares ``given: other`` (conversion given click) gets an example only from a row
+whose ``other`` label is 1 (and in ``other``'s own sample space). The summary counts
+the examples not written, per task and reason.
+
 Bad rows (wrong column count, a numerical value that is not a number, a
 decimal in a column declared ``dtype: int``, a label outside the allowed
 values) are never dropped silently: each is counted, reported with its line
@@ -45,7 +52,7 @@ import sys
 from collections.abc import Iterable, Mapping
 
 from components.feature_spec import ROLE_TABLE, FeatureSpec, FeatureSpecError, load_feature_spec
-from components.row_check import INT_PATTERN, MISSING_MARKERS
+from components.row_check import INT_PATTERN, MISSING_MARKERS, is_number
 
 MAX_REPORTED = 20  # bad rows listed in the report; all are counted and written
 
@@ -65,6 +72,8 @@ class ConversionReport:
     rejected_path: str = ""
     line_breaks: int = 0  # text / history cells whose line breaks were written as spaces
     renamed: dict[str, str] = dataclasses.field(default_factory=dict)  # the spec's wide_names
+    # task -> {reason: rows}: rows that gave no example of the task (outside its sample space)
+    outside: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     def summary(self) -> str:
         lines = [f"read {self.input_rows} rows, wrote {self.output_rows} task examples, rejected {self.bad_rows} rows"]
@@ -72,6 +81,14 @@ class ConversionReport:
             lines.append(
                 "columns written under the spec's names: "
                 + ", ".join(f"{source!r} -> {name}" for source, name in self.renamed.items())
+            )
+        if self.outside:
+            lines.append(
+                "examples not written, outside a task's sample space: "
+                + "; ".join(
+                    f"{task} {sum(reasons.values())} ({', '.join(f'{why}: {n}' for why, n in sorted(reasons.items()))})"
+                    for task, reasons in sorted(self.outside.items())
+                )
             )
         if self.line_breaks:
             lines.append(f"{self.line_breaks} text cells held line breaks, written as spaces (same tokens)")
@@ -98,6 +115,7 @@ def _check_row(
     integers: set[str],
     labels: Iterable[str],
     allowed: set[str],
+    regression: set[str] = frozenset(),
 ) -> str | None:
     """Returns why the row is bad, or None; blanks missing-value markers of numerical columns in ``row``."""
     if len(row) != len(header):
@@ -116,8 +134,27 @@ def _check_row(
         if name in integers and not INT_PATTERN.match(value):
             return f"{path}:{line}: column {name!r}: {value!r} is not a whole number (the spec says dtype int)"
     for name in labels:
-        if values[name].strip() not in allowed:
+        value = values[name].strip()
+        if not value:  # outside the task's sample space
+            continue
+        if name in regression:
+            if not is_number(value):
+                return f"{path}:{line}: label column {name!r} (a regression task): {value!r} is not a finite number"
+        elif value not in allowed:
             return f"{path}:{line}: label column {name!r}: {values[name]!r} is not one of {sorted(allowed)}"
+    return None
+
+
+def _outside(spec: FeatureSpec, task: str, row: list[str], index: Mapping[str, int], label_of: Mapping[str, str]):
+    """Why ``row`` gives no example of ``task`` (outside its sample space), or None: its label cell is empty, or
+    the task it is ``given`` is outside its own sample space or not 1 in this row."""
+    if not row[index[label_of[task]]].strip():
+        return "empty label cell"
+    given = spec.given(task)
+    if given is None:
+        return None
+    if _outside(spec, given, row, index, label_of) or float(row[index[label_of[given]]]) <= 0:
+        return f"{given} not 1"
     return None
 
 
@@ -139,7 +176,9 @@ def convert(
         output_path: where the task examples go (CSV with header).
         constants: columns the wide file lacks, set for every row (the
             AliExpress country, which is in the file name, not in the rows).
-        allowed_labels: label values accepted; a value > 0 is a positive.
+        allowed_labels: binary tasks' label values accepted; a value > 0 is a positive (a regression task's
+            label, `type: regression` under `tasks:`, is any finite number, written as read); an empty cell
+            is outside the task's sample space (no example of it).
         strict: raise BadRowError at the first bad row instead of rejecting it.
         rejected_path: where rejected rows go (default ``default_rejected_path``),
             written only when a row is rejected; keep it out of folders an ExampleGen reads.
@@ -169,6 +208,7 @@ def convert(
         for c in spec.columns
         if c.dtype == "int" and c.role in ("numerical", "categorical") and c.name not in constants
     }
+    regression = {column for column, task in spec.wide_labels.items() if spec.task_type(task) == "regression"}
     words = [c.name for c in spec.columns if ROLE_TABLE[c.role].words and c.name not in constants]
     report = ConversionReport(
         rejected_path=rejected_path or default_rejected_path(output_path), renamed=dict(spec.wide_names)
@@ -187,6 +227,7 @@ def convert(
                 f"{input_path}: column(s) {missing} needed by {spec.path} are missing from the header"
             )
         index = {name: header.index(spec.file_column(name)) for name in needed}
+        label_of = {task: column for column, task in spec.wide_labels.items()}  # task -> its wide label column
         rejected = None
         os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
         with contextlib.ExitStack() as files:
@@ -195,7 +236,9 @@ def convert(
             for line, row in enumerate(reader, start=2):
                 report.input_rows += 1
                 original = list(row)
-                problem = _check_row(row, header, line, input_path, numeric, integers, spec.wide_labels, allowed)
+                problem = _check_row(
+                    row, header, line, input_path, numeric, integers, spec.wide_labels, allowed, regression
+                )
                 if problem:
                     if strict:
                         raise BadRowError(problem)
@@ -214,10 +257,17 @@ def convert(
                         row[index[name]] = " ".join(cell.splitlines())
                         report.line_breaks += 1
                 for wide_label, task in spec.wide_labels.items():
+                    reason = _outside(spec, task, row, index, label_of)
+                    if reason:
+                        counts = report.outside.setdefault(task, {})
+                        counts[reason] = counts.get(reason, 0) + 1
+                        continue
                     out = []
                     for name in spec.names:
                         if name == task_col:
                             out.append(task)
+                        elif name == label_col and wide_label in regression:
+                            out.append(row[index[wide_label]].strip())  # a regression task's value, as read
                         elif name == label_col:
                             out.append("1" if float(row[index[wide_label]]) > 0 else "0")
                         elif name in constants:

@@ -43,6 +43,8 @@ class InputConfig:
             ``(name, vocab_size, max_tokens)`` is read as a single column (configs saved before).
         history: ((name, vocab_size, max_length), ...): every history column, likewise.
         image: (name, dim) or None.
+        target: (shift, scale) feature names: each row's target shift and scale (with regression tasks,
+            ``components.roles.TARGET_FEATURES``), read by the output, not encoded; () without.
     """
 
     task_columns: tuple
@@ -51,6 +53,7 @@ class InputConfig:
     text: tuple = ()
     history: tuple = ()
     image: tuple | None = None
+    target: tuple = ()
 
     def __post_init__(self):
         object.__setattr__(self, "task_columns", tuple(tuple(c) for c in self.task_columns))
@@ -59,6 +62,7 @@ class InputConfig:
         for name in ("text", "history"):
             object.__setattr__(self, name, _columns(getattr(self, name)))
         object.__setattr__(self, "image", tuple(self.image) if self.image else None)
+        object.__setattr__(self, "target", tuple(self.target or ()))
         require(
             len(self.task_columns) > 0,
             "The task list must not be empty: `task_columns` needs the main task.",
@@ -82,14 +86,17 @@ class InputConfig:
     def feature_names(self) -> list[str]:
         names = [n for n, _ in self.task_columns] + [n for n, _ in self.categorical] + list(self.numerical)
         names += [x[0] for x in (*self.text, *self.history)] + ([self.image[0]] if self.image else [])
-        return names
+        return names + list(self.target)
 
     def to_dict(self) -> dict[str, Any]:
         listed = ("task_columns", "categorical", "text", "history")  # tuples of tuples
-        return {
+        out = {
             k: (list(map(list, v)) if k in listed else (list(v) if v else v))
             for k, v in dataclasses.asdict(self).items()
         }
+        if not self.target:  # configs without regression tasks read as before
+            out.pop("target")
+        return out
 
     @classmethod
     def from_dict(cls, config: dict[str, Any]) -> InputConfig:
@@ -114,4 +121,8 @@ def example_inputs(config: InputConfig, batch_size: int, seed: int = 0) -> dict[
         out[name] = np.where(keep, ids, 0).astype("int64")
     if config.image is not None:
         out[config.image[0]] = rng.normal(size=(batch_size, config.image[1])).astype("float32")
+    if config.target:
+        shift, scale = config.target
+        out[shift] = rng.normal(size=batch_size).astype("float32")
+        out[scale] = (1.0 + rng.random(batch_size)).astype("float32")
     return out

@@ -9,7 +9,7 @@ from keras import ops
 from models.input_config import InputConfig, example_inputs
 from models.input_encoder import InputEncoder
 from models.task_towers import TaskTowers
-from models.task_types import LOSS_WEIGHTINGS
+from models.task_types import LOSS_WEIGHTINGS, LOSSES, is_regression
 from models.validation import require, require_positive
 
 # The constructor arguments of the skeleton, shared by every model.
@@ -24,7 +24,11 @@ SHARED_CONFIG = (
     "encoder_options",
     "task_weights",
     "loss_weighting",
+    "task_losses",
 )
+ALL_LOSSES = tuple(loss for losses in LOSSES.values() for loss in losses)
+LOG_FLOOR = -1.0 + 1e-6  # rationale: a log_mse value below it has no finite log1p (float32 rounds to -1)
+LOG_CEILING = 80.0  # rationale: expm1 overflows float32 above 88.7; a log_mse prediction is capped at e**80
 
 
 class _WeightedMean(keras.losses.Loss):
@@ -56,10 +60,15 @@ class MultiTaskModel(keras.Model):
         task_weights: N static loss weights, by main-task id (None: all 1); the feature spec's `tasks:`.
         loss_weighting: ``static`` (``task_weights`` only) or ``uncertainty``: a learned log-variance s per
             task on top (``models.task_types``).
+        task_losses: N loss names by main-task id (``models.task_types.LOSSES``; None: every task binary with
+            cross-entropy). A regression task's output is ``shift + scale x`` its head's value (the input
+            config's ``target`` features; 0 and 1 without them), expm1 of it for ``log_mse``: a value in the
+            label's units, not a probability.
 
     The task (loss and metrics) is kept apart from the model wiring
-    (TensorFlow Recommenders' split): ``compute_loss`` is binary
-    cross-entropy of each example's main-task label, weighted by the sample
+    (TensorFlow Recommenders' split): ``compute_loss`` is each example's
+    main-task loss (binary cross-entropy of its label; a regression task's
+    squared or Huber error on the scaled target), weighted by the sample
     weight times its task's weight (the weighted mean over the batch), plus the
     auxiliary losses layers add in training (``self.losses``, e.g. the MoE
     load-balancing and z-losses). With ``uncertainty`` weighting, training
@@ -97,6 +106,7 @@ class MultiTaskModel(keras.Model):
         encoder_options=None,
         task_weights=None,
         loss_weighting=LOSS_WEIGHTINGS[0],
+        task_losses=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -114,8 +124,18 @@ class MultiTaskModel(keras.Model):
                 f"`task_weights` needs one positive weight per main-task id ({config.num_tasks}).",
                 task_weights=task_weights,
             )
+        if task_losses is not None:
+            task_losses = [str(loss) for loss in task_losses]
+            require(
+                len(task_losses) == config.num_tasks and all(loss in ALL_LOSSES for loss in task_losses),
+                f"`task_losses` needs one of {list(ALL_LOSSES)} per main-task id ({config.num_tasks}).",
+                task_losses=task_losses,
+            )
+            if all(loss == LOSSES["binary"][0] for loss in task_losses):
+                task_losses = None  # every task binary: the model as without the argument
         self.task_weights = task_weights
         self.loss_weighting = loss_weighting
+        self.task_losses = task_losses
         # Kendall et al.'s s = log(sigma^2) per main-task id, learned with the model (0: weight 1 at the start).
         self.task_log_variance = (
             self.add_weight(name="task_log_variance", shape=(config.num_tasks,), initializer="zeros")
@@ -143,7 +163,6 @@ class MultiTaskModel(keras.Model):
         self.task_loss_tracker = keras.metrics.Mean(name="task_loss")
         # The loss to optimise goes through Keras' own reduction, which also divides it by the number of
         # replicas under a tf.distribute strategy (whose gradients are summed across replicas).
-        self._task_loss_fn = keras.losses.BinaryCrossentropy(reduction="mean_with_sample_weight")
         self._weighted_mean = _WeightedMean(reduction="mean_with_sample_weight", name="weighted_mean")
 
     @property
@@ -160,7 +179,54 @@ class MultiTaskModel(keras.Model):
 
     def call(self, features, training=None):
         tokens, sentence, task_ids = self.encoder(features, training=training)
-        return self.towers(self.body(tokens, sentence, task_ids, training=training), task_ids)
+        hidden = self.body(tokens, sentence, task_ids, training=training)
+        if self.task_losses is None:
+            return self.towers(hidden, task_ids)
+        logit = self.towers(hidden, task_ids, logits=True)
+        regression, log_target = self._row_kinds(task_ids)
+        shift, scale = self._target(features, logit)
+        target = shift + scale * logit  # in the target's units (log1p units for log_mse)
+        # expm1 of a log_mse row's target; the other rows (and the unselected branch) see a safe value, so no
+        # overflow reaches a gradient through the where.
+        value = ops.where(log_target, ops.expm1(ops.minimum(ops.where(log_target, target, 0.0), LOG_CEILING)), target)
+        return ops.where(regression, value, ops.sigmoid(logit))
+
+    def _row_kinds(self, task_ids):
+        """(regression, log_mse) <bool>[B]: what each row's main task is."""
+        task_ids = ops.reshape(ops.cast(task_ids, "int32"), (-1,))
+        regression = ops.convert_to_tensor([is_regression(loss) for loss in self.task_losses])
+        log_target = ops.convert_to_tensor([loss == "log_mse" for loss in self.task_losses])
+        return ops.take(regression, task_ids, axis=0), ops.take(log_target, task_ids, axis=0)
+
+    def _target(self, features, like):
+        """Each row's target (shift, scale) <float32>[B] from the input config's target features (0 and 1 without)."""
+        target = InputConfig.from_dict(self.input_config).target
+        if not target:
+            return ops.zeros_like(like), ops.ones_like(like)
+        return tuple(ops.reshape(ops.cast(features[name], "float32"), (-1,)) for name in target)
+
+    def _per_example_loss(self, x, y_true, y_pred):
+        """<float32>[B]: binary cross-entropy, or a regression task's error on its scaled target (squared, or
+        Huber with delta 1); the other kind's branch sees safe values, so no NaN reaches a gradient."""
+        if self.task_losses is None:
+            return keras.losses.binary_crossentropy(y_true, y_pred)
+        task_ids = x[InputConfig.from_dict(self.input_config).main_task]
+        regression, log_target = self._row_kinds(task_ids)
+        y, p = ops.reshape(y_true, (-1,)), ops.reshape(y_pred, (-1,))
+        binary = keras.losses.binary_crossentropy(
+            ops.reshape(ops.where(regression, 0.0, y), (-1, 1)), ops.reshape(ops.where(regression, 0.5, p), (-1, 1))
+        )
+        shift, scale = self._target(x, p)
+        # The served value back in target units: log1p of a log_mse task's value (its expm1 inverted).
+        value = ops.where(log_target, ops.log1p(ops.maximum(ops.where(regression, p, 0.0), LOG_FLOOR)), p)
+        truth = ops.where(log_target, ops.log1p(ops.maximum(y, 0.0)), y)
+        error = ops.where(regression, (value - truth) / scale, 0.0)
+        huber = ops.convert_to_tensor([loss == "huber" for loss in self.task_losses])
+        squared = ops.square(error)
+        robust = ops.where(ops.abs(error) <= 1.0, 0.5 * squared, ops.abs(error) - 0.5)
+        per_task_id = ops.reshape(ops.cast(task_ids, "int32"), (-1,))
+        regression_loss = ops.where(ops.take(huber, per_task_id, axis=0), robust, squared)
+        return ops.where(regression, regression_loss, binary)
 
     def get_config(self):
         config = super().get_config()
@@ -192,7 +258,7 @@ class MultiTaskModel(keras.Model):
             per_task = ops.take(ops.convert_to_tensor(self.task_weights, dtype="float32"), task_ids, axis=0)
             weights = per_task if weights is None else weights * per_task
         # The task loss as reported (per replica, never scaled)...
-        per_example = keras.losses.binary_crossentropy(y_true, y_pred)
+        per_example = self._per_example_loss(x, y_true, y_pred)
         if weights is not None:
             task_loss = ops.sum(per_example * weights) / ops.maximum(ops.sum(weights), 1e-9)
         else:
@@ -205,13 +271,15 @@ class MultiTaskModel(keras.Model):
             s = ops.take(self.task_log_variance, task_ids, axis=0)
             w = ops.ones_like(s) if weights is None else weights
             learned = w * ops.exp(-s)
+            if self.task_losses is not None:  # Kendall et al.'s regression form: exp(-s) L / 2 + s / 2
+                learned = learned * ops.where(self._row_kinds(task_ids)[0], 0.5, 1.0)
             norm = ops.maximum(ops.sum(w), 1e-9)
-            total = self._task_loss_fn(y_true, y_pred, sample_weight=learned) * (
+            total = self._weighted_mean(ops.zeros_like(s), per_example, sample_weight=learned) * (
                 ops.sum(learned) / norm
             ) + self._weighted_mean(ops.zeros_like(s), s / 2.0, sample_weight=w)
         else:
             # ...and as optimised: the same value, scaled for distribution by Keras.
-            total = self._task_loss_fn(y_true, y_pred, sample_weight=weights)
+            total = self._weighted_mean(ops.zeros_like(per_example), per_example, sample_weight=weights)
         if training and self.losses:
             # Keras 3: an overridden compute_loss must add the layers' losses itself; the base
             # class sums them (scaled for distribution too) when no compiled loss is set.

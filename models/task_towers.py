@@ -24,9 +24,10 @@ class TaskTowers(keras.layers.Layer):
     Call args:
         inputs: <float>[B, F_in].
         task_ids: <int>[B] in [0, N).
+        logits: return the head's output before the sigmoid (the model maps a regression task's to a value).
 
     Returns:
-        <float32>[B] probability of each example's main task.
+        <float32>[B] probability of each example's main task (its logit with ``logits``).
     """
 
     def __init__(self, num_tasks, hidden_dim=128, tower_dim=64, **kwargs):
@@ -45,7 +46,7 @@ class TaskTowers(keras.layers.Layer):
         self.w2 = self.add_weight(name="tower_w2", shape=(n, t), initializer="glorot_uniform")
         self.b2 = self.add_weight(name="tower_b2", shape=(n,), initializer="zeros")
 
-    def call(self, inputs, task_ids):
+    def call(self, inputs, task_ids, logits=False):
         task_ids = ops.cast(task_ids, "int32")
         shared = leaky_relu(self.shared(inputs))
         # Shape: [B, h] x [B, h, t] -> [B, t].
@@ -55,7 +56,8 @@ class TaskTowers(keras.layers.Layer):
         hidden = leaky_relu(hidden)
         # Shape: [B].
         logit = ops.sum(hidden * ops.take(self.w2, task_ids, axis=0), axis=-1) + ops.take(self.b2, task_ids, axis=0)
-        return ops.sigmoid(ops.cast(logit, "float32"))
+        logit = ops.cast(logit, "float32")
+        return logit if logits else ops.sigmoid(logit)
 
     def compute_output_shape(self, inputs_shape, task_ids_shape=None):
         return (inputs_shape[0],)

@@ -339,7 +339,10 @@ def create_pipeline(
         baseline_model=model_resolver.outputs["model"],
         eval_config=eval_config(spec, min_auc=min_auc, max_auc_drop=max_auc_drop),
         task_gates=TaskGates(
-            task_column=spec.task_column.name, label_column=spec.label_column.name, **(task_gates or {})
+            task_column=spec.task_column.name,
+            label_column=spec.label_column.name,
+            regression_tasks=tuple(spec.regression_tasks),
+            **(task_gates or {}),
         ),
         example_splits=["eval"],  # never the validation split the Trainer early-stopped on
     )

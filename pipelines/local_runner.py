@@ -188,7 +188,8 @@ def main(argv=None) -> int:
         type=float,
         default=DEFAULT_MAX_DROP,
         help="a main task whose AP or AUC (each metric of --task-compare) changes for the worse by more than "
-        "this against the last blessed model's, beyond its 95 %% interval, blocks the push (default: %(default)s)",
+        "this against the last blessed model's, beyond its 95 %% interval, blocks the push (for a regression task's "
+        "RMSE or MAE: this share of the baseline's value) (default: %(default)s)",
     )
     parser.add_argument(
         "--task-compare",
@@ -201,15 +202,16 @@ def main(argv=None) -> int:
         "--min-task-positives",
         type=int,
         default=DEFAULT_MIN_POSITIVES,
-        help="tasks with fewer positive eval rows are reported, not gated (default: %(default)s)",
+        help="binary tasks with fewer positive eval rows (regression tasks with fewer rows) are reported, not "
+        "gated (default: %(default)s)",
     )
     parser.add_argument(
         "--task-floor",
         action="append",
         default=[],
         metavar="TASK:METRIC=VALUE",
-        help="a task's worst acceptable value: the lowest AP or AUC, the highest normalized_entropy or "
-        "calibration_error, e.g. cvr:average_precision=0.1 (repeatable)",
+        help="a task's worst acceptable value: the lowest AP or AUC, the highest normalized_entropy, "
+        "calibration_error, rmse or mae, e.g. cvr:average_precision=0.1 (repeatable)",
     )
     parser.add_argument("--verbose", action="store_true", help="show every library log line")
     args = parser.parse_args(argv)

@@ -123,7 +123,9 @@ def check_csv_file(
     rows, bad = 0, []
     task_at = found.index(spec.task_column.name)
     with open(path, "rb") as f:
-        for line, _, values, column, reason in itertools.islice(read_rows(f, RowParser(found, columns)), SAMPLE_ROWS):
+        for line, _, values, column, reason in itertools.islice(
+            read_rows(f, RowParser(found, columns, spec.regression_tasks, spec.nonnegative_tasks)), SAMPLE_ROWS
+        ):
             rows += 1
             if values is None:
                 bad.append(describe(path, line, column, reason))

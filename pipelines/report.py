@@ -19,6 +19,14 @@ METRICS = (
     "mean_label",
     "mean_prediction",
 )
+# A regression task's (the evaluation signature's value output): in the label's units.
+REGRESSION_METRICS = (
+    "example_count",
+    "root_mean_squared_error",
+    "mean_absolute_error",
+    "mean_label",
+    "mean_prediction",
+)
 
 
 def latest_evaluation(pipeline_root: str) -> str:
@@ -43,15 +51,24 @@ def _value(metric) -> float:
 
 
 def slice_table(evaluation_dir: str) -> list[dict]:
-    """One row per slice: {'slice': 'task=ctr', metric: value, ...}."""
+    """One row per slice: {'slice': 'task=ctr', metric: value, ...}; with regression tasks, their metrics too,
+    as ``value/<metric>`` (the evaluation signature's value output, ``components/evaluation.py``)."""
     import tensorflow_model_analysis as tfma
+
+    from serving.contract import VALUE_KEY
 
     result = tfma.load_eval_result(evaluation_dir)
     rows = []
     for slice_key, metrics in result.slicing_metrics:
         name = ", ".join(f"{k}={v.decode() if isinstance(v, bytes) else v}" for k, v in slice_key) or "overall"
-        values = next(iter(next(iter(metrics.values())).values()))  # output '' -> sub key ''
-        rows.append({"slice": name, **{m: _value(values[m]) for m in METRICS if m in values}})
+        row = {"slice": name}
+        for output, by_sub_key in metrics.items():  # output '' (one output) or 'probability' and 'value'
+            values = next(iter(by_sub_key.values()))  # sub key ''
+            if output == VALUE_KEY:
+                row.update({f"{VALUE_KEY}/{m}": _value(values[m]) for m in REGRESSION_METRICS if m in values})
+            else:
+                row.update({m: _value(values[m]) for m in METRICS if m in values})
+        rows.append(row)
     rows.sort(key=lambda r: (r["slice"] != "overall", r["slice"].count(","), r["slice"]))
     return rows
 
@@ -94,17 +111,32 @@ def gate_section(evaluation_dir: str) -> str:
 
 
 def format_table(rows: list[dict]) -> str:
+    """The binary tasks' table (slices with binary rows), then the regression tasks' (slices with such rows)."""
+    nan = float("nan")
+    regression = [r for r in rows if r.get("value/example_count", 0) > 0]
     header = f"{'slice':<36}{'examples':>10}{'AP':>9}{'AUC':>9}{'NE':>8}{'calibration':>13}{'mean label':>12}"
     lines = [header, "-" * len(header)]
     for r in rows:
+        if regression and not r.get("example_count", 0) > 0:
+            continue  # a slice of regression rows only
         if r.get("mean_label", 0.0) in (0.0, 1.0):  # one class only: AP and AUC are undefined
-            r = {**r, "average_precision": float("nan"), "auc": float("nan"), "normalized_entropy": float("nan")}
-        nan = float("nan")
+            r = {**r, "average_precision": nan, "auc": nan, "normalized_entropy": nan}
         lines.append(
             f"{r['slice']:<36}{r.get('example_count', nan):>10.0f}{r.get('average_precision', nan):>9.4f}"
             f"{r.get('auc', nan):>9.4f}{r.get('normalized_entropy', nan):>8.4f}{r.get('calibration', nan):>13.3f}"
             f"{r.get('mean_label', nan):>12.4f}"
         )
+    if regression:
+        header = (
+            f"{'regression tasks, slice':<36}{'examples':>10}{'RMSE':>12}{'MAE':>12}{'mean label':>12}{'mean pred':>12}"
+        )
+        lines += ["", header, "-" * len(header)]
+        for r in regression:
+            lines.append(
+                f"{r['slice']:<36}{r['value/example_count']:>10.0f}{r.get('value/root_mean_squared_error', nan):>12.4g}"
+                f"{r.get('value/mean_absolute_error', nan):>12.4g}{r.get('value/mean_label', nan):>12.4g}"
+                f"{r.get('value/mean_prediction', nan):>12.4g}"
+            )
     return "\n".join(lines)
 
 

@@ -65,7 +65,7 @@ def test_the_wheel_holds_every_package_and_the_shipped_specs(installed):
     lines = out.stdout.strip().splitlines()
     assert all(line.startswith(str(venv)) for line in lines[:-1]), lines  # the install, not the repository
     size, datasets = lines[-1].split(" ", 1)
-    assert int(size) > 10_000 and datasets == "['aliexpress', 'synthetic']"
+    assert int(size) > 10_000 and datasets == "['aliexpress', 'synthetic', 'synthetic_tasks']"
 
 
 def test_grec_help_lists_every_subcommand_from_any_folder(installed):

@@ -71,11 +71,12 @@ def _bad(path: str, position: int, column: str | None, reason: str, text: str):
 class ReadCsv(beam.DoFn):
     """One CSV file -> tf.train.Example per good row; bad rows and the file's counts as tagged outputs."""
 
-    def __init__(self, header: list[str], columns: dict):
+    def __init__(self, header: list[str], columns: dict, regression_tasks=(), nonnegative_tasks=()):
         self._header, self._columns = header, columns
+        self._regression, self._nonnegative = list(regression_tasks), list(nonnegative_tasks)
 
     def setup(self):
-        self._parser = RowParser(self._header, self._columns)
+        self._parser = RowParser(self._header, self._columns, self._regression, self._nonnegative)
         kinds = {"int": "int64_list", "float": "float_list", "string": "bytes_list"}
         self._features = [(name, kinds[self._columns[name].dtype]) for name in self._header]
 

@@ -66,7 +66,7 @@ class SpecCsvToExample(CheckedRecords):
         unknown = [name for name in header if name not in columns]
         if unknown:
             raise RuntimeError(f"{files[0]}: column(s) {unknown} are not in the feature spec")
-        return ReadCsv(header, columns)
+        return ReadCsv(header, columns, spec.regression_tasks, spec.nonnegative_tasks)
 
 
 class TfRecordToExample(CheckedRecords):

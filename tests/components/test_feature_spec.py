@@ -15,7 +15,7 @@ def _write(tmp_path, text, name="spec.yaml"):
     return str(path)
 
 
-@pytest.mark.parametrize("dataset", ["synthetic", "aliexpress"])
+@pytest.mark.parametrize("dataset", ["synthetic", "aliexpress", "synthetic_tasks"])
 def test_shipped_specs_agree_with_their_curated_schemas(dataset):
     spec = load_feature_spec(os.path.join(SCHEMAS, dataset, "feature_spec.yaml"))
     check_against_schema(spec, os.path.join(SCHEMAS, dataset, "schema.pbtxt"))
@@ -97,7 +97,24 @@ def test_json_spec_reads_like_yaml(tmp_path):
         (MINIMAL + "tasks: [ctr]\n", ["`tasks`", "must map each main task's name"]),
         (MINIMAL + "tasks: {ctr: {weight: 0}}\n", ["`tasks.ctr.weight`", "positive number for task 'ctr'"]),
         (MINIMAL + "tasks: {ctr: {weight: yes}}\n", ["`tasks.ctr.weight`", "got True"]),
-        (MINIMAL + "tasks: {ctr: {wieght: 2}}\n", ["`tasks.ctr.wieght`", "unknown task option (allowed: weight)"]),
+        (MINIMAL + "tasks: {ctr: {wieght: 2}}\n", ["`tasks.ctr.wieght`", "allowed: type, loss, scale, weight, given"]),
+        (MINIMAL + "tasks: {ctr: {type: count}}\n", ["`tasks.ctr.type`", "one of ['binary', 'regression']", "'count'"]),
+        (MINIMAL + "tasks: {ctr: {loss: mse}}\n", ["`tasks.ctr.loss`", "a binary task's loss is one of"]),
+        (MINIMAL + "tasks: {ctr: {scale: zscore}}\n", ["`tasks.ctr.scale`", "regression tasks only"]),
+        (
+            MINIMAL + "tasks: {ctr: {type: regression, loss: l1}}\n",
+            ["`tasks.ctr.loss`", "['mse', 'huber', 'log_mse']", "'l1'"],
+        ),
+        (
+            MINIMAL + "tasks: {ctr: {type: regression}}\n",
+            ["`columns.label.dtype`", "regression task(s) ['ctr']", "`dtype: float`"],
+        ),
+        (MINIMAL + "tasks: {ctr: {given: ctr}}\n", ["`tasks.ctr.given`", "another task of the section ([])", "'ctr'"]),
+        (MINIMAL + "tasks: {ctr: {}, cvr: {given: [ctr]}}\n", ["`tasks.cvr.given`", "(['ctr'])", "got ['ctr']"]),
+        (
+            MINIMAL + "tasks: {a: {given: b}, b: {given: c}, c: {given: a}}\n",
+            ["`tasks.a.given`", "the conditions form a cycle: a -> b -> c -> a"],
+        ),
         (MINIMAL + "tasks: {ctr: 2}\n", ["`tasks.ctr`", "must be a mapping of options"]),
         (MINIMAL + "loss_weighting: gradnorm\n", ["`loss_weighting`", "['static', 'uncertainty']", "'gradnorm'"]),
         (
@@ -132,6 +149,9 @@ def test_the_tasks_section_weighs_each_task_and_reads_back(tmp_path):
     assert (plain.tasks, plain.task_weight("any"), plain.loss_weighting) == ({}, 1.0, "static")
     plain.check_tasks(["whatever"], "the data")  # without the section, every task of the data, weight 1
     assert "tasks" not in plain.to_dict() and "loss_weighting" not in plain.to_dict()
+    funnel = load_feature_spec(_write(tmp_path, MINIMAL + "tasks: {ctr: {}, cvr: {given: ctr}}\n", "funnel.yaml"))
+    assert (funnel.given("cvr"), funnel.given("ctr"), plain.given("cvr")) == ("ctr", None, None)
+    assert parse_feature_spec(funnel.to_dict()).tasks == {"ctr": {}, "cvr": {"given": "ctr"}}
 
 
 def test_missing_file_is_named(tmp_path):
@@ -167,7 +187,7 @@ def test_schema_disagreement_names_the_column(tmp_path):
     assert "column 'surface' is in the feature spec but not in the schema" in message
 
 
-@pytest.mark.parametrize("dataset", ["synthetic", "aliexpress"])
+@pytest.mark.parametrize("dataset", ["synthetic", "aliexpress", "synthetic_tasks"])
 def test_to_dict_reads_back_as_the_same_spec(dataset):
     spec = load_feature_spec(os.path.join(SCHEMAS, dataset, "feature_spec.yaml"))
     again = parse_feature_spec(spec.to_dict(), spec.path)

@@ -219,3 +219,38 @@ def test_the_example_gen_driver_prepares_the_bad_rows_output_for_legacy_launcher
     (examples,), (bad_rows,) = prepared["examples"], prepared[BAD_ROWS_KEY]
     assert isinstance(bad_rows, BadRows) and bad_rows.uri == str(tmp_path / "CsvExampleGen" / BAD_ROWS_KEY / "7")
     assert examples.uri == str(tmp_path / "CsvExampleGen" / "examples" / "7") and examples.span == 0
+
+
+def test_with_regression_tasks_a_label_is_a_number_and_a_binary_tasks_label_still_0_or_1():
+    from components.feature_spec import parse_feature_spec
+    from components.row_check import BadRow
+
+    spec = parse_feature_spec(
+        {
+            "columns": {
+                "task": {"role": "task"},
+                "x": {"role": "numerical"},
+                "label": {"role": "label", "dtype": "float"},
+            },
+            "tasks": {
+                "click": {},
+                "spend": {"type": "regression", "loss": "log_mse"},
+                "margin": {"type": "regression"},
+            },
+        }
+    )
+    parser = RowParser(
+        ["task", "x", "label"], {c.name: c for c in spec.columns}, spec.regression_tasks, spec.nonnegative_tasks
+    )
+    assert parser.parse(["spend", "1.5", "23.75"]) == ["spend", 1.5, 23.75]
+    assert parser.parse(["margin", "1.5", "-4"]) == ["margin", 1.5, -4.0]  # mse: any sign
+    assert parser.parse(["click", "1.5", "1.0"]) == ["click", 1.5, 1.0]
+    for cells, field, reason in (
+        (["click", "1", "0.5"], "label", "'0.5' is not a label of binary task 'click' (0 or 1)"),
+        (["spend", "1", "-2"], "label", "'-2' is negative; task 'spend' has `loss: log_mse`"),
+        (["spend", "1", "nan"], "label", "'nan'"),
+        (["spend", "1", "lots"], "label", "'lots'"),
+    ):
+        with pytest.raises(BadRow) as err:
+            parser.parse(cells)
+        assert err.value.column == field and reason in str(err.value), (cells, str(err.value))

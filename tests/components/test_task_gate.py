@@ -98,3 +98,31 @@ def test_normalized_entropy_and_calibration_are_reported_and_gated_when_asked():
     assert ctr.values["calibration_error"]["verdict"] == "FAIL"
     with pytest.raises(ValueError, match=r"compare: unknown metric\(s\) \['logloss'\]"):
         TaskGates("task", "label", compare=("logloss",))
+
+
+def test_a_regression_task_is_judged_on_rmse_in_its_units_beside_the_binary_ones():
+    tasks, labels, baseline, rng = _data(seed=2)
+    labels, baseline = labels.astype(float), baseline.copy()
+    n = 3_000
+    truth = rng.lognormal(3.0, 0.5, n)  # spend, about 20 a row
+    signal = truth * np.exp(rng.normal(0, 0.2, n))  # what a good model predicts
+    tasks = np.concatenate([tasks, ["spend"] * n])
+    labels = np.concatenate([labels, truth])
+    gates = TaskGates("task", "label", regression_tasks=("spend",), floors={"spend": {"mae": 100.0}})
+    good = np.concatenate([baseline, signal])
+    # Another run of the same quality: the gate passes; a run that lost the signal on spend fails on RMSE.
+    rerun = np.concatenate([baseline, truth * np.exp(rng.normal(0, 0.2, n))])  # the same error, drawn again
+    lost = np.concatenate([baseline, np.full(n, truth.mean()) * np.exp(rng.normal(0, 0.2, n))])
+    verdicts = {v.task: v for v in judge(tasks, labels, rerun, good, gates)}
+    spend = verdicts["spend"]
+    assert spend.kind == "regression" and spend.positives == n and spend.verdict == "pass"
+    assert set(spend.values) == {"rmse", "mae"} and verdicts["ctr"].verdict == "pass"
+    from components.task_metrics import rmse
+
+    assert spend.values["rmse"]["baseline"] == pytest.approx(rmse(truth, signal))
+    failed = {v.task: v for v in judge(tasks, labels, lost, good, gates)}["spend"]
+    assert failed.verdict == "FAIL" and len(failed.failures) == 1  # RMSE is compared, MAE only reported
+    assert "task 'spend': rmse" in failed.failures[0] and f"over {n} rows" in failed.failures[0]
+    assert failed.values["rmse"]["low"] > 0 and failed.values["mae"]["verdict"] == "pass"  # under its ceiling
+    assert "examples" in judge(tasks[-10:], labels[-10:], good[-10:], None, gates)[0].verdict  # few rows: not gated
+    assert "spend" in format_verdicts([failed]) and "rmse" in format_verdicts([failed])

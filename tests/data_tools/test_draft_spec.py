@@ -149,6 +149,22 @@ def test_summary_ignore_and_strict(tmp_path, capsys):
     assert "--ignore column(s) ['nope'] are not in the header" in capsys.readouterr().err
 
 
+def test_empty_label_cells_of_a_wide_file_are_counted_as_outside_a_sample_space_not_bad(tmp_path):
+    path = tmp_path / "funnel.csv"
+    with open(path, "w", newline="") as f:  # bought is empty where nobody clicked: 1 row in 3
+        csv.writer(f).writerows(
+            [["color", "clicked", "bought"]]
+            + [[f"c{i % 3}", i % 3 and 1, "" if i % 3 == 0 else i % 2] for i in range(30)]
+        )
+    spec, guesses = draft_spec.draft(str(path), ["clicked", "bought"])
+    label = next(g for g in guesses if g.name == "label")
+    assert label.why.endswith("empty cells (outside that task's sample space, no example): bought 10 of 30 rows")
+    long = tmp_path / "long.csv"
+    long.write_text("task,label,color\nclick,1,red\nclick,,blue\n")
+    with pytest.raises(FeatureSpecError, match=r"label column 'label' has values like \[''\]"):
+        draft_spec.draft(str(long))  # a long file's rows are its tasks' sample spaces: an empty label is bad
+
+
 @pytest.mark.parametrize(
     "rows, labels, expected",
     [

@@ -175,3 +175,50 @@ def test_cli_prints_where_and_what(tmp_path, capsys):
     out = capsys.readouterr().out
     assert str(tmp_path) in out and "rows/s" in out and "ctr/new_line" in out
     assert (tmp_path / "manifest.json").exists()
+
+
+def test_funnel_writes_a_conversion_only_after_a_click_at_the_conditional_rate(data):
+    funnel = synthetic.generate(synthetic.SyntheticConfig(num_rows=40_000, seed=3, funnel=True))
+    ctr, cvr = funnel["task"] == "ctr", funnel["task"] == "cvr"
+    rows = zip(funnel["impression_id"][ctr], funnel["flow"][ctr], funnel["label"][ctr], strict=True)
+    clicks = {(i, f) for i, f, y in rows if y}
+    converted = set(zip(funnel["impression_id"][cvr], funnel["flow"][cvr], strict=False))
+    assert converted == clicks  # every clicked impression has its cvr row, and no other impression has one
+    assert len(funnel["label"]) == CONFIG.num_rows - (np.sum(data["task"] == "cvr") - len(converted))
+    # Given a click, conversion's rate is cvr's base rate over ctr's (6.7 %); over all impressions, the base rate.
+    rate = funnel["label"][cvr].mean()
+    assert 0.05 < rate < 0.085
+    assert 0.015 < rate * funnel["label"][ctr].mean() < 0.025
+    # The oracle is p(convert | click): a ceiling above the rate; the other tasks' rows are the plain data's.
+    from sklearn.metrics import average_precision_score
+
+    assert average_precision_score(funnel["label"][cvr], funnel["oracle_p"][cvr]) > 2 * rate
+    assert np.array_equal(funnel["label"][ctr], data["label"][data["task"] == "ctr"])
+
+
+def test_regression_puts_spend_in_churns_place_with_its_expectation_as_the_oracle(data):
+    both = synthetic.generate(synthetic.SyntheticConfig(num_rows=40_000, seed=3, funnel=True, regression=True))
+    spend = both["task"] == "spend"
+    assert "churn" not in set(both["task"]) and spend.sum() > 5_000
+    y, expected = both["label"][spend], both["oracle_p"][spend]
+    assert y.min() > 0 and 15 < np.median(y) < 25 and y.max() > 10 * np.median(y)  # log-normal: a heavy tail
+    # The oracle is E[y | features]: its mean matches the labels' and it beats the best constant in squared error.
+    assert abs(expected.mean() / y.mean() - 1) < 0.05
+    assert np.mean((y - expected) ** 2) < 0.9 * np.var(y)
+    # The binary tasks are untouched: ctr's rows and labels are the plain funnel data's, still 0 or 1.
+    funnel = synthetic.generate(synthetic.SyntheticConfig(num_rows=40_000, seed=3, funnel=True))
+    ctr = both["task"] == "ctr"
+    assert np.array_equal(both["label"][ctr], funnel["label"][funnel["task"] == "ctr"])
+    assert set(np.unique(both["label"][~spend])) == {0.0, 1.0}
+
+
+def test_cli_regression_summary_shows_the_oracle_rmse(tmp_path, capsys):
+    assert generate_synthetic.main(["--out", str(tmp_path), "--rows", "4000", "--regression", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "spend/new_line" in out and "(regression: mean, oracle RMSE)" in out
+    import pandas as pd
+
+    written = pd.read_csv(tmp_path / "train" / "data.csv", dtype={"label": str})
+    spend = written["task"] == "spend"
+    assert set(written["label"][~spend]) == {"0", "1"}  # binary labels as written before
+    assert (written["label"][spend].astype(float) > 0).all() and "." in "".join(written["label"][spend])

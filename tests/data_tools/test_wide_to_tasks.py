@@ -80,6 +80,40 @@ def test_any_wide_csv_with_a_spec_converts(tmp_path):
     ]
 
 
+def test_empty_label_cells_and_given_tasks_leave_rows_out_of_a_tasks_sample_space_and_say_so(tmp_path):
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        "columns:\n  user: categorical\n  task: task\n  label: label\n"
+        "wide_labels: {clicked: click, bought: buy, rated: like}\n"
+        "tasks: {click: {}, buy: {given: click}, like: {given: buy}}\n"
+    )
+    wide = tmp_path / "wide.csv"
+    # u1 clicked and bought; u2 clicked, no purchase; u3 no click (its rating cell empty);
+    # u4's purchase cell is empty; u5: a bad label.
+    wide.write_text("user,clicked,bought,rated\nu1,1,1,0\nu2,1,0,1\nu3,0,0,\nu4,1,,1\nu5,1,x,1\n")
+    report = wide_to_tasks.convert(load_feature_spec(str(spec_path)), str(wide), str(tmp_path / "out.csv"))
+    rows = [(r["user"], r["task"], r["label"]) for r in _read(tmp_path / "out.csv")]
+    assert rows == [
+        ("u1", "click", "1"),
+        ("u1", "buy", "1"),
+        ("u1", "like", "0"),
+        ("u2", "click", "1"),
+        ("u2", "buy", "0"),
+        ("u3", "click", "0"),
+        ("u4", "click", "1"),
+    ]
+    assert (report.input_rows, report.output_rows, report.bad_rows) == (5, 7, 1)
+    assert report.outside == {
+        "buy": {"click not 1": 1, "empty label cell": 1},
+        "like": {"buy not 1": 2, "empty label cell": 1},
+    }
+    assert (
+        "examples not written, outside a task's sample space: buy 2 (click not 1: 1, empty label cell: 1); "
+        "like 3 (buy not 1: 2, empty label cell: 1)" in report.summary()
+    )
+    assert "label column 'bought': 'x' is not one of ['0', '1']" in report.bad_examples[0]
+
+
 def test_missing_input_column_is_named(tmp_path):
     wide = tmp_path / "wide.csv"
     wide.write_text("search_id,click,conversion\n1,0,0\n")
