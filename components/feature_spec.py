@@ -49,6 +49,7 @@ import yaml
 
 from components.roles import (  # noqa: F401 (re-exported: the spec's readers import them from here)
     BUCKET_FEATURE_SUFFIX,
+    CHAINS,
     DEFAULT_NUM_BUCKETS,
     DEFAULT_TASK_WEIGHT,
     HASH_EXCLUDES,
@@ -208,6 +209,10 @@ class FeatureSpec:
     def given(self, task: str) -> str | None:
         """The main task whose positives are ``task``'s sample space (its `given:`), or None."""
         return (self.tasks.get(task) or {}).get("given")
+
+    def chain(self, task: str) -> str | None:
+        """``entire_space`` when the task is trained and served as p(given) x p(task | given) (`chain:`), or None."""
+        return (self.tasks.get(task) or {}).get("chain")
 
     def check_tasks(self, found: Iterable[str], source: str) -> None:
         """With a `tasks:` section: raises FeatureSpecError naming every task of ``found`` (the data's, read from
@@ -434,6 +439,8 @@ def _parse_tasks(raw: Mapping[str, Any], path: str) -> dict[str, dict[str, Any]]
                 f"{key}.loss",
                 f"a {kind} task's loss is one of {list(LOSSES[kind])} (task {task!r}), got {loss!r}",
             )
+        if "chain" in entry and kind != "binary":
+            _fail(path, f"{key}.chain", f"binary tasks only (a product of probabilities); {task!r} is {kind}")
         if "scale" in entry and (kind != "regression" or entry["scale"] not in TARGET_SCALES):
             _fail(
                 path,
@@ -444,6 +451,8 @@ def _parse_tasks(raw: Mapping[str, Any], path: str) -> dict[str, dict[str, Any]]
     for task, entry in tasks.items():
         given = entry.get("given")
         if given is None:
+            if "chain" in entry:
+                _fail(path, f"tasks.{task}.chain", "needs `given:` (the task whose probability it is chained on)")
             continue
         if not isinstance(given, str) or given not in tasks or given == task:
             _fail(
@@ -456,6 +465,14 @@ def _parse_tasks(raw: Mapping[str, Any], path: str) -> dict[str, dict[str, Any]]
                 path,
                 f"tasks.{task}.given",
                 f"must name a binary task (its positives are the sample space); {given!r} is not",
+            )
+        if entry.get("chain") is not None and entry["chain"] not in CHAINS:
+            _fail(path, f"tasks.{task}.chain", f"must be one of {list(CHAINS)}, got {entry['chain']!r}")
+        if entry.get("chain") is not None and tasks[given].get("chain") is not None:
+            _fail(
+                path,
+                f"tasks.{task}.chain",
+                f"{given!r} is chained itself: chain a task on a task trained on its own rows",
             )
         seen = [task]
         while given is not None:  # a chain of conditions must end

@@ -97,8 +97,9 @@ def task_names(spec: FeatureSpec, tf_transform_output) -> list[str]:
 
 def task_loss(spec: FeatureSpec, tf_transform_output) -> dict:
     """The model's ``task_weights`` (by main-task id; None when every task weighs 1), ``task_losses`` (by main-task
-    id; None when every task is binary) and ``loss_weighting`` from the spec's `tasks:` section and
-    `loss_weighting`. OOV task ids weigh 1 and are binary.
+    id; None when every task is binary), ``task_chain`` (by main-task id, the given task's id of a task with
+    `chain: entire_space`, else -1; None without one) and ``loss_weighting`` from the spec's `tasks:` section and
+    `loss_weighting`. OOV task ids weigh 1, are binary and unchained.
 
     Raises:
         FeatureSpecError: the section leaves out a task of the training data, or names one it lacks.
@@ -108,8 +109,11 @@ def task_loss(spec: FeatureSpec, tf_transform_output) -> dict:
     weights = [spec.task_weight(name) for name in names] + [1.0] * oov_buckets(spec.task_column)
     uniform = all(w == weights[0] for w in weights)
     losses = [spec.task_loss(name) for name in names] + [LOSSES["binary"][0]] * oov_buckets(spec.task_column)
+    chain = [names.index(spec.given(name)) if spec.chain(name) else -1 for name in names]
+    chain += [-1] * oov_buckets(spec.task_column)
     return {
         "task_weights": None if uniform else weights,
         "task_losses": losses if spec.regression_tasks else None,
+        "task_chain": chain if any(given >= 0 for given in chain) else None,
         "loss_weighting": spec.loss_weighting,
     }

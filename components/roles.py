@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from models.task_types import (  # noqa: F401 (re-exported)
+    CHAINS,
     DEFAULT_TASK_WEIGHT,
     LOSS_WEIGHTINGS,
     LOSSES,

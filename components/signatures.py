@@ -61,9 +61,10 @@ class ServingModule(tf.Module):
         self.model_variables = [v.value for v in model.variables]
         self.tft_layer = tf_transform_output.transform_features_layer()
         raw_spec = tf_transform_output.raw_feature_spec()
-        # A conditional task's value is p(task | given task): said in the manifest for the callers (a JSON
-        # string: a dict attribute would be wrapped for tracking).
+        # A conditional task answers p(task | given task), a chained one p(given and task): said in the manifest for
+        # the callers (JSON strings: a dict attribute would be wrapped for tracking).
         self._given = json.dumps({task: spec.given(task) for task in spec.tasks if spec.given(task)})
+        self._chain = json.dumps({task: spec.chain(task) for task in spec.tasks if spec.chain(task)})
         self._regression = list(spec.regression_tasks)
         self._task_type = spec.task_type
         self._main = spec.task_column.name
@@ -87,7 +88,8 @@ class ServingModule(tf.Module):
         """Request feature -> {"dtype": spec dtype, "nullable": may be missing from a request, "role"}, plus
         "known_values" (task and auxiliary-task columns: the training vocabulary), "dim" (a vector's length) and,
         on the main task column, "types" (task -> binary: a probability, or regression: a value in the label's
-        units) and "given" (conditional task -> the task whose positives are its sample space)."""
+        units), "given" (conditional task -> the task whose positives are its sample space) and "chain" (task ->
+        entire_space: its answer is p(given and task), ESMM's chained probability, not p(task | given))."""
         manifest = {}
         for c in self._columns:
             entry = {
@@ -101,6 +103,8 @@ class ServingModule(tf.Module):
                 entry["types"] = {task: self._task_type(task) for task in self._known_values[c.name]}
                 if json.loads(self._given):
                     entry["given"] = json.loads(self._given)
+                if json.loads(self._chain):
+                    entry["chain"] = json.loads(self._chain)
             if ROLE_TABLE[c.role].vector:
                 entry["dim"] = c.option("dim")
             manifest[c.name] = entry

@@ -25,8 +25,10 @@ A task's sample space: an empty label cell means the row is outside that task's
 sample space (a conversion cell left empty where no click happened): the row gives
 no example of that task and is no bad row; and a task the spec's `tasks:` section
 declares ``given: other`` (conversion given click) gets an example only from a row
-whose ``other`` label is 1 (and in ``other``'s own sample space). The summary counts
-the examples not written, per task and reason.
+whose ``other`` label is 1 (and in ``other``'s own sample space). A task that is
+also ``chain: entire_space`` gets an example from every row of ``other``'s sample
+space instead, labelled 1 where both labels are 1 (click and convert: ESMM). The
+summary counts the examples not written, per task and reason.
 
 Bad rows (wrong column count, a numerical value that is not a number, a
 decimal in a column declared ``dtype: int``, a label outside the allowed
@@ -147,15 +149,35 @@ def _check_row(
 
 def _outside(spec: FeatureSpec, task: str, row: list[str], index: Mapping[str, int], label_of: Mapping[str, str]):
     """Why ``row`` gives no example of ``task`` (outside its sample space), or None: its label cell is empty, or
-    the task it is ``given`` is outside its own sample space or not 1 in this row."""
-    if not row[index[label_of[task]]].strip():
-        return "empty label cell"
+    the task it is ``given`` is outside its own sample space or not 1 in this row. A chained task's space is its
+    given task's: every such row, its own cell read only where the given task's label is 1."""
+    empty = not row[index[label_of[task]]].strip()
     given = spec.given(task)
+    if given is not None and spec.chain(task):
+        if _outside(spec, given, row, index, label_of):
+            return f"{given} outside its sample space"
+        return "empty label cell" if empty and _positive(row, index, label_of, given) else None
+    if empty:
+        return "empty label cell"
     if given is None:
         return None
-    if _outside(spec, given, row, index, label_of) or float(row[index[label_of[given]]]) <= 0:
+    if _outside(spec, given, row, index, label_of) or not _positive(row, index, label_of, given):
         return f"{given} not 1"
     return None
+
+
+def _positive(row: list[str], index: Mapping[str, int], label_of: Mapping[str, str], task: str) -> bool:
+    cell = row[index[label_of[task]]].strip()
+    return bool(cell) and float(cell) > 0
+
+
+def _binary_label(spec: FeatureSpec, task: str, row: list[str], index, label_of) -> str:
+    """A binary task's label as written: 1 for a positive cell; a chained task's only where its given task's is
+    1 too (p(given and task), ESMM's entire-space label)."""
+    positive = _positive(row, index, label_of, task)
+    if spec.chain(task):
+        positive = positive and _positive(row, index, label_of, spec.given(task))
+    return "1" if positive else "0"
 
 
 def convert(
@@ -269,7 +291,7 @@ def convert(
                         elif name == label_col and wide_label in regression:
                             out.append(row[index[wide_label]].strip())  # a regression task's value, as read
                         elif name == label_col:
-                            out.append("1" if float(row[index[wide_label]]) > 0 else "0")
+                            out.append(_binary_label(spec, task, row, index, label_of))
                         elif name in constants:
                             out.append(constants[name])
                         else:

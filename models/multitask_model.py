@@ -25,6 +25,7 @@ SHARED_CONFIG = (
     "task_weights",
     "loss_weighting",
     "task_losses",
+    "task_chain",
 )
 ALL_LOSSES = tuple(loss for losses in LOSSES.values() for loss in losses)
 LOG_FLOOR = -1.0 + 1e-6  # rationale: a log_mse value below it has no finite log1p (float32 rounds to -1)
@@ -64,6 +65,10 @@ class MultiTaskModel(keras.Model):
             cross-entropy). A regression task's output is ``shift + scale x`` its head's value (the input
             config's ``target`` features; 0 and 1 without them), expm1 of it for ``log_mse``: a value in the
             label's units, not a probability.
+        task_chain: N main-task ids by main-task id: the given task of a task with ``chain: entire_space`` (ESMM,
+            ``models.task_types``), -1 for the others (None: no chained task). A chained row's output is its own
+            head's probability times the given task's head's on the same row (the model run again with the row's
+            main task set to the given one), and its loss is taken on that product.
 
     The task (loss and metrics) is kept apart from the model wiring
     (TensorFlow Recommenders' split): ``compute_loss`` is each example's
@@ -107,6 +112,7 @@ class MultiTaskModel(keras.Model):
         task_weights=None,
         loss_weighting=LOSS_WEIGHTINGS[0],
         task_losses=None,
+        task_chain=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -133,9 +139,21 @@ class MultiTaskModel(keras.Model):
             )
             if all(loss == LOSSES["binary"][0] for loss in task_losses):
                 task_losses = None  # every task binary: the model as without the argument
+        if task_chain is not None:
+            task_chain = [int(given) for given in task_chain]
+            require(
+                len(task_chain) == config.num_tasks
+                and all(-1 <= given < config.num_tasks and given != task for task, given in enumerate(task_chain)),
+                f"`task_chain` needs one id in -1..{config.num_tasks - 1} per main-task id ({config.num_tasks}), "
+                "never the task's own.",
+                task_chain=task_chain,
+            )
+            if all(given < 0 for given in task_chain):
+                task_chain = None
         self.task_weights = task_weights
         self.loss_weighting = loss_weighting
         self.task_losses = task_losses
+        self.task_chain = task_chain
         # Kendall et al.'s s = log(sigma^2) per main-task id, learned with the model (0: weight 1 at the start).
         self.task_log_variance = (
             self.add_weight(name="task_log_variance", shape=(config.num_tasks,), initializer="zeros")
@@ -178,6 +196,22 @@ class MultiTaskModel(keras.Model):
         raise NotImplementedError
 
     def call(self, features, training=None):
+        answer = self._answer(features, training)
+        if self.task_chain is None:
+            return answer
+        # ESMM: a chained row answers p(given) x p(task | given); p(given) is the model's answer for the same row
+        # with its main task set to the given task (every row is run twice: the cost of the chain).
+        main = InputConfig.from_dict(self.input_config).main_task
+        ids = features[main]
+        flat = ops.reshape(ops.cast(ids, "int32"), (-1,))
+        given = ops.take(ops.convert_to_tensor(self.task_chain, dtype="int32"), flat, axis=0)
+        chained = given >= 0
+        given_ids = ops.cast(ops.reshape(ops.where(chained, given, flat), ops.shape(ids)), ids.dtype)
+        first = self._answer({**features, main: given_ids}, training)
+        return ops.where(chained, answer * first, answer)
+
+    def _answer(self, features, training=None):
+        """Each row's answer for its own main task: a probability, or a regression task's value."""
         tokens, sentence, task_ids = self.encoder(features, training=training)
         hidden = self.body(tokens, sentence, task_ids, training=training)
         if self.task_losses is None:

@@ -369,3 +369,37 @@ def test_loss_weighting_benchmark_pairs_static_and_learned_weights_with_equal(tm
             for metric in ("ap", "auc", "ne"):
                 assert d[metric]["low"] <= d[metric]["difference"] <= d[metric]["high"]
     assert "| love |" in (tmp_path / "w.md").read_text()
+
+
+def test_entire_space_rows_add_a_conversion_row_labelled_0_to_every_impression_without_a_click():
+    from benchmarks.chained import entire_space
+    from data_tools import synthetic
+
+    funnel = synthetic.generate(synthetic.SyntheticConfig(num_rows=4_000, funnel=True))
+    rows, added = entire_space(funnel)
+    ctr, cvr = rows["task"] == "ctr", rows["task"] == "cvr"
+    assert sorted(rows["impression_id"][cvr]) == sorted(rows["impression_id"][ctr])  # every impression, once
+    assert (rows["label"][added] == 0).all() and (rows["task"][added] == "cvr").all()
+    clicks = dict(zip(rows["impression_id"][ctr], rows["label"][ctr], strict=True))
+    # The added rows are the impressions without a click; a kept cvr row's label is click and convert.
+    assert all(clicks[i] == 0 for i in rows["impression_id"][added])
+    assert all(clicks[i] == 1 for i in rows["impression_id"][cvr & ~added])
+    for name in ("user_id", "price", "query"):  # the added row is its impression's ctr row, task aside
+        by_impression = dict(zip(rows["impression_id"][ctr], rows[name][ctr], strict=True))
+        assert all(by_impression[i] == v for i, v in zip(rows["impression_id"][added], rows[name][added], strict=True))
+
+
+@pytest.mark.slow  # about 2 minutes: a small funnel through Transform, GRec trained plain and chained
+def test_chained_benchmark_scores_both_variants_on_the_same_impressions(tmp_path):
+    from benchmarks import chained
+
+    assert chained.main(["--rows", "20000", "--seeds", "1", "--steps", "60", "--out", str(tmp_path / "c")]) == 0
+    result = json.loads((tmp_path / "c.json").read_text())
+    views = result["views"]
+    every, clicked, click = (views[v] for v in views)
+    assert every["rows"] == click["rows"] > clicked["rows"] > 0  # one cvr row per impression; the clicked ones
+    assert every["positives"] == clicked["positives"]  # a conversion only after a click
+    for view in views.values():
+        for metric in ("ap", "auc"):
+            d = view["chained_minus_plain"][metric]
+            assert d["low"] <= d["difference"] <= d["high"]

@@ -97,7 +97,19 @@ def test_json_spec_reads_like_yaml(tmp_path):
         (MINIMAL + "tasks: [ctr]\n", ["`tasks`", "must map each main task's name"]),
         (MINIMAL + "tasks: {ctr: {weight: 0}}\n", ["`tasks.ctr.weight`", "positive number for task 'ctr'"]),
         (MINIMAL + "tasks: {ctr: {weight: yes}}\n", ["`tasks.ctr.weight`", "got True"]),
-        (MINIMAL + "tasks: {ctr: {wieght: 2}}\n", ["`tasks.ctr.wieght`", "allowed: type, loss, scale, weight, given"]),
+        (
+            MINIMAL + "tasks: {ctr: {wieght: 2}}\n",
+            ["`tasks.ctr.wieght`", "allowed: type, loss, scale, weight, given, chain"],
+        ),
+        (MINIMAL + "tasks: {ctr: {}, cvr: {chain: entire_space}}\n", ["`tasks.cvr.chain`", "needs `given:`"]),
+        (
+            MINIMAL + "tasks: {ctr: {}, cvr: {given: ctr, chain: esmm}}\n",
+            ["`tasks.cvr.chain`", "one of ['entire_space']", "'esmm'"],
+        ),
+        (
+            MINIMAL + "tasks: {a: {}, b: {given: a, chain: entire_space}, c: {given: b, chain: entire_space}}\n",
+            ["`tasks.c.chain`", "'b' is chained itself"],
+        ),
         (MINIMAL + "tasks: {ctr: {type: count}}\n", ["`tasks.ctr.type`", "one of ['binary', 'regression']", "'count'"]),
         (MINIMAL + "tasks: {ctr: {loss: mse}}\n", ["`tasks.ctr.loss`", "a binary task's loss is one of"]),
         (MINIMAL + "tasks: {ctr: {scale: zscore}}\n", ["`tasks.ctr.scale`", "regression tasks only"]),

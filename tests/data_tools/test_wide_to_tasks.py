@@ -114,6 +114,36 @@ def test_empty_label_cells_and_given_tasks_leave_rows_out_of_a_tasks_sample_spac
     assert "label column 'bought': 'x' is not one of ['0', '1']" in report.bad_examples[0]
 
 
+def test_a_chained_task_gets_every_row_of_its_given_tasks_space_labelled_click_and_convert(tmp_path):
+    spec_path = tmp_path / "spec.yaml"
+    spec_path.write_text(
+        "columns:\n  user: categorical\n  task: task\n  label: label\n"
+        "wide_labels: {clicked: click, bought: buy}\n"
+        "tasks: {click: {}, buy: {given: click, chain: entire_space}}\n"
+    )
+    wide = tmp_path / "wide.csv"
+    # u1 clicked and bought; u2 clicked only; u3 no click, its purchase cell empty; u4 no click and a stray
+    # purchase (not a conversion without a click); u5 clicked, its purchase unknown; u6 outside click's space.
+    wide.write_text("user,clicked,bought\nu1,1,1\nu2,1,0\nu3,0,\nu4,0,1\nu5,1,\nu6,,0\n")
+    report = wide_to_tasks.convert(load_feature_spec(str(spec_path)), str(wide), str(tmp_path / "out.csv"))
+    rows = [(r["user"], r["task"], r["label"]) for r in _read(tmp_path / "out.csv")]
+    assert rows == [
+        ("u1", "click", "1"),
+        ("u1", "buy", "1"),
+        ("u2", "click", "1"),
+        ("u2", "buy", "0"),
+        ("u3", "click", "0"),
+        ("u3", "buy", "0"),
+        ("u4", "click", "0"),
+        ("u4", "buy", "0"),
+        ("u5", "click", "1"),
+    ]
+    assert report.outside == {
+        "click": {"empty label cell": 1},
+        "buy": {"click outside its sample space": 1, "empty label cell": 1},
+    }
+
+
 def test_missing_input_column_is_named(tmp_path):
     wide = tmp_path / "wide.csv"
     wide.write_text("search_id,click,conversion\n1,0,0\n")

@@ -266,3 +266,31 @@ def test_regression_tasks_answer_in_label_units_and_are_fit_on_the_scaled_target
     model.fit(x, y.astype("float32"), batch_size=64, epochs=15, verbose=0)
     after = np.abs(np.asarray(model(x, training=False)).reshape(-1) - y)[t == 1].mean()
     assert after < 0.7 * before
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_a_chained_task_answers_its_given_tasks_probability_times_its_own(name):
+    chain = [-1, -1, 1, -1, -1]  # task 2 is chained on task 1 (ESMM: p(click) x p(convert | click))
+    model = build_model(name, fixtures.FULL, task_chain=chain, **fixtures.small_kwargs(name))
+    x = fixtures.inputs(fixtures.FULL, batch=64, seed=3)
+    t = x["task"].reshape(-1)
+    assert (t == 2).sum() > 5
+    out = np.asarray(model(x, training=False)).reshape(-1)
+    own = np.asarray(model._answer(x, training=False)).reshape(-1)  # each row's own head
+    as_given = np.asarray(model._answer({**x, "task": np.ones_like(x["task"])}, training=False)).reshape(-1)
+    np.testing.assert_allclose(out, np.where(t == 2, own * as_given, own), rtol=1e-5, atol=1e-7)
+    assert not np.allclose(out[t == 2], own[t == 2])  # the product, not the conditional head alone
+    y = np.random.default_rng(4).integers(0, 2, 64).astype("float32")
+    found = float(model.compute_loss(x, y, out, training=False))
+    assert found == pytest.approx(_cross_entropy(y, out).mean(), rel=1e-4)  # the loss on the chained answer
+    clone = type(model).from_config(model.get_config())
+    assert clone.task_chain == chain
+    assert build_model(name, fixtures.FULL, task_chain=[-1] * 5, **fixtures.small_kwargs(name)).task_chain is None
+    with pytest.raises(ValueError, match="task_chain"):
+        build_model(name, fixtures.FULL, task_chain=[-1, -1, 2, -1, -1], **fixtures.small_kwargs(name))
+    if name != "grec":
+        return
+    model.compile(optimizer=keras.optimizers.Adam(0.01))  # it trains through the product
+    before = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    model.fit(x, y, batch_size=64, epochs=10, verbose=0)
+    assert model.evaluate(x, y, verbose=0, return_dict=True)["loss"] < before
