@@ -126,7 +126,7 @@ class ServingModule(tf.Module):
             tf.sparse.to_dense(raw[self._main]) if isinstance(raw[self._main], tf.SparseTensor) else raw[self._main],
             [-1],
         )
-        return tf.reduce_any(tf.equal(task[:, None], tf.constant(self._regression)[None, :]), axis=1)
+        return tf.reduce_any(tf.equal(task[:, None], tf.constant(self._regression, tf.string)[None, :]), axis=1)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
     def evaluate(self, examples):
