@@ -1,11 +1,13 @@
-"""Chained (ESMM) against plain training of a conditional task, on the synthetic funnel, paired per metric.
+"""Chained (ESMM) against plain training of a conditional task, on the synthetic funnel and UCI Adult, paired.
 
-    python -m benchmarks.chained [--rows 200000] [--seeds 2] [--steps 1500]
-    python -m benchmarks.chained --rows 20000 --seeds 1 --steps 100 --out /tmp/c   # a test
+    python -m benchmarks.chained synthetic [--rows 200000] [--seeds 2] [--steps 1500]
+    python -m benchmarks.chained adult [--seeds 2] [--steps 1500]
+    python -m benchmarks.chained synthetic --rows 20000 --seeds 1 --steps 60 --out /tmp/c   # a test
 
-The data: the generator's funnel (``SyntheticConfig(funnel=True)``: a conversion only after a click), the
-spec's tasks ``ctr``, ``atc``, ``churn`` and ``cvr: {given: ctr}``. Two GRec models, the same recipe, steps and
-seeds, differ only in the ``cvr`` task:
+The synthetic data: the generator's funnel (``SyntheticConfig(funnel=True)``: a conversion only after a click),
+the spec's tasks ``ctr``, ``atc``, ``churn`` and ``cvr: {given: ctr}``. Adult: its two labels as a funnel,
+``income: {given: married}`` (p(married and rich) = p(married) x p(rich | married)). Two GRec models, the same
+recipe, steps and seeds, differ only in the conditional task (said for the synthetic names):
 
 * ``plain``: ``cvr`` trained on its sample space, the clicked impressions (label: converted), as the wide
   converter writes a `given:` task; its p(click and convert) is p(ctr row) x p(cvr row);
@@ -18,14 +20,16 @@ the plain ones): click and convert over every impression (ESMM's target), conver
 ones (the plain model's own), and click (the shared task). ``components.intervals.paired_difference`` gives
 chained - plain per metric (bootstrap over rows, mean over seeds).
 
-Writes results/chained_synthetic.json and .md.
+Writes results/chained_<dataset>.json and .md.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -33,7 +37,8 @@ import numpy as np
 from benchmarks import RESULTS, machine
 from models import training
 
-CONDITION = ("ctr", "cvr")  # (given task, conditional task)
+CONDITION = ("ctr", "cvr")  # the synthetic funnel's (given task, conditional task)
+DATASETS = ("synthetic", "adult")
 
 
 def entire_space(columns: dict) -> tuple[dict, np.ndarray]:
@@ -50,10 +55,27 @@ def entire_space(columns: dict) -> tuple[dict, np.ndarray]:
     return out, np.concatenate([np.zeros(len(columns["task"]), bool), np.ones(int(add.sum()), bool)])
 
 
-def prepare(rows: int):
-    """(input config, task chain, {split: features}, {split: columns}, {split: added rows}) of the funnel data."""
-    import dataclasses
+@dataclasses.dataclass
+class Funnel:
+    """What both variants train on and are scored on: the entire-space training rows, those the plain variant
+    keeps, and on the eval rows, each conditional-task row's given-task row and whether it is in the sample
+    space (the given task's label 1)."""
 
+    names: tuple  # (given task, conditional task)
+    input_config: object
+    chain: list  # the model's task_chain for the chained variant
+    train_x: dict
+    train_y: np.ndarray
+    plain: np.ndarray  # <bool>[train rows]: the plain variant's rows
+    eval_x: dict
+    eval_y: np.ndarray
+    task_rows: np.ndarray  # eval rows of the conditional task (every row of the given task's space)
+    given_rows: np.ndarray  # eval rows of the given task, in the same order
+    in_space: np.ndarray  # <bool>[len(task_rows)]: the given task's label is 1
+
+
+def synthetic_funnel(rows: int, work: str) -> Funnel:
+    """The generator's funnel: ctr, atc, churn and cvr given ctr; one Transform, fitted on the entire-space rows."""
     from benchmarks import features, harness
     from components.feature_spec import load_feature_spec, parse_feature_spec
     from components.model_inputs import input_config_from_transform, task_loss
@@ -78,49 +100,91 @@ def prepare(rows: int):
     raw = spec.to_dict()
     raw["tasks"] = {"ctr": {}, "atc": {}, "churn": {}, "cvr": {"given": "ctr", "chain": "entire_space"}}
     chain = task_loss(parse_feature_spec(raw, harness.SPEC_PATH), tft_output)["task_chain"]
-    return input_config_from_transform(spec, tft_output), chain, x, splits, added
+    evals = splits["eval"]
+    first = np.flatnonzero(evals["task"] == "ctr")
+    ctr_row = dict(zip(evals["impression_id"][first].tolist(), first.tolist(), strict=True))
+    cvr = np.flatnonzero(evals["task"] == "cvr")
+    return Funnel(
+        names=("ctr", "cvr"),
+        input_config=input_config_from_transform(spec, tft_output),
+        chain=chain,
+        train_x=x["train"],
+        train_y=splits["train"]["label"],
+        plain=~added["train"],
+        eval_x=x["eval"],
+        eval_y=evals["label"],
+        task_rows=cvr,
+        given_rows=np.array([ctr_row[i] for i in evals["impression_id"][cvr].tolist()]),
+        in_space=~added["eval"][cvr],
+    )
+
+
+def adult_funnel(work: str) -> Funnel:
+    """UCI Adult, its two labels as a funnel: income (> 50K) given married, chained. The wide converter writes,
+    per person, an income row (on every person: married and rich) then a married row; the plain variant keeps
+    the income rows of married people only (where married and rich is rich)."""
+    from benchmarks.quality.datasets import prepare
+
+    tasks = {"married": {}, "income": {"given": "married", "chain": "entire_space"}}
+    data = prepare("adult", work, tasks=tasks)[0]
+    main = data.input_config.main_task
+
+    def pairs(names):  # the converter's order: income, married, for every person
+        if not (np.all(names[0::2] == "income") and np.all(names[1::2] == "married")):
+            raise ValueError("adult: expected an income row then a married row per person")
+        return np.arange(0, len(names), 2), np.arange(1, len(names), 2)
+
+    income, married = pairs(data.train_tasks)
+    ids = np.asarray(data.train_x[main]).reshape(-1)
+    chain = [-1] * data.input_config.num_tasks
+    chain[int(ids[income[0]])] = int(ids[married[0]])
+    plain = np.ones(len(data.train_y), bool)
+    plain[income] = data.train_y[married] == 1
+    task_rows, given_rows = pairs(data.eval_tasks)
+    return Funnel(
+        names=("married", "income"),
+        input_config=data.input_config,
+        chain=chain,
+        train_x=data.train_x,
+        train_y=np.asarray(data.train_y),
+        plain=plain,
+        eval_x=data.eval_x,
+        eval_y=np.asarray(data.eval_y),
+        task_rows=task_rows,
+        given_rows=given_rows,
+        in_space=np.asarray(data.eval_y)[given_rows] == 1,
+    )
 
 
 def _rows(x: dict, keep: np.ndarray) -> dict:
     return {k: v[keep] for k, v in x.items()}
 
 
-def run(rows: int, seeds: int, steps: int) -> dict:
+def run(funnel: Funnel, seeds: int, steps: int) -> dict:
     import keras
 
     from benchmarks.harness import default_hyperparameters, fit_model
     from benchmarks.quality.compare import paired
 
-    input_config, chain, x, splits, added = prepare(rows)
-    train, evals = splits["train"], splits["eval"]
-    variants = {
-        # plain: the funnel's rows only (the added cvr rows left out), no chain
-        "plain": ({}, ~added["train"]),
-        "chained": ({"task_chain": chain}, np.ones(len(train["task"]), bool)),
-    }
-    given, task = CONDITION
-    first = np.flatnonzero(evals["task"] == given)
-    ctr_row = dict(zip(evals["impression_id"][first].tolist(), first.tolist(), strict=True))
-    cvr = np.flatnonzero(evals["task"] == task)
-    pair = np.array([ctr_row[i] for i in evals["impression_id"][cvr].tolist()])  # each cvr row's ctr row
-    clicked = ~added["eval"][cvr]
+    given, task = funnel.names
+    labels = funnel.eval_y[funnel.task_rows]
     views = {
-        "click and convert, every impression": (evals["label"][cvr], slice(None)),
-        "convert given click, clicked impressions": (evals["label"][cvr][clicked], clicked),
-        "click, every impression": (evals["label"][first], None),
+        f"{given} and {task}, every row": labels,
+        f"{task} given {given}, {given} rows": labels[funnel.in_space],
+        f"{given}, every row": funnel.eval_y[funnel.given_rows],
     }
+    variants = {"plain": ({}, funnel.plain), "chained": ({"task_chain": funnel.chain}, np.ones_like(funnel.plain))}
     scores = {name: {view: [] for view in views} for name in variants}
     seconds = {}
     for name, (extra, keep) in variants.items():
         for seed in range(seeds):
             keras.utils.set_random_seed(seed)
-            params = {**default_hyperparameters("grec"), **extra}
             model, _, spent = fit_model(
                 "grec",
-                input_config,
-                params,
-                _rows(x["train"], keep),
-                train["label"][keep].astype("float32"),
+                funnel.input_config,
+                {**default_hyperparameters("grec"), **extra},
+                _rows(funnel.train_x, keep),
+                funnel.train_y[keep].astype("float32"),
                 steps,
                 training.BATCH_SIZE,
                 None,
@@ -128,24 +192,27 @@ def run(rows: int, seeds: int, steps: int) -> dict:
                 training.STEPS_PER_ROUND,
             )
             seconds.setdefault(name, []).append(spent)
-            p = np.asarray(model.predict(x["eval"], batch_size=4096, verbose=0), dtype="float64").reshape(-1)
-            p_click, p_cvr = p[pair], p[cvr]
-            if name == "plain":  # p(cvr row) is p(convert | click)
-                joint, conditional = p_click * p_cvr, p_cvr
-            else:  # p(cvr row) is p(click and convert)
-                joint, conditional = p_cvr, p_cvr / np.maximum(p_click, 1e-12)
-            scores[name]["click and convert, every impression"].append(joint)
-            scores[name]["convert given click, clicked impressions"].append(conditional[clicked])
-            scores[name]["click, every impression"].append(p[first])
+            p = np.asarray(model.predict(funnel.eval_x, batch_size=4096, verbose=0), dtype="float64").reshape(-1)
+            p_given, p_task = p[funnel.given_rows], p[funnel.task_rows]
+            if name == "plain":  # the task's row answers p(task | given)
+                joint, conditional = p_given * p_task, p_task
+            else:  # the task's row answers p(given and task)
+                joint, conditional = p_task, p_task / np.maximum(p_given, 1e-12)
+            for view, value in zip(views, (joint, conditional[funnel.in_space], p_given), strict=True):
+                scores[name][view].append(value)
             print(f"  {name:<8} seed {seed}: {spent:.0f} s")
-    result = {"rows": {k: int(len(v["task"])) for k, v in splits.items()}, "training_seconds": seconds, "views": {}}
-    for view, (labels, _) in views.items():
-        a, b = np.stack(scores["chained"][view]), np.stack(scores["plain"][view])
-        result["views"][view] = {
-            "rows": int(len(labels)),
-            "positives": int(labels.sum()),
-            "chained_minus_plain": paired(labels, a, b),
+    result = {
+        "training_seconds": seconds,
+        "train_rows": {"plain": int(funnel.plain.sum()), "chained": len(funnel.plain)},
+    }
+    result["views"] = {
+        view: {
+            "rows": int(len(y)),
+            "positives": int(y.sum()),
+            "chained_minus_plain": paired(y, np.stack(scores["chained"][view]), np.stack(scores["plain"][view])),
         }
+        for view, y in views.items()
+    }
     return result
 
 
@@ -156,13 +223,18 @@ def _cell(d: dict) -> str:
 def markdown(result: dict) -> str:
     a = result["args"]
     lines = [
-        "# Chained (ESMM) against plain training of a conditional task: synthetic funnel",
+        f"# Chained (ESMM) against plain training of a conditional task: {a['dataset']}",
         "",
         f"Command: `{result['command']}`  ",
         machine.summary(result["machine"]) + f" {result['seconds'] / 60:.0f} min.",
         "",
-        f"GRec, small preset, {a['steps']} steps of {training.BATCH_SIZE}, {a['seeds']} seeds, the generator's "
-        f"funnel at {a['rows']:,} rows (cvr given ctr; 60 days of training, the next 30 eval); "
+        f"GRec, small preset, {a['steps']} steps of {training.BATCH_SIZE}, {a['seeds']} seeds; "
+        + (
+            f"the generator's funnel at {a['rows']:,} rows (cvr given ctr; 60 days of training, the next 30 eval)"
+            if a["dataset"] == "synthetic"
+            else "UCI Adult, income given married"
+        )
+        + f"; training rows plain {result['train_rows']['plain']:,}, chained {result['train_rows']['chained']:,}. "
         "`benchmarks/chained.py` says how each variant is trained and scored. Training seconds per seed: "
         + "; ".join(f"{k} {', '.join(f'{s:.0f}' for s in v)}" for k, v in result["training_seconds"].items())
         + " (the chained model runs every row twice).",
@@ -179,14 +251,19 @@ def markdown(result: dict) -> str:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("dataset", choices=DATASETS)
+    parser.add_argument("--rows", type=int, default=200_000, help="synthetic rows")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--out", help="output path without suffix (default: results/chained_synthetic)")
+    parser.add_argument("--work", help="scratch folder (default: a temporary one)")
+    parser.add_argument("--out", help="output path without suffix (default: results/chained_<dataset>)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    result = run(args.rows, args.seeds, args.steps)
-    default_out = os.path.join(RESULTS, "chained_synthetic")
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.work or scratch
+        funnel = synthetic_funnel(args.rows, work) if args.dataset == "synthetic" else adult_funnel(work)
+        result = run(funnel, args.seeds, args.steps)
+    default_out = os.path.join(RESULTS, f"chained_{args.dataset}")
     machine.finish(result, args, argv, "benchmarks.chained", time.perf_counter() - start, default_out, markdown)
     return 0
 

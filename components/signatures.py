@@ -128,36 +128,44 @@ class ServingModule(tf.Module):
         )
         return tf.reduce_any(tf.equal(task[:, None], tf.constant(self._regression, tf.string)[None, :]), axis=1)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
-    def evaluate(self, examples):
-        """For TFMA: the answers split by kind; a row weighs 0 in the other kind's output, where it answers a
-        placeholder every metric can take (0.5 as a probability: TFMA's cross-entropy of 0 is NaN even at weight 0).
-        """
-        raw = tf.io.parse_example(examples, self._request_spec)
-        answer, regression = self._score(raw)[OUTPUT_KEY], self._regression_rows(raw)
-        return {OUTPUT_KEY: tf.where(regression, 0.5, answer), VALUE_KEY: tf.where(regression, answer, 0.0)}
+    def evaluation_signatures(self) -> dict:
+        """For TFMA, with regression tasks only (built on demand, so a binary-only export never traces them):
+        ``EVALUATION_SIGNATURE``, the answers split by kind, and ``EVALUATION_LABELS`` (a preprocessing function),
+        each output's label and weight. A row weighs 0 in the other kind's output (the weight column's value or 1
+        in its own), where it answers a placeholder every metric can take (0.5 as a probability: TFMA's
+        cross-entropy of 0 is NaN even at weight 0)."""
+        examples_spec = [tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)]
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
-    def evaluation_labels(self, examples):
-        """For TFMA (a preprocessing function): each output's label and weight, the weight column's or 1 on the
-        rows of its kind and 0 on the others."""
-        raw = tf.io.parse_example(examples, self._label_spec)
+        @tf.function(input_signature=examples_spec)
+        def evaluate(examples):
+            raw = tf.io.parse_example(examples, self._request_spec)
+            answer, regression = self._score(raw)[OUTPUT_KEY], self._regression_rows(raw)
+            return {OUTPUT_KEY: tf.where(regression, 0.5, answer), VALUE_KEY: tf.where(regression, answer, 0.0)}
 
-        def dense(name, default):
-            value = raw[name]
-            if isinstance(value, tf.SparseTensor):
-                value = tf.sparse.to_dense(value, default_value=tf.cast(default, value.dtype))
-            return tf.reshape(tf.cast(value, tf.float32), [-1])
+        @tf.function(input_signature=examples_spec)
+        def evaluation_labels(examples):
+            raw = tf.io.parse_example(examples, self._label_spec)
 
-        regression = self._regression_rows(raw)
-        label = dense(self._label, 0)
-        weight = dense(self._weight, 1) if self._weight else tf.ones_like(label)
-        zero = tf.zeros_like(label)
+            def dense(name, default):
+                value = raw[name]
+                if isinstance(value, tf.SparseTensor):
+                    value = tf.sparse.to_dense(value, default_value=tf.cast(default, value.dtype))
+                return tf.reshape(tf.cast(value, tf.float32), [-1])
+
+            regression = self._regression_rows(raw)
+            label = dense(self._label, 0)
+            weight = dense(self._weight, 1) if self._weight else tf.ones_like(label)
+            zero = tf.zeros_like(label)
+            return {
+                EVALUATION_LABEL_KEYS[OUTPUT_KEY]: tf.where(regression, zero, label),
+                EVALUATION_WEIGHT_KEYS[OUTPUT_KEY]: tf.where(regression, zero, weight),
+                EVALUATION_LABEL_KEYS[VALUE_KEY]: tf.where(regression, label, zero),
+                EVALUATION_WEIGHT_KEYS[VALUE_KEY]: tf.where(regression, weight, zero),
+            }
+
         return {
-            EVALUATION_LABEL_KEYS[OUTPUT_KEY]: tf.where(regression, zero, label),
-            EVALUATION_WEIGHT_KEYS[OUTPUT_KEY]: tf.where(regression, zero, weight),
-            EVALUATION_LABEL_KEYS[VALUE_KEY]: tf.where(regression, label, zero),
-            EVALUATION_WEIGHT_KEYS[VALUE_KEY]: tf.where(regression, weight, zero),
+            EVALUATION_SIGNATURE: evaluate.get_concrete_function(),
+            EVALUATION_LABELS: evaluation_labels.get_concrete_function(),
         }
 
     def raw_signature(self):
@@ -196,8 +204,7 @@ def export_serving_model(model, tf_transform_output, spec: FeatureSpec, feature_
         RAW_SIGNATURE: module.raw_signature().get_concrete_function(),
     }
     if spec.regression_tasks:
-        signatures[EVALUATION_SIGNATURE] = module.evaluate.get_concrete_function()
-        signatures[EVALUATION_LABELS] = module.evaluation_labels.get_concrete_function()
+        signatures.update(module.evaluation_signatures())
     tf.saved_model.save(module, export_dir, signatures=signatures)
     manifest = module.feature_manifest()
     write_feature_manifest(manifest, export_dir)

@@ -218,6 +218,9 @@ def spec_yaml(spec: dict, guesses: Sequence[Guess], source: str) -> str:
     if "wide_names" in spec:
         lines.append("wide_names:  # column of the wide file -> its name above (one a served model can take)")
         lines += [f"  {json.dumps(source)}: {name}" for source, name in spec["wide_names"].items()]
+    if spec.get("tasks"):  # set by a caller (the drafter itself writes none)
+        lines.append("tasks:")
+        lines += [f"  {task}: {json.dumps(entry)}" for task, entry in spec["tasks"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -143,6 +143,7 @@ def prepare(
     drop_options=(),
     rows: int = SYNTHETIC["rows"],
     set_options: dict | None = None,
+    tasks: dict | None = None,
 ):
     """(harness.Data, {LightGBM learner: its sets}, spec): the data set through draft, conversion and
     Transform (the synthetic set: its generator and Transform, ``rows`` task examples).
@@ -152,13 +153,14 @@ def prepare(
     ``zscore+buckets``: z-score, no log1p, plus the bucket ids);
     ``drop_options``: spec options taken off every column (e.g. ``value_ids``);
     ``set_options``: {column: {option: value}} set on the drafted columns (``hash_buckets`` takes the
-    vocabulary options off its column, which it excludes: ``components.roles``).
+    vocabulary options off its column, which it excludes: ``components.roles``);
+    ``tasks``: the spec's `tasks:` section (e.g. a `given:` or chained task: the converter writes their rows).
     The ablations behind the drafter's choices."""
     from components.model_inputs import input_config_from_transform
     from data_tools import draft_spec, wide_to_tasks
 
     if DATASETS[dataset].split == "generated":
-        if numerical or drop_options or set_options:
+        if numerical or drop_options or set_options or tasks:
             raise ValueError("--numerical, --drop-option and set_options redraft a spec; the synthetic set has its own")
         return prepare_synthetic(rows)
 
@@ -184,6 +186,8 @@ def prepare(
             for option in HASH_EXCLUDES:
                 entry.pop(option, None)
         entry.update(options)
+    if tasks:
+        drafted["tasks"] = tasks
     spec_dir = os.path.join(work, "spec")
     spec = draft_spec.write_draft(drafted, guesses, spec_dir, dataset)
     long = {}

@@ -280,3 +280,12 @@ def test_ids_growing_with_the_data_are_drafted_with_bounded_vocabularies():
     assert guess_column("item", items).entry.get("max_ids") == DRAFT_MAX_IDS  # string ids (the words rule)
     few = [f"u{v}" for v in rng.integers(0, MANY_IDS // 2, size=4 * MANY_IDS)]
     assert "max_ids" not in guess_column("user", few).entry
+
+
+def test_a_tasks_section_set_on_a_draft_is_written_and_reads_back(tmp_path):
+    write_wide_csv(tmp_path / "wide.csv", rows=300, seed=2)
+    drafted, guesses = draft_spec.draft(str(tmp_path / "wide.csv"), ["click", "conversion"])
+    drafted["tasks"] = {"click": {}, "conversion": {"given": "click", "chain": "entire_space"}}
+    draft_spec.write_draft(drafted, guesses, str(tmp_path / "spec"), "wide.csv")
+    spec = load_feature_spec(str(tmp_path / "spec" / "feature_spec.yaml"))
+    assert spec.tasks == drafted["tasks"] and spec.chain("conversion") == "entire_space"
