@@ -393,7 +393,10 @@ def test_entire_space_rows_add_a_conversion_row_labelled_0_to_every_impression_w
 def test_chained_benchmark_scores_both_variants_on_the_same_impressions(tmp_path):
     from benchmarks import chained
 
-    assert chained.main(["synthetic", "--rows", "20000", "--seeds", "1", "--steps", "60", "--out", str(tmp_path / "c")]) == 0
+    assert (
+        chained.main(["synthetic", "--rows", "20000", "--seeds", "1", "--steps", "60", "--out", str(tmp_path / "c")])
+        == 0
+    )
     result = json.loads((tmp_path / "c.json").read_text())
     views = result["views"]
     every, clicked, click = (views[v] for v in views)
