@@ -41,6 +41,28 @@ def test_round_trip_task_examples_back_to_the_wide_rows(tmp_path):
     assert {r["country"] for r in _read(tmp_path / "train" / "ES.csv")} == {"ES"}
 
 
+@pytest.mark.parametrize("chain", [False, True])
+def test_conversion_given_click_on_the_aliexpress_layout_plain_and_chained(tmp_path, chain):
+    text = open(SPEC).read().replace("conversion: ctcvr", "conversion: cvr")
+    entry = "{given: ctr, chain: entire_space}" if chain else "{given: ctr}"
+    (tmp_path / "spec.yaml").write_text(text + f"tasks:\n  ctr: {{}}\n  cvr: {entry}\n")
+    wide = os.path.join(FIXTURE, "AliExpress_NL", "train.csv")
+    out = tmp_path / "out.csv"
+    report = wide_to_tasks.convert(load_feature_spec(str(tmp_path / "spec.yaml")), wide, str(out), {"country": "NL"})
+    rows = _read(wide)
+    long = _read(out)
+    clicked = {r["search_id"] for r in rows if r["click"] == "1"}
+    cvr = {r["search_id"]: r["label"] for r in long if r["task"] == "cvr"}
+    assert [r["label"] for r in long if r["task"] == "ctr"] == [r["click"] for r in rows]
+    if chain:  # every impression, labelled click and convert
+        assert len(cvr) == len(rows) and report.outside == {}
+        assert cvr == {r["search_id"]: str(int(r["click"] == "1" and r["conversion"] == "1")) for r in rows}
+    else:  # the clicked impressions only, labelled convert
+        assert set(cvr) == clicked and 0 < len(clicked) < len(rows)
+        assert cvr == {r["search_id"]: r["conversion"] for r in rows if r["search_id"] in clicked}
+        assert report.outside == {"cvr": {"ctr not 1": len(rows) - len(clicked)}}
+
+
 def test_bad_rows_are_counted_reported_with_line_numbers_and_kept(tmp_path):
     ((path, report),) = aliexpress.convert_tree(os.path.join(FIXTURE, "bad"), str(tmp_path))
     assert (report.input_rows, report.bad_rows, report.output_rows) == (6, 3, 6)
