@@ -142,6 +142,39 @@ def _scores(model_artifact, records: list[bytes], batch: int = 2048):
     )
 
 
+def _signatures(model_artifact) -> set[str]:
+    """The signature names of a Model artifact's SavedModel, read from its proto (nothing is loaded)."""
+    from tensorflow.python.saved_model import loader_impl
+    from tfx.utils import path_utils
+
+    saved = loader_impl.parse_saved_model(path_utils.serving_model_path(model_artifact.uri))
+    return {name for graph in saved.meta_graphs for name in graph.signature_def}
+
+
+def comparable_inputs(input_dict: dict, exec_properties: dict) -> dict:
+    """``input_dict`` without its baseline model when that model lacks a signature the eval config reads (one
+    exported before the spec declared regression tasks, which add the evaluation signatures): the candidate
+    is then judged as on a first run, without a baseline, and the log says so (TFMA would fail on it)."""
+    from tfx.utils import proto_utils
+
+    baseline = input_dict.get("baseline_model") or []
+    if not baseline:
+        return input_dict
+    config = tfma.EvalConfig()
+    proto_utils.json_to_proto(exec_properties["eval_config"], config)
+    wanted = {name for spec in config.model_specs for name in (spec.signature_name, *spec.preprocessing_function_names)}
+    missing = sorted(wanted - _signatures(baseline[0]))
+    if not missing:
+        return input_dict
+    task_gate.log.warning(
+        "Evaluator: the last blessed model (%s) has no %s signature (exported before the feature spec's regression "
+        "tasks); the candidate is judged without a baseline, as on a first run",
+        baseline[0].uri,
+        ", ".join(missing),
+    )
+    return {**input_dict, "baseline_model": []}
+
+
 class GatedEvaluatorExecutor(evaluator_executor.Executor):
     """TFX's Evaluator executor (TFMA, the overall thresholds, the blessing), then the per-task gate."""
 
@@ -150,6 +183,7 @@ class GatedEvaluatorExecutor(evaluator_executor.Executor):
         from tfx.components.evaluator import constants
         from tfx.types import artifact_utils
 
+        input_dict = comparable_inputs(input_dict, exec_properties)
         super().Do(input_dict, output_dict, exec_properties)
         gates = task_gate.TaskGates.from_json(exec_properties[TASK_GATES_KEY])
         records = _records(
