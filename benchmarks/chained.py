@@ -216,11 +216,9 @@ def run(funnel: Funnel, seeds: int, steps: int) -> dict:
     return result
 
 
-def _cell(d: dict) -> str:
-    return f"{d['difference']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] {d['verdict']}"
-
-
 def markdown(result: dict) -> str:
+    from benchmarks.quality.compare import difference_cell
+
     a = result["args"]
     lines = [
         f"# Chained (ESMM) against plain training of a conditional task: {a['dataset']}",
@@ -244,7 +242,10 @@ def markdown(result: dict) -> str:
     ]
     for view, e in result["views"].items():
         d = e["chained_minus_plain"]
-        lines.append(f"| {view} | {e['positives']:,} / {e['rows']:,} | {_cell(d['ap'])} | {_cell(d['auc'])} |")
+        lines.append(
+            f"| {view} | {e['positives']:,} / {e['rows']:,} | "
+            f"{difference_cell(d['ap'])} | {difference_cell(d['auc'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -108,11 +108,9 @@ def run(dataset: str, seeds: int, max_steps: int, work: str) -> dict:
     return result
 
 
-def _cell(d: dict) -> str:
-    return f"{d['difference']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] {d['verdict']}"
-
-
 def markdown(result: dict) -> str:
+    from benchmarks.quality.compare import difference_cell
+
     a = result["args"]
     lines = [
         f"# Task-loss weights: {a['dataset']}",
@@ -135,7 +133,9 @@ def markdown(result: dict) -> str:
     for task, e in result["tasks"].items():
         for name in VARIANTS:
             d = e["vs_equal"].get(name)
-            cells = [_cell(d["ap"]), _cell(d["auc"]), _cell(d["ne"])] if d else ["", "", ""]
+            cells = (
+                [difference_cell(d["ap"]), difference_cell(d["auc"]), difference_cell(d["ne"])] if d else ["", "", ""]
+            )
             lines.append(
                 f"| {task} | {e['positives']:,} / {e['test_rows']:,} | {name} | {e['ap'][name]:.4f} | "
                 f"{e['ne'][name]:.4f} | " + " | ".join(cells) + " |"

@@ -34,6 +34,11 @@ def paired(labels, scores_a, scores_b) -> dict:
     return found
 
 
+def difference_cell(d: dict) -> str:
+    """One ``paired`` entry as a report cell: difference [95 % interval] verdict."""
+    return f"{d['difference']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] {d['verdict']}"
+
+
 def summarize(result: dict) -> dict:
     """Per model: mean AP over tasks and, against GRec, how many tasks' paired AP intervals say each verdict."""
     entries = result["tasks"].values()
