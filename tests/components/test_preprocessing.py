@@ -246,7 +246,8 @@ def test_task_loss_weights_follow_the_task_ids_and_the_tasks_must_match_the_data
     spec = load_feature_spec(SPEC)
     names = task_names(spec, transform_output)
     assert sorted(names) == ["atc", "churn", "ctr", "cvr"]
-    assert task_loss(spec, transform_output) == {"task_weights": None, "loss_weighting": "static"}  # no section
+    plain = {"task_weights": None, "task_losses": None, "task_chain": None, "loss_weighting": "static"}
+    assert task_loss(spec, transform_output) == plain  # no section
     weighted = dataclasses.replace(
         spec,
         tasks={"ctr": {"weight": 2.0}, "atc": {}, "cvr": {"weight": 0.5}, "churn": {}},
@@ -254,7 +255,15 @@ def test_task_loss_weights_follow_the_task_ids_and_the_tasks_must_match_the_data
     )
     found = task_loss(weighted, transform_output)
     expected = [{"ctr": 2.0, "cvr": 0.5}.get(name, 1.0) for name in names] + [1.0] * oov_buckets(spec.task_column)
-    assert found == {"task_weights": expected, "loss_weighting": "uncertainty"}
+    assert found == {"task_weights": expected, "task_losses": None, "task_chain": None, "loss_weighting": "uncertainty"}
+    # A chained task: its given task's id at its own id, -1 elsewhere (OOV ids included).
+    chained = dataclasses.replace(
+        spec, tasks={"ctr": {}, "atc": {}, "cvr": {"given": "ctr", "chain": "entire_space"}, "churn": {}}
+    )
+    chain = task_loss(chained, transform_output)["task_chain"]
+    assert chain == [names.index("ctr") if name == "cvr" else -1 for name in names] + [-1] * oov_buckets(
+        spec.task_column
+    )
     config = input_config_from_transform(spec, transform_output)
     assert len(found["task_weights"]) == config.num_tasks  # one per task id, OOV ids included
     short = dataclasses.replace(spec, tasks={"ctr": {}, "atc": {}, "cvr": {}})
