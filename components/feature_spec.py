@@ -73,6 +73,7 @@ from components.roles import (  # noqa: F401 (re-exported: the spec's readers im
     VALUE_MIN_COUNT,
     WORD_OPTIONS,
 )
+from models.task_types import is_log_target
 
 
 class FeatureSpecError(ValueError):
@@ -204,7 +205,7 @@ class FeatureSpec:
     @property
     def nonnegative_tasks(self) -> list[str]:
         """The regression tasks whose loss takes log1p of the target (``log_mse``): their values are >= 0."""
-        return [task for task in self.regression_tasks if self.task_loss(task) == "log_mse"]
+        return [task for task in self.regression_tasks if is_log_target(self.task_loss(task))]
 
     def given(self, task: str) -> str | None:
         """The main task whose positives are ``task``'s sample space (its `given:`), or None."""

@@ -49,6 +49,7 @@ from components.roles import (  # noqa: F401 (the defaults are read from here to
     TARGET_FEATURES,
     TEXT_PUNCTUATION,
 )
+from models.task_types import is_log_target
 
 HISTORY_VOCAB = 50_000  # rationale: bounds the item table; the tail maps to OOV
 
@@ -195,7 +196,7 @@ def _target_features(spec: FeatureSpec, inputs) -> dict:
         if spec.target_scale(task) != "zscore":
             continue
         rows = tf.equal(tasks, task)
-        target = tf.math.log1p(tf.maximum(label, 0.0)) if spec.task_loss(task) == "log_mse" else label
+        target = tf.math.log1p(tf.maximum(label, 0.0)) if is_log_target(spec.task_loss(task)) else label
         values = tf.boolean_mask(target, rows)
         mean, deviation = tft.mean(values), tf.sqrt(tft.var(values))
         mean = tf.where(tf.math.is_finite(mean), mean, 0.0)  # no rows of the task: nothing to shift

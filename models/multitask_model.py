@@ -9,7 +9,7 @@ from keras import ops
 from models.input_config import InputConfig, example_inputs
 from models.input_encoder import InputEncoder
 from models.task_towers import TaskTowers
-from models.task_types import LOSS_WEIGHTINGS, LOSSES, is_regression
+from models.task_types import LOSS_WEIGHTINGS, LOSSES, is_log_target, is_regression
 from models.validation import require, require_positive
 
 # The constructor arguments of the skeleton, shared by every model.
@@ -229,7 +229,7 @@ class MultiTaskModel(keras.Model):
         """(regression, log_mse) <bool>[B]: what each row's main task is."""
         task_ids = ops.reshape(ops.cast(task_ids, "int32"), (-1,))
         regression = ops.convert_to_tensor([is_regression(loss) for loss in self.task_losses])
-        log_target = ops.convert_to_tensor([loss == "log_mse" for loss in self.task_losses])
+        log_target = ops.convert_to_tensor([is_log_target(loss) for loss in self.task_losses])
         return ops.take(regression, task_ids, axis=0), ops.take(log_target, task_ids, axis=0)
 
     def _target(self, features, like):

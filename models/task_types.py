@@ -41,3 +41,8 @@ LOSS_WEIGHTINGS = ("static", "uncertainty")  # the first is the default
 def is_regression(loss: str) -> bool:
     """Whether a task with this loss is a regression task (its value is no probability)."""
     return loss in LOSSES["regression"]
+
+
+def is_log_target(loss: str) -> bool:
+    """Whether a task with this loss is fit on log1p of its target (``log_mse``: values >= 0, answered by expm1)."""
+    return loss == "log_mse"
