@@ -116,30 +116,62 @@ def eval_config(spec: FeatureSpec, min_auc: float = MIN_AUC, max_auc_drop: float
 TASK_GATES_KEY = "task_gates"
 
 
-def _records(examples, splits: list[str]) -> list[bytes]:
+GATE_BATCH = 4096  # eval rows parsed and scored at once by the per-task gate
+
+
+def _eval_files(examples, splits: list[str]) -> list[str]:
     import tensorflow as tf
     from tfx.types import artifact_utils
 
-    files = [
+    return sorted(
         path
         for split in splits
         for path in tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri(examples, split), "*"))
-    ]
-    return [record.numpy() for record in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+    )
 
 
-def _scores(model_artifact, records: list[bytes], batch: int = 2048):
-    import numpy as np
+def _serving_function(model_artifact):
     import tensorflow as tf
     from tfx.utils import path_utils
 
-    serve = tf.saved_model.load(path_utils.serving_model_path(model_artifact.uri)).signatures[DEFAULT_SIGNATURE]
-    return np.concatenate(
-        [
-            serve(**{EXAMPLES_INPUT: tf.constant(records[i : i + batch])})[OUTPUT_KEY].numpy()
-            for i in range(0, len(records), batch)
-        ]
-    )
+    return tf.saved_model.load(path_utils.serving_model_path(model_artifact.uri)).signatures[DEFAULT_SIGNATURE]
+
+
+def gate_inputs(files: list[str], gates: task_gate.TaskGates, models: list, batch: int = GATE_BATCH):
+    """The per-task gate's columns of the eval rows, read and scored in batches of ``batch`` serialized
+    examples: (tasks, labels, one score array per model of ``models``, each a serving signature).
+
+    Only those columns are kept (4 bytes a row each for labels and scores, the task names as a small
+    dictionary's codes), never the rows: the gate's memory no longer grows with the rows' size, only by
+    these few bytes a row that the paired bootstrap over the rows needs (``components/intervals.py``).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    label_dtype = None
+    names: dict[bytes, int] = {}
+    codes, labels, scores = [], [], [[] for _ in models]
+    for records in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(batch):
+        if label_dtype is None:  # 0/1 ints, or floats with regression tasks (a float label column)
+            first = tf.train.Example.FromString(records[0].numpy()).features.feature[gates.label_column]
+            label_dtype = tf.float32 if first.WhichOneof("kind") == "float_list" else tf.int64
+        parsed = tf.io.parse_example(
+            records,
+            {
+                gates.task_column: tf.io.FixedLenFeature([], tf.string),
+                gates.label_column: tf.io.FixedLenFeature([], label_dtype),
+            },
+        )
+        batch_names, inverse = np.unique(parsed[gates.task_column].numpy(), return_inverse=True)
+        lookup = np.array([names.setdefault(name, len(names)) for name in batch_names], dtype="int32")
+        codes.append(lookup[inverse])
+        labels.append(parsed[gates.label_column].numpy().astype("float32"))
+        for model, out in zip(models, scores, strict=True):
+            out.append(model(**{EXAMPLES_INPUT: records})[OUTPUT_KEY].numpy().reshape(-1).astype("float32"))
+    if label_dtype is None:
+        return np.array([], dtype=object), np.array([], dtype="float32"), [np.array([], dtype="float32")] * len(models)
+    task_names = np.array([name.decode() for name in sorted(names, key=names.get)], dtype=object)
+    return task_names[np.concatenate(codes)], np.concatenate(labels), [np.concatenate(s) for s in scores]
 
 
 def _signatures(model_artifact) -> set[str]:
@@ -186,21 +218,12 @@ class GatedEvaluatorExecutor(evaluator_executor.Executor):
         input_dict = comparable_inputs(input_dict, exec_properties)
         super().Do(input_dict, output_dict, exec_properties)
         gates = task_gate.TaskGates.from_json(exec_properties[TASK_GATES_KEY])
-        records = _records(
-            input_dict["examples"], json.loads(exec_properties.get("example_splits") or "null") or ["eval"]
-        )
-        parsed = [tf.train.Example.FromString(r).features.feature for r in records]
-        tasks = [f[gates.task_column].bytes_list.value[0].decode() for f in parsed]
-        # 0/1 ints, or floats with regression tasks (a float label column).
-        labels = [getattr(f[gates.label_column], f[gates.label_column].WhichOneof("kind")).value[0] for f in parsed]
+        splits = json.loads(exec_properties.get("example_splits") or "null") or ["eval"]
         baseline = input_dict.get("baseline_model") or []
-        verdicts = task_gate.judge(
-            tasks,
-            labels,
-            _scores(artifact_utils.get_single_instance(input_dict["model"]), records),
-            _scores(baseline[0], records) if baseline else None,
-            gates,
-        )
+        models = [_serving_function(artifact_utils.get_single_instance(input_dict["model"]))]
+        models += [_serving_function(baseline[0])] if baseline else []
+        tasks, labels, scores = gate_inputs(_eval_files(input_dict["examples"], splits), gates, models)
+        verdicts = task_gate.judge(tasks, labels, scores[0], scores[1] if baseline else None, gates)
         task_gate.write(artifact_utils.get_single_uri(output_dict["evaluation"]), verdicts, gates)
         failures = [failure for v in verdicts for failure in v.failures]
         blessing = artifact_utils.get_single_instance(output_dict["blessing"])
