@@ -67,16 +67,6 @@ BOUNDED = {  # the synthetic spec's line -> its bounded form
 SAMPLE_SECONDS = 0.2
 PASSED_ON = ("model", "train_steps", "eval_steps", "seed", "user_buckets", "item_ids")  # to each size's process
 SCORE_BATCH = 4096
-COMPONENTS = (
-    "CsvExampleGen",
-    "StatisticsGen",
-    "ImportSchemaGen",
-    "ExampleValidator",
-    "Transform",
-    "Trainer",
-    "Evaluator",
-    "Pusher",
-)
 FLOORS = {
     "CsvExampleGen": "pyarrow CSV read",
     "StatisticsGen": "pandas statistics",
@@ -149,8 +139,11 @@ def component_windows(metadata_path: str) -> dict[str, tuple[float, float]]:
     store = metadata_store.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path))
     latest = max(store.get_contexts_by_type("pipeline_run"), key=lambda c: c.create_time_since_epoch)
     nodes = {c.id: c.name.rsplit(".", 1)[-1] for c in store.get_contexts_by_type("node")}
+    resolvers = {t.id for t in store.get_execution_types() if "resolver" in t.name.lower()}
     windows = {}
     for execution in store.get_executions_by_context(latest.id):
+        if execution.type_id in resolvers:  # resolver nodes: no work of their own
+            continue
         node = next(
             (nodes[c.id] for c in store.get_contexts_by_execution(execution.id) if c.id in nodes), str(execution.id)
         )
@@ -433,10 +426,7 @@ def run_size(rows: int, work: str, args, serve: bool) -> dict:
     floors["Evaluator"] = floor_evaluator(eval_files, model_dir, spec)
     gate = gate_alone(eval_files, model_dir, spec_path)
     components = {}
-    for name in COMPONENTS:
-        if name not in windows:
-            continue
-        start_ms, end_ms = windows[name]
+    for name, (start_ms, end_ms) in sorted(windows.items(), key=lambda item: item[1]):
         seconds = (end_ms - start_ms) / 1000
         rows_read = eval_rows if name == "Evaluator" else all_rows
         entry = {
@@ -470,12 +460,17 @@ def run_size(rows: int, work: str, args, serve: bool) -> dict:
     return result
 
 
+def components(sizes: list[dict]) -> list[str]:
+    """The component ids of the runs, in the order they ran."""
+    return list(dict.fromkeys(name for size in sizes for name in size["components"]))
+
+
 def exponents(sizes: list[dict]) -> dict:
     """Component -> {component, floor}: b of seconds ~ rows^b, least squares in log-log (None below 2 sizes)."""
     out = {}
     if len(sizes) < 2:
         return out
-    for name in COMPONENTS:
+    for name in components(sizes):
         points = [(s["rows"], s["components"][name]) for s in sizes if name in s["components"]]
         if len(points) < 2:
             continue
@@ -502,7 +497,7 @@ def plot(result: dict, path: str) -> None:
 
     sizes = result["sizes"]
     fig, ax = plt.subplots(figsize=(7, 5))
-    for name in COMPONENTS:
+    for name in components(sizes):
         points = [(s["rows"], s["components"][name]["seconds"]) for s in sizes if name in s["components"]]
         if points:
             (line,) = ax.plot(*zip(*points, strict=True), marker="o", label=name)
@@ -616,12 +611,20 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep each size's data and pipeline root")
     parser.add_argument("--no-serve", action="store_true", help="no server queries after the largest size")
     parser.add_argument("--out", help="results path without suffix (default: results/scale)")
+    parser.add_argument("--report", help="only write the report and plot again from this results JSON")
     parser.add_argument("--single", help=argparse.SUPPRESS)  # one size in this process, its result to this file
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # with --single
     parser.add_argument("--gate", help=argparse.SUPPRESS)  # the gate alone (gate_alone)
     args = parser.parse_args(argv)
     if args.gate:
         _gate_process(args.gate)
+        return 0
+    if args.report:
+        with open(args.report) as f:
+            result = json.load(f)
+        out = os.path.splitext(args.report)[0]
+        plot(result, out + ".png")
+        machine.write_results(os.path.dirname(out), os.path.basename(out), result, markdown(result))
         return 0
     from pipelines import output
 

@@ -406,3 +406,63 @@ def test_chained_benchmark_scores_both_variants_on_the_same_impressions(tmp_path
         for metric in ("ap", "auc"):
             d = view["chained_minus_plain"][metric]
             assert d["low"] <= d["difference"] <= d["high"]
+
+
+def test_scale_bounds_the_synthetic_spec_and_its_floors_map_every_column(tmp_path):
+    import pandas as pd
+
+    from benchmarks import scale
+    from components.feature_spec import load_feature_spec
+
+    spec = load_feature_spec(scale.bounded_spec(str(tmp_path), user_buckets=8, item_ids=3))
+    assert spec.column("user_id").option("hash_buckets") == 8 and spec.column("item_id").option("max_ids") == 3
+    assert (tmp_path / "schema.pbtxt").exists()
+    frame = pd.read_csv(scale.schemas.path("synthetic", "sample.csv"))
+    # Statistics look at every value of each spec column; the mapping maps each id and number once per frame,
+    # each token of text and history, each float of an image embedding.
+    frames = [frame, frame.head(10)]
+    present = [c for c in spec.columns if c.name in frame]
+    assert scale.floor_statistics(frames, spec) == len(present) * (len(frame) + 10)
+    mapped = scale.floor_transform(frames, spec)
+    ids = [c for c in present if c.role in ("categorical", "aux_task", "task", "numerical")]
+    tokens = sum(frame[c].fillna("").astype(str).str.split().str.len().sum() for c in ("query", "hist_items"))
+    tokens += sum(frame.head(10)[c].fillna("").astype(str).str.split().str.len().sum() for c in ("query", "hist_items"))
+    assert mapped == len(ids) * (len(frame) + 10) + tokens + spec.column("image_emb").option("dim") * (len(frame) + 10)
+
+
+def test_scale_fits_each_components_exponent_and_reports_the_gates_growth():
+    from benchmarks import scale
+
+    def size(rows, seconds, gate_rows, growth):
+        component = {"seconds": seconds, "floor_seconds": seconds / 2, "peak_mb": 1.0, "rows_per_second": 1.0}
+        gate = {"rows": gate_rows, "seconds": gate_rows / 1e4, "growth_mb": growth}
+        return {"rows": rows, "components": {"Transform": component, "Pusher": dict(component)}, "gate": gate}
+
+    # Transform linear (b = 1), Pusher constant (b = 0); the gate grows 20 MB per million eval rows.
+    sizes = [size(1e5, 10.0, 1e4, 1.2), size(4e5, 40.0, 4e4, 1.8)]
+    sizes[1]["components"]["Pusher"]["seconds"] = 10.0
+    exponents = scale.exponents(sizes)
+    assert exponents["Transform"] == pytest.approx({"component": 1.0, "floor": 1.0})
+    assert exponents["Pusher"]["component"] == pytest.approx(0.0, abs=1e-9)
+    assert exponents["gate"]["growth_mb_per_million_eval_rows"] == pytest.approx(20.0)
+    assert exponents["gate"]["seconds"] == pytest.approx(1.0)
+    assert scale.exponents(sizes[:1]) == {}
+
+
+@pytest.mark.slow  # about 4 minutes: the whole pipeline twice, then the server
+def test_scale_benchmark_two_small_sizes_and_the_served_unseen_ids(tmp_path):
+    from benchmarks import scale
+
+    argv = ["--rows", "4000", "8000", "--user-buckets", "256", "--item-ids", "100", "--train-steps", "10"]
+    argv += ["--eval-steps", "1", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "scale")]
+    assert scale.main(argv) == 0
+    result = json.loads((tmp_path / "scale.json").read_text())
+    assert [s["rows"] for s in result["sizes"]] == [4000, 8000]
+    for size in result["sizes"]:
+        assert set(scale.FLOORS) <= set(size["components"])
+        assert all(c["floor_seconds"] > 0 for name, c in size["components"].items() if name in scale.FLOORS)
+        assert size["gate"]["rows"] == size["eval_rows"]
+    served = result["sizes"][-1]["served"]
+    assert served["user_rule_holds"] and served["item_rule_holds"] and served["item_vocabulary"] == 100
+    assert (tmp_path / "scale.png").stat().st_size > 0
+    assert "Exponent b" in (tmp_path / "scale.md").read_text()
