@@ -65,7 +65,15 @@ BOUNDED = {  # the synthetic spec's line -> its bounded form
     "item_id:       {role: categorical, oov_buckets: 10}": "item_id: {{role: categorical, max_ids: {items}}}",
 }
 SAMPLE_SECONDS = 0.2
-PASSED_ON = ("model", "train_steps", "eval_steps", "seed", "user_buckets", "item_ids")  # to each size's process
+PASSED_ON = (
+    "model",
+    "train_steps",
+    "eval_steps",
+    "seed",
+    "user_buckets",
+    "item_ids",
+    "beam_runner",
+)  # to each size's process
 SCORE_BATCH = 4096
 FLOORS = {
     "CsvExampleGen": "pyarrow CSV read",
@@ -389,7 +397,7 @@ def served_unseen_ids(paths: dict, train_frame, pipeline_root: str, user_buckets
 def run_size(rows: int, work: str, args, serve: bool) -> dict:
     from components.feature_spec import load_feature_spec
     from data_tools import generate_synthetic, synthetic
-    from pipelines import local_runner
+    from pipelines import beam, local_runner
     from pipelines.config import default_paths
 
     root = os.path.join(work, f"rows_{rows}")
@@ -405,7 +413,11 @@ def run_size(rows: int, work: str, args, serve: bool) -> dict:
     with MemorySampler() as memory:
         start = time.perf_counter()
         local_runner.run(
-            paths, train_steps=args.train_steps, eval_steps=args.eval_steps, trainer_config={"model": args.model}
+            paths,
+            train_steps=args.train_steps,
+            eval_steps=args.eval_steps,
+            trainer_config={"model": args.model},
+            beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner),
         )
         pipeline_seconds = time.perf_counter() - start
     windows = component_windows(paths["metadata_path"])
@@ -529,8 +541,10 @@ def markdown(result: dict) -> str:
         f"({result['args']['user_buckets']:,} buckets) and the {result['args']['item_ids']:,} most frequent items. "
         "Floors: "
         + "; ".join(f"{k}: {v}" for k, v in FLOORS.items())
-        + " (benchmarks/scale.py says what each does). Peak MB: the resident memory of the process tree while "
-        "the component ran (one process: LocalDagRunner, Beam in memory).",
+        + " (benchmarks/scale.py says what each does). Beam: "
+        + result["args"].get("beam_runner", "direct")
+        + ". Peak MB: the resident memory of the process tree while the component ran (each size in a fresh "
+        "process; LocalDagRunner runs the components in it).",
         "",
         "| rows (train + eval) | users | items | component | seconds | peak MB | rows/s | floor s | ratio |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -606,6 +620,7 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-steps", type=int, default=20, help="validation batches per round (default: 20)")
     parser.add_argument("--user-buckets", type=int, default=USER_BUCKETS, help="hash_buckets of user_id")
     parser.add_argument("--item-ids", type=int, default=ITEM_IDS, help="max_ids of item_id")
+    parser.add_argument("--beam-runner", default="direct", help="pipelines/beam.py's runner (default: direct)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", help="where the runs go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="keep each size's data and pipeline root")
@@ -631,8 +646,20 @@ def main(argv=None) -> int:
     output.configure(False)
     start = time.perf_counter()
     work = args.work or tempfile.mkdtemp(prefix="grec-scale-")
-    sizes = sorted(args.rows)
-    result = {"sizes": [run_size(rows, work, args, serve=not args.no_serve and rows == sizes[-1]) for rows in sizes]}
+    os.makedirs(work, exist_ok=True)
+    if args.single:
+        with open(args.single, "w") as f:
+            json.dump(run_size(args.rows[0], work, args, args.serve), f, default=float)
+        return 0
+    sizes, result = sorted(args.rows), {"sizes": []}
+    for rows in sizes:  # each size in a fresh process: its memory is its own
+        single = os.path.join(work, f"rows_{rows}.json")
+        command = [sys.executable, "-m", "benchmarks.scale", "--rows", str(rows), "--single", single, "--work", work]
+        command += [f"--{key.replace('_', '-')}={getattr(args, key)}" for key in PASSED_ON]
+        command += ["--keep"] * args.keep + ["--serve"] * (not args.no_serve and rows == sizes[-1])
+        subprocess.run(command, check=True)
+        with open(single) as f:
+            result["sizes"].append(json.load(f))
     result["exponents"] = exponents(result["sizes"])
     out = args.out or os.path.join(RESULTS, "scale")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
