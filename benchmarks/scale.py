@@ -528,6 +528,10 @@ def plot(result: dict, path: str) -> None:
     plt.close(fig)
 
 
+def _mb(value: float) -> str:
+    return "-" if value != value else f"{value:,.0f}"  # NaN: the component ran between two samples
+
+
 def markdown(result: dict) -> str:
     lines = [
         "# Scale: each component's cost as the rows grow, beside a floor for the same work",
@@ -554,12 +558,15 @@ def markdown(result: dict) -> str:
             floor = f"{c['floor_seconds']:.1f} | {c['ratio']:.1f}x" if "floor_seconds" in c else "- | -"
             lines.append(
                 f"| {size['rows']:,} | {size['distinct_users']:,} | {size['distinct_items']:,} | {name} | "
-                f"{c['seconds']:.1f} | {c['peak_mb']:,.0f} | {c['rows_per_second']:,.0f} | {floor} |"
+                f"{c['seconds']:.1f} | {_mb(c['peak_mb'])} | {c['rows_per_second']:,.0f} | {floor} |"
             )
     lines += [
         "",
         "Rows/s: every row for the data components, the eval rows for the Evaluator, every row for the Trainer "
-        "too (it trains a fixed budget, so its rows/s says nothing of its step).",
+        f"too (it trains a fixed budget, so its rows/s says nothing of its step). Peak MB `-`: the component "
+        f"ran between two samples ({SAMPLE_SECONDS} s apart). Users and items: distinct values in the training "
+        f"split (the generator draws them Zipf-distributed from {USERS_PER_ROW} users and {ITEMS_PER_ROW} items "
+        "per task example).",
         "",
     ]
     if result["exponents"]:
@@ -608,7 +615,7 @@ def markdown(result: dict) -> str:
             + f": the unseen and the two left-out items share the OOV id "
             f"({'equal' if served['item_rule_holds'] else 'DIFFERENT'}); the most frequent item has its own.",
         ]
-    lines += ["", "![time against rows](scale.png)", ""]
+    lines += ["", f"![time against rows]({result.get('plot', 'scale.png')})", ""]
     return "\n".join(lines)
 
 
@@ -638,6 +645,7 @@ def main(argv=None) -> int:
         with open(args.report) as f:
             result = json.load(f)
         out = os.path.splitext(args.report)[0]
+        result["plot"] = os.path.basename(out) + ".png"
         plot(result, out + ".png")
         machine.write_results(os.path.dirname(out), os.path.basename(out), result, markdown(result))
         return 0
@@ -663,6 +671,7 @@ def main(argv=None) -> int:
     result["exponents"] = exponents(result["sizes"])
     out = args.out or os.path.join(RESULTS, "scale")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    result["plot"] = os.path.basename(out) + ".png"
     plot(result, os.path.abspath(out) + ".png")
     machine.finish(result, args, argv or sys.argv[1:], "benchmarks.scale", time.perf_counter() - start, out, markdown)
     return 0

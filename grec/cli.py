@@ -44,6 +44,8 @@ BENCHMARKS = (
     "request_shapes",
     "serving_load",
     "serving_faults",
+    "scale",
+    "train_step",
 )
 
 

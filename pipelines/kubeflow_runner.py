@@ -93,10 +93,11 @@ def main(argv=None) -> int:
     parser.add_argument("--train-spans", type=int, metavar="N", help="Transform and Trainer read the latest N spans")
     parser.add_argument("--warm-start", action="store_true", help="start from the last blessed model's weights")
     parser.add_argument("--output", default="grec_pipeline.json")
-    parser.add_argument("--beam-runner", default="dataflow")
+    beam.add_arguments(parser, "dataflow")
     args = parser.parse_args(argv)
     try:
         trainer = config.trainer_config(args.model, json.loads(args.hyperparameters), args.preset)
+        beam_options = beam.parse_options(args.beam_option)
     except (ValueError, json.JSONDecodeError) as e:
         parser.error(str(e))
     path = compile_pipeline(
@@ -108,6 +109,7 @@ def main(argv=None) -> int:
         dataset=args.dataset,
         trainer_config=trainer,
         beam_runner=args.beam_runner,
+        beam_options=beam_options,
         spec=args.spec,
         train_steps=args.train_steps,
         span_pattern=args.span_pattern,

@@ -43,7 +43,8 @@ from pipelines.spans import parse_span
 
 def run(paths: dict | None = None, layout: Layout | None = None, **kwargs):
     """Checks spec, schema and data folder (unless ``layout`` says a check already ran), then builds
-    and runs the pipeline with LocalDagRunner."""
+    and runs the pipeline with LocalDagRunner. Beam: ``beam_pipeline_args``, else ``beam_runner`` (default
+    ``auto``: ``pipelines.beam.resolve`` by the input's size) with ``beam_options``."""
     from tfx import v1 as tfx
 
     paths = {**default_paths(), **(paths or {})}
@@ -55,6 +56,14 @@ def run(paths: dict | None = None, layout: Layout | None = None, **kwargs):
             kwargs.get("max_bad_rows", DEFAULT_MAX_BAD_ROWS),
             kwargs.get("span"),
         )
+    if "beam_pipeline_args" not in kwargs:  # the runner asked for (default: auto, by the input's size)
+        from pipelines import beam
+
+        runner, why = beam.resolve(
+            kwargs.pop("beam_runner", beam.AUTO), beam.input_bytes(folder for _, folder in layout.folders)
+        )
+        print(why, flush=True)
+        kwargs["beam_pipeline_args"] = beam.beam_pipeline_args(runner, **kwargs.pop("beam_options", None) or {})
     kwargs.setdefault("input_pattern", layout.pattern)
     kwargs.setdefault("span_pattern", layout.span_pattern)
     if layout.span is not None:
@@ -127,7 +136,7 @@ def main(argv=None) -> int:
         "(models/presets.py), each trained like the Trainer and scored on the validation "
         "split; the Trainer takes the best (default: no tuning)",
     )
-    parser.add_argument("--beam-runner", default="direct")
+    beam.add_arguments(parser, beam.AUTO)
     parser.add_argument(
         "--eval-days",
         type=float,
@@ -240,6 +249,7 @@ def main(argv=None) -> int:
         found = preflight(paths, time_split=time_split, max_bad_rows=args.max_bad_rows, span=span)
         if args.train_spans and not found.span_pattern:
             raise ValueError(f"--train-spans: {paths['data_root']} has no span folders (span-N or YYYY-MM-DD)")
+        beam_options = beam.parse_options(args.beam_option)
     except json.JSONDecodeError as e:
         print(f"error: --hyperparameters is not JSON: {e}", file=sys.stderr)
         return 2
@@ -267,6 +277,9 @@ def main(argv=None) -> int:
             "others):\n" + "\n".join(f"  {b}" for b in found.bad_rows[:REPORTED]),
             flush=True,
         )
+    runner, why = beam.resolve(args.beam_runner, beam.input_bytes(folder for _, folder in found.folders))
+    print(why, flush=True)
+    beam_args = beam.beam_pipeline_args(runner, **beam_options)
     with output.progress(args.verbose):
         run(
             paths,
@@ -274,7 +287,7 @@ def main(argv=None) -> int:
             trainer_config=config,
             train_steps=args.train_steps,
             eval_steps=args.eval_steps,
-            beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner),
+            beam_pipeline_args=beam_args,
             time_split=time_split,
             max_bad_rows=args.max_bad_rows,
             validation_fraction=args.validation_fraction,

@@ -466,3 +466,16 @@ def test_scale_benchmark_two_small_sizes_and_the_served_unseen_ids(tmp_path):
     assert served["user_rule_holds"] and served["item_rule_holds"] and served["item_vocabulary"] == 100
     assert (tmp_path / "scale.png").stat().st_size > 0
     assert "Exponent b" in (tmp_path / "scale.md").read_text()
+
+
+@pytest.mark.slow  # about a minute: the synthetic set prepared, GRec built and compiled twice
+def test_train_step_benchmark_times_both_compile_options_beside_the_matmul_rate(tmp_path):
+    from benchmarks import train_step
+
+    argv = ["--models", "grec", "--runs", "1", "--steps", "3", "--warmup", "1", "--rows", "3000"]
+    assert train_step.main([*argv, "--out", str(tmp_path / "t")]) == 0
+    result = json.loads((tmp_path / "t.json").read_text())
+    options = result["models"]["grec"]["options"]
+    assert set(options) == set(train_step.OPTIONS) and all(o["median"] > 0 for o in options.values())
+    assert len(result["matmul_gflops"]) == 2 and min(result["matmul_gflops"]) > 0
+    assert "share of matmul rate" in (tmp_path / "t.md").read_text()

@@ -78,6 +78,32 @@ def test_beam_args_for_every_runner():
         beam.beam_pipeline_args("storm")
 
 
+def test_auto_picks_the_multiprocess_runner_from_the_measured_size_and_says_why(monkeypatch, tmp_path):
+    (tmp_path / "train").mkdir()
+    (tmp_path / "train" / "a.csv").write_bytes(b"x" * 3000)
+    (tmp_path / "eval.csv").write_bytes(b"x" * 1000)
+    assert beam.input_bytes([str(tmp_path)]) == 4000
+    assert beam.resolve("spark", 10**12) == ("spark", "Beam runner spark (asked)")
+    monkeypatch.setattr(beam, "MULTIPROCESS_MIN_BYTES", 4000)
+    runner, why = beam.resolve(beam.AUTO, 4000, cores=4)
+    assert runner == "direct-multiprocess" and "4 processes" in why
+    assert beam.resolve(beam.AUTO, 3999, cores=4)[0] == "direct"
+    assert beam.resolve(beam.AUTO, 4000, cores=1)[0] == "direct"  # one core: nothing to share
+    monkeypatch.setattr(beam, "MULTIPROCESS_MIN_BYTES", None)
+    assert beam.resolve(beam.AUTO, 10**12, cores=64)[0] == "direct"
+
+
+def test_beam_options_from_the_command_line():
+    assert beam.parse_options(["project=p", "--temp_location=gs://b/t"]) == {
+        "project": "p",
+        "temp_location": "gs://b/t",
+    }
+    with pytest.raises(ValueError, match="'region': expected KEY=VALUE"):
+        beam.parse_options(["region"])
+    args = beam.beam_pipeline_args("dataflow", **beam.parse_options(["project=p", "region=europe-west1"]))
+    assert args == ["--runner=DataflowRunner", "--experiments=use_runner_v2", "--project=p", "--region=europe-west1"]
+
+
 @pytest.mark.e2e
 def test_transform_runs_on_the_multiprocess_direct_runner(tmp_path):
     from components.transform_check import run_transform
