@@ -45,6 +45,14 @@ def resolve(runner: str, data_bytes: int, cores: int | None = None) -> tuple[str
     return "direct", f"Beam: DirectRunner in memory ({size}; --beam-runner direct-multiprocess for {cores} processes)"
 
 
+def local_args(runner: str, folders, options: dict | None = None) -> list[str]:
+    """Beam arguments for a local run reading ``folders``: ``runner`` resolved (``auto`` by their size, said on
+    the output), with ``options``."""
+    chosen, why = resolve(runner, input_bytes(folders))
+    print(why, flush=True)
+    return beam_pipeline_args(chosen, **(options or {}))
+
+
 def parse_options(items) -> dict:
     """``["project=p", "region=r"]`` -> ``{"project": "p", "region": "r"}`` (``--beam-option``)."""
     options = {}

@@ -59,11 +59,9 @@ def run(paths: dict | None = None, layout: Layout | None = None, **kwargs):
     if "beam_pipeline_args" not in kwargs:  # the runner asked for (default: auto, by the input's size)
         from pipelines import beam
 
-        runner, why = beam.resolve(
-            kwargs.pop("beam_runner", beam.AUTO), beam.input_bytes(folder for _, folder in layout.folders)
+        kwargs["beam_pipeline_args"] = beam.local_args(
+            kwargs.pop("beam_runner", beam.AUTO), [f for _, f in layout.folders], kwargs.pop("beam_options", None)
         )
-        print(why, flush=True)
-        kwargs["beam_pipeline_args"] = beam.beam_pipeline_args(runner, **kwargs.pop("beam_options", None) or {})
     kwargs.setdefault("input_pattern", layout.pattern)
     kwargs.setdefault("span_pattern", layout.span_pattern)
     if layout.span is not None:
@@ -277,9 +275,7 @@ def main(argv=None) -> int:
             "others):\n" + "\n".join(f"  {b}" for b in found.bad_rows[:REPORTED]),
             flush=True,
         )
-    runner, why = beam.resolve(args.beam_runner, beam.input_bytes(folder for _, folder in found.folders))
-    print(why, flush=True)
-    beam_args = beam.beam_pipeline_args(runner, **beam_options)
+    beam_args = beam.local_args(args.beam_runner, [folder for _, folder in found.folders], beam_options)
     with output.progress(args.verbose):
         run(
             paths,

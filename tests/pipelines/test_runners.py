@@ -78,7 +78,7 @@ def test_beam_args_for_every_runner():
         beam.beam_pipeline_args("storm")
 
 
-def test_auto_picks_the_multiprocess_runner_from_the_measured_size_and_says_why(monkeypatch, tmp_path):
+def test_auto_picks_the_multiprocess_runner_from_the_measured_size_and_says_why(monkeypatch, tmp_path, capsys):
     (tmp_path / "train").mkdir()
     (tmp_path / "train" / "a.csv").write_bytes(b"x" * 3000)
     (tmp_path / "eval.csv").write_bytes(b"x" * 1000)
@@ -91,6 +91,14 @@ def test_auto_picks_the_multiprocess_runner_from_the_measured_size_and_says_why(
     assert beam.resolve(beam.AUTO, 4000, cores=1)[0] == "direct"  # one core: nothing to share
     monkeypatch.setattr(beam, "MULTIPROCESS_MIN_BYTES", None)
     assert beam.resolve(beam.AUTO, 10**12, cores=64)[0] == "direct"
+    monkeypatch.setattr(beam.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(beam, "MULTIPROCESS_MIN_BYTES", 4000)
+    assert beam.local_args(beam.AUTO, [str(tmp_path)], {"x": 1}) == [
+        "--direct_running_mode=multi_processing",
+        "--direct_num_workers=2",
+        "--x=1",
+    ]
+    assert "DirectRunner, 2 processes (0 MB of input" in capsys.readouterr().out
 
 
 def test_beam_options_from_the_command_line():
