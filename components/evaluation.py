@@ -141,9 +141,9 @@ def gate_inputs(files: list[str], gates: task_gate.TaskGates, models: list, batc
     """The per-task gate's columns of the eval rows, read and scored in batches of ``batch`` serialized
     examples: (tasks, labels, one score array per model of ``models``, each a serving signature).
 
-    Only those columns are kept (4 bytes a row each for labels and scores, the task names as a small
-    dictionary's codes), never the rows: the gate's memory no longer grows with the rows' size, only by
-    these few bytes a row that the paired bootstrap over the rows needs (``components/intervals.py``).
+    Only those columns are kept (4 bytes a row for the label and for each score, a reference a row to one
+    string per task), never the rows: the gate's memory does not grow with the rows' size, only by these
+    few bytes a row that the paired bootstrap over the rows needs (``components/intervals.py``).
     """
     import numpy as np
     import tensorflow as tf
