@@ -33,15 +33,11 @@ MATMUL = 2048
 def matmul_gflops(size: int = MATMUL, repeats: int = 10) -> float:
     import tensorflow as tf
 
+    from benchmarks.forward_cost import time_calls
+
     a = tf.random.normal([size, size])
     product = tf.function(lambda x: tf.reduce_sum(tf.matmul(x, x)))
-    product(a).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        product(a).numpy()
-        times.append(time.perf_counter() - start)
-    return 2 * size**3 / statistics.median(times) / 1e9
+    return 2 * size**3 / time_calls(lambda: product(a).numpy(), repeats, warmup=1) / 1e9
 
 
 def step_rate(name: str, data, option: dict, steps: int, warmup: int, seed: int) -> float:
