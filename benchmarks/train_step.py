@@ -3,6 +3,7 @@ matrix-multiply rate measured in the same run.
 
     python -m benchmarks.train_step                          # grec and mmoe, 3 runs of 60 steps each option
     python -m benchmarks.train_step --models grec --runs 1 --steps 10 --out /tmp/t   # a minute
+    python -m benchmarks.train_step --models grec --before 081b845 --runs 5 --steps 100   # against a revision
 
 Options compared (``OPTIONS``): ``default`` (what the Trainer compiles today:
 Keras' ``jit_compile="auto"``, which is off on a machine without an accelerator)
@@ -14,11 +15,18 @@ gives the median examples per second over ``--runs`` runs, and the step's
 analytic FLOP rate (``models.flops``, 3x the forward pass for forward and
 backward) as a share of the matmul rate (a float32 ``MATMUL`` x ``MATMUL``
 product, the median of ten) measured beside it.
+
+``--before REV`` also times the default step at another revision (its models, harness and synthetic
+inputs, in a fresh process, by this file's ``step_rate``): before and after in one run. ``--profile-steps
+N`` traces N steps of the first model with the TF profiler and sums the ops' self time by op type and by
+the part of the model they ran for (``op_times``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import statistics
 import sys
 import time
@@ -65,11 +73,154 @@ def step_rate(name: str, data, option: dict, steps: int, warmup: int, seed: int)
     return steps * training.BATCH_SIZE / seconds
 
 
-def run(models, runs: int, steps: int, warmup: int, rows: int) -> dict:
+_AT_REVISION = """import json, sys, time
+import models
+from benchmarks import harness
+from models import training
+{source}
+name, steps, warmup, rows, seed = json.loads(sys.argv[1])
+data = harness.prepare_data(num_rows=rows, seed=0)
+print(json.dumps({{"rate": step_rate(name, data, {{}}, steps, warmup, seed), "models": models.__file__}}))
+"""
+
+
+def tree_at(revision: str) -> str:
+    """This repository's files at ``revision`` (``git archive``, once, under the temporary folder)."""
+    import subprocess
+    import tempfile
+
+    root = subprocess.check_output(["git", "rev-parse", "--show-toplevel"], text=True, cwd=RESULTS).strip()
+    sha = subprocess.check_output(["git", "rev-parse", revision], text=True, cwd=root).strip()
+    tree = os.path.join(tempfile.gettempdir(), f"grec_at_{sha[:12]}")
+    if not os.path.isdir(tree):
+        os.makedirs(tree + ".part", exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha], cwd=root, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tree + ".part"], input=archive, check=True)
+        os.rename(tree + ".part", tree)
+    return tree
+
+
+def rate_at(tree: str, name: str, steps: int, warmup: int, rows: int, seed: int) -> float:
+    """``step_rate`` (this file's, so both revisions are timed alike) run in a fresh process on the models,
+    harness and preprocessing of ``tree``; checked to have imported that tree's models."""
+    import inspect
+    import json
+    import subprocess
+
+    script = os.path.join(tree, "benchmarks", "step_rate_here.py")
+    with open(script, "w") as f:
+        f.write(_AT_REVISION.format(source=inspect.getsource(step_rate)))
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.step_rate_here", json.dumps([name, steps, warmup, rows, seed])],
+        cwd=tree,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=tree, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    if not answer["models"].startswith(tree):
+        raise RuntimeError(f"the run at {tree} imported {answer['models']}, not that tree's models")
+    return answer["rate"]
+
+
+def _scope(op: str, model_name: str) -> str:
+    """The part of the model an op ran for, from its name: ``forward`` or ``backward`` (under the gradient
+    tape), then the model's layer (the input encoder's per column kind: ``input_encoder/history``), or
+    ``optimizer`` and ``loss, metrics and other`` for the rest."""
+    parts = [re.sub(r"_\d+$", "", part) for part in op.split("/")[:-1]]
+    parts = [part for part in parts if part not in ("StatefulPartitionedCall", "PartitionedCall")]
+    backward = bool(parts) and parts[0] == "gradient_tape"
+    parts = parts[1:] if backward else parts
+    if not parts or parts[0] != model_name:
+        return "optimizer" if parts and parts[0] in ("adam", "optimizer") else "loss, metrics and other"
+    layer = parts[1:3] if len(parts) > 2 and parts[1] == "input_encoder" else parts[1:2]
+    return f"{'backward' if backward else 'forward'}: {'/'.join(layer) or model_name}"
+
+
+def op_times(logdir: str, model_name: str) -> tuple[dict, dict]:
+    """Self time in seconds of every TensorFlow op the profiler traced under ``logdir``, summed by op type and
+    by the part of the model it ran for (``_scope``): ({type: s}, {scope: s}).
+
+    The trace (``tf.profiler.experimental``) holds one event per op kernel run, named ``name:type``, on the
+    host's compute threads; an event's self time is its duration less the events nested in it. TensorBoard's
+    profile plugin makes the same op statistics from this file; it is not a dependency, so they are summed here.
+    """
+    import glob
+    import os
+
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    by_type: dict[str, float] = {}
+    by_scope: dict[str, float] = {}
+    for path in glob.glob(os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb")):
+        with open(path, "rb") as f:
+            space = xplane_pb2.XSpace.FromString(f.read())
+        for plane in space.planes:
+            for line in plane.lines:
+                events = sorted(line.events, key=lambda e: (e.offset_ps, -e.duration_ps))
+                stack: list[list] = []  # [end, name, self ps] of the events enclosing this one
+                done = []
+                for event in events:
+                    while stack and stack[-1][0] <= event.offset_ps:
+                        done.append(stack.pop())
+                    if stack:
+                        stack[-1][2] -= event.duration_ps
+                    name = plane.event_metadata[event.metadata_id].name
+                    stack.append([event.offset_ps + event.duration_ps, name, event.duration_ps])
+                for _, name, self_ps in done + stack:
+                    op, sep, kind = name.rpartition(":")
+                    if not sep or not op or "::" in name or " " in name:
+                        continue  # the executor's and runtime's own events, not an op kernel
+                    by_type[kind] = by_type.get(kind, 0.0) + self_ps / 1e12
+                    scope = _scope(op, model_name)
+                    by_scope[scope] = by_scope.get(scope, 0.0) + self_ps / 1e12
+    return by_type, by_scope
+
+
+def profile(name: str, data, steps: int, warmup: int, logdir: str) -> dict:
+    """The TF profiler's trace of ``steps`` train steps of ``name`` at its preset (after ``warmup``), summed by
+    ``op_times``: wall seconds, op seconds by type and by scope."""
+    import keras
+    import tensorflow as tf
+
+    from models import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(name, data.input_config, **harness.default_hyperparameters(name))
+    model.compile(optimizer=training.optimizer(None))
+    batches = (
+        tf.data.Dataset.from_tensor_slices((data.train_x, data.train_y))
+        .take(training.BATCH_SIZE * 20)
+        .batch(training.BATCH_SIZE, drop_remainder=True)
+        .cache()
+        .repeat()
+    )
+    model.fit(batches, steps_per_epoch=warmup, epochs=1, verbose=0)
+    tf.profiler.experimental.start(logdir)
+    start = time.perf_counter()
+    model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
+    seconds = time.perf_counter() - start
+    tf.profiler.experimental.stop()
+    model_name = model.name
+    keras.backend.clear_session()
+    by_type, by_scope = op_times(logdir, re.sub(r"_\d+$", "", model_name))
+    return {"model": name, "steps": steps, "wall_seconds": seconds, "by_type": by_type, "by_scope": by_scope}
+
+
+def run(
+    models, runs: int, steps: int, warmup: int, rows: int, before: str | None = None, profile_steps: int = 0
+) -> dict:
+    """Each model's examples/s per compile option, ``runs`` times, the matmul rate before each run; with
+    ``before``, the default step at that revision too, in a fresh process after each of this revision's runs;
+    with ``profile_steps``, the first model's profile (``profile``)."""
+    import tempfile
+
     from models.flops import encoder_flops, model_flops
 
     data = harness.prepare_data(num_rows=rows, seed=0)
     result = {"matmul_gflops": [], "models": {}}
+    tree = tree_at(before) if before else None
     for name in models:
         params = harness.default_hyperparameters(name)
         forward = model_flops(name, data.input_config, **params) + encoder_flops(data.input_config, **params)
@@ -81,7 +232,16 @@ def run(models, runs: int, steps: int, warmup: int, rows: int) -> dict:
                 rates.append(step_rate(name, data, option, steps, warmup, seed=run_index))
                 print(f"{name:<8} {option_name:<8} run {run_index}: {rates[-1]:8,.0f} examples/s", flush=True)
             entry["options"][option_name] = {"examples_per_second": rates, "median": statistics.median(rates)}
+        if tree:
+            rates = []
+            for run_index in range(runs):
+                rates.append(rate_at(tree, name, steps, warmup, rows, seed=run_index))
+                print(f"{name:<8} at {before}: run {run_index}: {rates[-1]:8,.0f} examples/s", flush=True)
+            entry["options"][f"at {before}"] = {"examples_per_second": rates, "median": statistics.median(rates)}
         result["models"][name] = entry
+    if profile_steps:
+        with tempfile.TemporaryDirectory() as logdir:
+            result["profile"] = profile(models[0], data, profile_steps, warmup, logdir)
     return result
 
 
@@ -107,10 +267,37 @@ def markdown(result: dict) -> str:
         for option, o in entry["options"].items():
             rate = o["median"] * entry["train_flops_per_example"] / 1e9
             runs = ", ".join(f"{r:,.0f}" for r in o["examples_per_second"])
-            lines.append(
-                f"| {name} | {option} | {o['median']:,.0f} | {runs} | {o['median'] / base:.2f}x | {rate:.1f} | "
-                f"{rate / peak:.1%} |"
-            )
+            flops = "- | -" if option.startswith("at ") else f"{rate:.1f} | {rate / peak:.1%}"  # another model
+            lines.append(f"| {name} | {option} | {o['median']:,.0f} | {runs} | {o['median'] / base:.2f}x | {flops} |")
+    before = result["args"].get("before")
+    if before:
+        lines += [
+            "",
+            f"`at {before}`: the default step of the models, harness and preprocessing at that revision, timed by "
+            "this revision's `step_rate` in a fresh process after each of this revision's runs, on that "
+            "revision's synthetic inputs.",
+        ]
+    p = result.get("profile")
+    if p:
+        total = sum(p["by_type"].values())
+        lines += [
+            "",
+            f"## Where {p['model']}'s step spends its time (TF profiler, {p['steps']} steps)",
+            "",
+            f"`tf.profiler.experimental` over {p['steps']} default steps after the warm-up: "
+            f"{p['wall_seconds'] / p['steps'] * 1000:.0f} ms a step on the wall clock while traced, "
+            f"{total / p['steps'] * 1000:.0f} ms of op self time a step (the two cores run ops side by side). "
+            "By the part of the model each op ran for (`forward`/`backward`: under the gradient tape):",
+            "",
+            "| part | op seconds | share |",
+            "|---|---|---|",
+        ]
+        for scope, sec in sorted(p["by_scope"].items(), key=lambda item: -item[1]):
+            if sec / total >= 0.005:
+                lines.append(f"| {scope} | {sec:.3f} | {sec / total:.1%} |")
+        lines += ["", "By op type (the 12 largest):", "", "| op | op seconds | share |", "|---|---|---|"]
+        for kind, sec in sorted(p["by_type"].items(), key=lambda item: -item[1])[:12]:
+            lines.append(f"| {kind} | {sec:.3f} | {sec / total:.1%} |")
     return "\n".join(lines) + "\n"
 
 
@@ -121,10 +308,12 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--before", help="also time the default step at this git revision (fresh processes)")
+    parser.add_argument("--profile-steps", type=int, default=30, help="profile the first model's step (0: not)")
     parser.add_argument("--out", help="results path without suffix (default: results/train_step)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    result = run(args.models.split(","), args.runs, args.steps, args.warmup, args.rows)
+    result = run(args.models.split(","), args.runs, args.steps, args.warmup, args.rows, args.before, args.profile_steps)
     machine.finish(
         result,
         args,

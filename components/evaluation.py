@@ -1,6 +1,8 @@
 """The Evaluator: TFMA's configuration (AP, AUC and normalized entropy per task slice, calibration, counts, the overall
 thresholds; RMSE, MAE and the mean label of regression tasks) and TFX's Evaluator with the per-task gate after it
-(``components/task_gate.py``)."""
+(``components/task_gate.py``). On one machine the metrics are computed in one vectorized pass
+(``components/slice_metrics.py``; TFMA took 44x that work's floor, ``results/scale.md``), with TFMA's keys,
+validator and files; TFMA computes them where Beam runs beyond the machine."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 
-from components import task_gate, tfma_metrics
+from components import slice_metrics, task_gate, tfma_metrics
 from components.feature_spec import FeatureSpec
 from serving.contract import (
     DEFAULT_SIGNATURE,
@@ -24,7 +26,6 @@ from serving.contract import (
     EVALUATION_LABELS,
     EVALUATION_SIGNATURE,
     EVALUATION_WEIGHT_KEYS,
-    EXAMPLES_INPUT,
     OUTPUT_KEY,
     VALUE_KEY,
 )
@@ -114,6 +115,9 @@ def eval_config(spec: FeatureSpec, min_auc: float = MIN_AUC, max_auc_drop: float
 
 
 TASK_GATES_KEY = "task_gates"
+ENGINE_KEY = "engine"
+WEIGHT_COLUMN_KEY = "weight_column"
+ENGINES = ("auto", "direct", "tfma")
 
 
 GATE_BATCH = 4096  # eval rows parsed and scored at once by the per-task gate
@@ -141,37 +145,21 @@ def gate_inputs(files: list[str], gates: task_gate.TaskGates, models: list, batc
     """The per-task gate's columns of the eval rows, read and scored in batches of ``batch`` serialized
     examples: (tasks, labels, one score array per model of ``models``, each a serving signature).
 
-    Only those columns are kept (4 bytes a row for the label and for each score, a reference a row to one
-    string per task), never the rows: the gate's memory does not grow with the rows' size, only by these
-    few bytes a row that the paired bootstrap over the rows needs (``components/intervals.py``).
+    Only those columns are kept (``slice_metrics.read_eval_columns``), never the rows: the gate's memory grows
+    only by the few bytes a row that the paired bootstrap over the rows needs (``components/intervals.py``).
     """
-    import numpy as np
-    import tensorflow as tf
+    columns, scores = slice_metrics.read_eval_columns(
+        files, models, strings=(gates.task_column,), labels=gates.label_column, batch=batch
+    )
+    return _task_names(columns[gates.task_column]), columns[gates.label_column], scores
 
-    label_dtype = None
-    names: dict[bytes, int] = {}
-    codes, labels, scores = [], [], [[] for _ in models]
-    for records in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(batch):
-        if label_dtype is None:  # 0/1 ints, or floats with regression tasks (a float label column)
-            first = tf.train.Example.FromString(records[0].numpy()).features.feature[gates.label_column]
-            label_dtype = tf.float32 if first.WhichOneof("kind") == "float_list" else tf.int64
-        parsed = tf.io.parse_example(
-            records,
-            {
-                gates.task_column: tf.io.FixedLenFeature([], tf.string),
-                gates.label_column: tf.io.FixedLenFeature([], label_dtype),
-            },
-        )
-        batch_names, inverse = np.unique(parsed[gates.task_column].numpy(), return_inverse=True)
-        lookup = np.array([names.setdefault(name, len(names)) for name in batch_names], dtype="int32")
-        codes.append(lookup[inverse])
-        labels.append(parsed[gates.label_column].numpy().astype("float32"))
-        for model, out in zip(models, scores, strict=True):
-            out.append(model(**{EXAMPLES_INPUT: records})[OUTPUT_KEY].numpy().reshape(-1).astype("float32"))
-    if label_dtype is None:
-        return np.array([], dtype=object), np.array([], dtype="float32"), [np.array([], dtype="float32")] * len(models)
-    task_names = np.array([name.decode() for name in sorted(names, key=names.get)], dtype=object)
-    return task_names[np.concatenate(codes)], np.concatenate(labels), [np.concatenate(s) for s in scores]
+
+def _task_names(values):
+    """A column of bytes as str (decoded once per distinct value)."""
+    import numpy as np
+
+    names, inverse = np.unique(values.astype(bytes), return_inverse=True) if len(values) else ([], [])
+    return np.array([name.decode() for name in names], dtype=object)[inverse] if len(values) else values
 
 
 def _signatures(model_artifact) -> set[str]:
@@ -207,8 +195,22 @@ def comparable_inputs(input_dict: dict, exec_properties: dict) -> dict:
     return {**input_dict, "baseline_model": []}
 
 
+def engine(asked: str, beam_pipeline_args) -> str:
+    """The Evaluator's engine: ``direct`` (``components/slice_metrics.py``, one pass on this machine) unless Beam
+    runs beyond this machine (Dataflow, Flink, Spark: ``pipelines.beam.distributed``), where TFMA spreads the rows
+    over the workers; ``asked`` other than ``auto`` is taken as it is."""
+    from pipelines.beam import distributed
+
+    if asked not in ENGINES:
+        raise ValueError(f"Evaluator engine {asked!r}: expected one of {list(ENGINES)}")
+    if asked != "auto":
+        return asked
+    return "tfma" if distributed(beam_pipeline_args) else "direct"
+
+
 class GatedEvaluatorExecutor(evaluator_executor.Executor):
-    """TFX's Evaluator executor (TFMA, the overall thresholds, the blessing), then the per-task gate."""
+    """TFX's Evaluator (its metrics, the overall thresholds, the blessing), then the per-task gate. The metrics
+    come from TFMA, or from ``components/slice_metrics.py`` in the same formats (``engine``)."""
 
     def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802 (TFX's name)
         import tensorflow as tf
@@ -216,13 +218,19 @@ class GatedEvaluatorExecutor(evaluator_executor.Executor):
         from tfx.types import artifact_utils
 
         input_dict = comparable_inputs(input_dict, exec_properties)
-        super().Do(input_dict, output_dict, exec_properties)
         gates = task_gate.TaskGates.from_json(exec_properties[TASK_GATES_KEY])
         splits = json.loads(exec_properties.get("example_splits") or "null") or ["eval"]
         baseline = input_dict.get("baseline_model") or []
         models = [_serving_function(artifact_utils.get_single_instance(input_dict["model"]))]
         models += [_serving_function(baseline[0])] if baseline else []
-        tasks, labels, scores = gate_inputs(_eval_files(input_dict["examples"], splits), gates, models)
+        files = _eval_files(input_dict["examples"], splits)
+        chosen = engine(exec_properties.get(ENGINE_KEY) or "auto", self._beam_pipeline_args)
+        task_gate.log.info("Evaluator: engine %s", chosen)
+        if chosen == "tfma":
+            super().Do(input_dict, output_dict, exec_properties)
+            tasks, labels, scores = gate_inputs(files, gates, models)
+        else:
+            tasks, labels, scores = _direct(input_dict, output_dict, exec_properties, gates, files, models)
         verdicts = task_gate.judge(tasks, labels, scores[0], scores[1] if baseline else None, gates)
         task_gate.write(artifact_utils.get_single_uri(output_dict["evaluation"]), verdicts, gates)
         failures = [failure for v in verdicts for failure in v.failures]
@@ -238,12 +246,81 @@ class GatedEvaluatorExecutor(evaluator_executor.Executor):
         blessing.set_string_custom_property("task_gate_failures", json.dumps(failures))
 
 
+def _direct(input_dict, output_dict, exec_properties, gates: task_gate.TaskGates, files, models):
+    """What TFX's executor does with TFMA, from one pass over ``files`` (``components/slice_metrics.py``): the
+    metrics and validations in TFMA's formats, the blessing by the eval config's thresholds; returns the
+    per-task gate's inputs (tasks, labels, scores per model) from the same pass."""
+    from tfx.components.evaluator import constants
+    from tfx.types import artifact_utils
+    from tfx.utils import io_utils, path_utils, proto_utils
+
+    baseline = input_dict.get("baseline_model") or []
+    config = tfma.EvalConfig()
+    proto_utils.json_to_proto(exec_properties["eval_config"], config)
+    config = tfma.utils.update_eval_config_with_defaults(config, has_baseline=bool(baseline), rubber_stamp=True)
+    tfma.utils.verify_eval_config(config)
+    weight = exec_properties.get(WEIGHT_COLUMN_KEY) or None
+    strings = sorted(
+        {gates.task_column}
+        | {key for spec in config.slicing_specs for key in (*spec.feature_keys, *spec.feature_values)}
+    )
+    columns, scores = slice_metrics.read_eval_columns(
+        files, models, strings=tuple(strings), labels=gates.label_column, weight=weight
+    )
+    names = [spec.name for spec in config.model_specs if not spec.is_baseline]
+    names += [spec.name for spec in config.model_specs if spec.is_baseline]
+    sliced = slice_metrics.compute(
+        config,
+        columns,
+        dict(zip(names, scores, strict=True)),
+        gates.label_column,
+        weight=weight,
+        task_column=gates.task_column,
+        regression_tasks=gates.regression_tasks,
+    )
+    validation = slice_metrics.validate(config, sliced)
+    model = artifact_utils.get_single_instance(input_dict["model"])
+    paths = {names[0]: path_utils.serving_model_path(model.uri)}
+    paths.update({names[1]: path_utils.serving_model_path(baseline[0].uri)} if baseline else {})
+    output_uri = artifact_utils.get_single_uri(output_dict["evaluation"])
+    slice_metrics.write(output_uri, config, sliced, validation, ",".join(files), paths)
+    task_gate.log.info(
+        "Evaluator: %d eval rows, %d slices, validation %s", len(scores[0]), len(sliced), validation.validation_ok
+    )
+    # The blessing as TFX's executor writes it from TFMA's validation result.
+    blessing = artifact_utils.get_single_instance(output_dict["blessing"])
+    blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
+    blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
+    if baseline:
+        blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline[0].uri)
+        blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline[0].id)
+    if "current_component_id" in exec_properties:
+        blessing.set_string_custom_property("component_id", exec_properties["current_component_id"])
+    blessed = validation.validation_ok
+    name = constants.BLESSED_FILE_NAME if blessed else constants.NOT_BLESSED_FILE_NAME
+    io_utils.write_string_file(os.path.join(blessing.uri, name), "")
+    blessing.set_int_custom_property(
+        constants.ARTIFACT_PROPERTY_BLESSED_KEY, constants.BLESSED_VALUE if blessed else constants.NOT_BLESSED_VALUE
+    )
+    return _task_names(columns[gates.task_column]), columns[gates.label_column], scores
+
+
 class _EvaluatorSpec(standard_component_specs.EvaluatorSpec):
-    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, TASK_GATES_KEY: ExecutionParameter(type=str)}
+    PARAMETERS = {
+        **standard_component_specs.EvaluatorSpec.PARAMETERS,
+        TASK_GATES_KEY: ExecutionParameter(type=str),
+        ENGINE_KEY: ExecutionParameter(type=str, optional=True),
+        WEIGHT_COLUMN_KEY: ExecutionParameter(type=str, optional=True),
+    }
 
 
 class Evaluator(tfx_evaluator.Evaluator):
-    """TFX's Evaluator with the per-task gate after TFMA (``components/task_gate.py``)."""
+    """TFX's Evaluator with the per-task gate after its metrics (``components/task_gate.py``).
+
+    ``engine``: ``auto`` (``direct`` on this machine, TFMA when Beam runs on Dataflow, Flink or Spark), ``direct``
+    (``components/slice_metrics.py``) or ``tfma``; either writes TFMA's formats. ``weight_column``: the spec's
+    example weight column, which the direct engine weighs the metrics by as TFMA does.
+    """
 
     SPEC_CLASS = _EvaluatorSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(GatedEvaluatorExecutor)
@@ -256,7 +333,11 @@ class Evaluator(tfx_evaluator.Evaluator):
         task_gates: task_gate.TaskGates,
         baseline_model=None,
         example_splits=("eval",),
+        engine: str = "auto",
+        weight_column: str | None = None,
     ):
+        if engine not in ENGINES:
+            raise ValueError(f"Evaluator engine {engine!r}: expected one of {list(ENGINES)}")
         # tfx.components.Evaluator.__init__ builds its own spec; this is the same with one more parameter.
         spec = _EvaluatorSpec(
             examples=examples,
@@ -272,5 +353,7 @@ class Evaluator(tfx_evaluator.Evaluator):
             module_file=None,
             module_path=None,
             task_gates=task_gates.to_json(),
+            engine=engine,
+            weight_column=weight_column,
         )
         base_beam_component.BaseBeamComponent.__init__(self, spec=spec)

@@ -81,6 +81,12 @@ def add_arguments(parser, default: str) -> None:
     )
 
 
+def distributed(args) -> bool:
+    """Whether Beam arguments ``args`` name a runner beyond this machine (any ``--runner`` but the direct one)."""
+    runners = [arg.split("=", 1)[1] for arg in args or () if arg.startswith("--runner=")]
+    return any(runner not in ("DirectRunner", "direct", "BundleBasedDirectRunner") for runner in runners)
+
+
 def beam_pipeline_args(runner: str = "direct", workers: int | None = None, **options) -> list[str]:
     """Beam arguments for ``runner`` (``direct``, ``direct-multiprocess``, ``dataflow``, ``flink``, ``spark``).
 

@@ -149,6 +149,7 @@ def create_pipeline(
     train_spans: int | None = None,
     drift_thresholds: dict | None = None,
     warm_start: bool = False,
+    evaluator_engine: str = "auto",
 ) -> tfx.dsl.Pipeline:
     """Builds the GRec pipeline.
 
@@ -206,6 +207,9 @@ def create_pipeline(
         warm_start: the Trainer starts from the last blessed model's weights (TFX ``base_model``, the same
             resolver as the Evaluator's baseline), id-indexed rows carried by value (``models.warm_start``);
             a cold start, said in the Trainer's log, when there is none or its architecture differs.
+        evaluator_engine: how the Evaluator computes its metrics (``components.evaluation.engine``): ``auto``
+            (one vectorized pass on this machine, TFMA when Beam runs on Dataflow, Flink or Spark), ``direct``
+            or ``tfma``; the same files and blessing either way.
 
     Raises:
         ValueError: ``tune_trials`` without a validation split (tuning on eval would pick the model on the
@@ -331,7 +335,7 @@ def create_pipeline(
         **training,
     )
 
-    # AP and AUC per task slice on the raw eval split; blessing by TFMA's overall thresholds,
+    # AP and AUC per task slice on the raw eval split; blessing by the eval config's overall thresholds,
     # then every main task gated against the last blessed model (components/task_gate.py).
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
@@ -345,6 +349,8 @@ def create_pipeline(
             **(task_gates or {}),
         ),
         example_splits=["eval"],  # never the validation split the Trainer early-stopped on
+        engine=evaluator_engine,
+        weight_column=spec.weight_column.name if spec.weight_column is not None else None,
     )
 
     # Only a blessed model reaches the TF Serving model base path, and only once.

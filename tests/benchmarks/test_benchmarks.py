@@ -479,3 +479,59 @@ def test_train_step_benchmark_times_both_compile_options_beside_the_matmul_rate(
     assert set(options) == set(train_step.OPTIONS) and all(o["median"] > 0 for o in options.values())
     assert len(result["matmul_gflops"]) == 2 and min(result["matmul_gflops"]) > 0
     assert "share of matmul rate" in (tmp_path / "t.md").read_text()
+    profile = result["profile"]  # the default --profile-steps: GRec's ops by part, forward and backward
+    assert {"forward: moe", "backward: moe", "optimizer"} <= set(profile["by_scope"])
+    assert {"forward: input_encoder/history", "backward: input_encoder/text"} <= set(profile["by_scope"])
+    assert sum(profile["by_scope"].values()) == pytest.approx(sum(profile["by_type"].values()))
+
+
+@pytest.mark.slow  # about a minute: the repository at HEAD archived, the step timed there in a fresh process
+def test_train_step_times_another_revisions_step_on_that_revisions_models(tmp_path):
+    from benchmarks import train_step
+
+    tree = train_step.tree_at("HEAD")
+    assert train_step.rate_at(tree, "grec", steps=2, warmup=1, rows=3000, seed=0) > 0  # checked: tree's models
+
+
+def _xspace(tmp_path, events):
+    """A profiler trace with one host line of ``events`` (name, start, duration in seconds), as
+    tf.profiler.experimental writes it."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    space = xplane_pb2.XSpace()
+    plane = space.planes.add(name="/host:CPU")
+    line = plane.lines.add(name="tf_Compute")
+    for index, (name, start, duration) in enumerate(events, start=1):
+        plane.event_metadata[index].id = index
+        plane.event_metadata[index].name = name
+        line.events.add(metadata_id=index, offset_ps=int(start * 1e12), duration_ps=int(duration * 1e12))
+    folder = tmp_path / "plugins" / "profile" / "run"
+    folder.mkdir(parents=True)
+    (folder / "host.xplane.pb").write_bytes(space.SerializeToString())
+    return str(tmp_path)
+
+
+def test_op_times_sums_each_ops_self_time_by_type_and_part_of_the_model(tmp_path):
+    from benchmarks import train_step
+
+    logdir = _xspace(
+        tmp_path,
+        [
+            ("ExecutorState::Process", 0.0, 10.0),  # the executor's own event: not an op
+            ("StatefulPartitionedCall:StatefulPartitionedCall", 0.0, 9.0),  # holds the three below: 9 - 6 = 3 s
+            ("StatefulPartitionedCall/g_rec_1/moe_1/einsum/Einsum:_MklEinsum", 1.0, 2.0),
+            ("StatefulPartitionedCall/gradient_tape/g_rec_1/input_encoder_1/history_1/mul:Mul", 3.0, 3.0),
+            ("StatefulPartitionedCall/adam/Square_5:Square", 6.5, 1.0),
+            ("EagerLocalExecute: __inference_step", 9.5, 0.5),  # a runtime event with a space: not an op
+        ],
+    )
+    by_type, by_scope = train_step.op_times(logdir, "g_rec")
+    assert by_type == pytest.approx({"StatefulPartitionedCall": 3.0, "_MklEinsum": 2.0, "Mul": 3.0, "Square": 1.0})
+    assert by_scope == pytest.approx(
+        {
+            "loss, metrics and other": 3.0,
+            "forward: moe": 2.0,
+            "backward: input_encoder/history": 3.0,
+            "optimizer": 1.0,
+        }
+    )

@@ -1,0 +1,256 @@
+"""The Evaluator's metrics on one machine: every slice's metrics from one pass over the eval split, written in
+TFMA's formats.
+
+Why not TFMA here: on this 2-core machine TFMA took 190 s for the 1.6M-row scale run's 116,440 eval rows, 44x
+the floor of scoring them in batches and measuring each task with NumPy (``results/scale.md``). A profile
+(``docs/benchmarks.md``, Scale) put the time in its per-example Python combiners: about 0.34 ms per row and
+slice, with six slicing specs. Here the split is read, parsed and scored in batches (``read_eval_columns``, the
+reader the per-task gate already used), and each metric is one vectorized call per slice.
+
+What stays TFMA's: the configuration (``components.evaluation.eval_config``: slicing specs, metrics and
+thresholds, defaults filled in by ``tfma.utils.update_eval_config_with_defaults`` as TFX does), the metric keys
+(from ``metric_specs.to_computations``, so every key is the one TFMA would write), the validator
+(``metrics_validator.validate_metrics`` per slice, combined by its ``CombineValidations``), and the output files
+(``metrics``, ``validations``, ``eval_config.json``), which ``tfma.load_eval_result``,
+``tfma.load_validation_result`` and TFMA's notebook views read. TFMA itself stays the engine where Beam runs
+beyond this machine (Dataflow, Flink, Spark): it spreads the rows over workers (``components.evaluation``).
+
+Definitions (``components/task_metrics.py`` and sklearn, as the per-task gate's): ``auc`` is the exact ROC AUC
+and ``average_precision`` sklearn's step-wise average precision, where TFMA interpolates over 10,000
+thresholds (they agree to about 0.001, tested); the others are TFMA's own definitions.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from components import task_metrics
+
+READ_BATCH = 4096  # eval rows parsed and scored at once
+
+
+def _auc(labels, scores, weights):
+    from sklearn.metrics import roc_auc_score
+
+    positives = float((weights * labels).sum())
+    return roc_auc_score(labels, scores, sample_weight=weights) if 0 < positives < weights.sum() else float("nan")
+
+
+def _average_precision(labels, scores, weights):
+    from sklearn.metrics import average_precision_score
+
+    positives = float((weights * labels).sum())
+    return average_precision_score(labels, scores, sample_weight=weights) if positives > 0 else float("nan")
+
+
+def _mean(values, weights):
+    return float((weights * values).sum() / weights.sum())
+
+
+# A TFMA metric name (the eval config's, components.evaluation) -> its value from (labels, scores, weights).
+METRICS = {
+    "example_count": lambda labels, scores, weights: float(weights.sum()),
+    "auc": _auc,
+    "average_precision": _average_precision,
+    "normalized_entropy": task_metrics.normalized_entropy,
+    "calibration": task_metrics.calibration,
+    "mean_label": lambda labels, scores, weights: _mean(labels, weights),
+    "mean_prediction": lambda labels, scores, weights: _mean(scores, weights),
+    "root_mean_squared_error": task_metrics.rmse,
+    "mean_absolute_error": task_metrics.mae,
+}
+
+
+def read_eval_columns(
+    files: list[str],
+    models: list,
+    strings: tuple = (),
+    labels: str | None = None,
+    weight: str | None = None,
+    batch: int = READ_BATCH,
+) -> tuple[dict, list]:
+    """The columns of the eval rows that the metrics need, and each model's scores, in batches of ``batch``
+    serialized examples: ({column: array}, [scores per model of ``models``, each a serving signature]).
+
+    ``strings``: columns kept as one value a row (the task and slicing columns; a row without one gets b""),
+    held as integer codes into each column's distinct values, so a row costs 4 bytes a column; ``labels``: the
+    label column (0/1 ints, or floats with regression tasks), as float32; ``weight``: an example weight
+    column, float32 (1 where a row has none). Never the rows: memory grows by these few bytes a row only.
+
+    Raises:
+        ValueError: a row with more than one value in a column of ``strings``, named with the file.
+    """
+    import tensorflow as tf
+
+    from serving.contract import EXAMPLES_INPUT, OUTPUT_KEY
+
+    label_dtype = None
+    names: dict[str, dict] = {column: {} for column in strings}
+    codes: dict[str, list] = {column: [] for column in strings}
+    label_parts, weight_parts, scores = [], [], [[] for _ in models]
+    for records in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(batch):
+        features = {column: tf.io.VarLenFeature(tf.string) for column in strings}
+        if labels is not None:
+            if label_dtype is None:  # 0/1 ints, or floats with regression tasks (a float label column)
+                first = tf.train.Example.FromString(records[0].numpy()).features.feature[labels]
+                label_dtype = tf.float32 if first.WhichOneof("kind") == "float_list" else tf.int64
+            features[labels] = tf.io.FixedLenFeature([], label_dtype)
+        if weight is not None:
+            features[weight] = tf.io.FixedLenFeature([], tf.float32, default_value=1.0)
+        parsed = tf.io.parse_example(records, features)
+        rows = int(tf.size(records))
+        for column in strings:
+            sparse = parsed[column]
+            if sparse.indices.shape[0] and np.bincount(sparse.indices[:, 0].numpy()).max() > 1:
+                raise ValueError(f"{files}: column {column!r} has rows with several values; slices need one a row")
+            dense = tf.sparse.to_dense(sparse, default_value=b"").numpy().reshape(rows, -1)
+            values = dense[:, 0] if dense.shape[1] else np.full(rows, b"", dtype=object)
+            batch_names, inverse = np.unique(values, return_inverse=True)
+            known = names[column]
+            lookup = np.array([known.setdefault(name, len(known)) for name in batch_names], dtype="int32")
+            codes[column].append(lookup[inverse])
+        if labels is not None:
+            label_parts.append(parsed[labels].numpy().astype("float32"))
+        if weight is not None:
+            weight_parts.append(parsed[weight].numpy().astype("float32"))
+        for model, out in zip(models, scores, strict=True):
+            out.append(model(**{EXAMPLES_INPUT: records})[OUTPUT_KEY].numpy().reshape(-1).astype("float32"))
+    columns = {}
+    for column in strings:
+        values = np.array(sorted(names[column], key=names[column].get) or [b""], dtype=object)
+        columns[column] = values[np.concatenate(codes[column])] if codes[column] else np.array([], dtype=object)
+    if labels is not None:
+        columns[labels] = np.concatenate(label_parts) if label_parts else np.array([], dtype="float32")
+    if weight is not None:
+        columns[weight] = np.concatenate(weight_parts) if weight_parts else np.array([], dtype="float32")
+    return columns, [np.concatenate(s) if s else np.array([], dtype="float32") for s in scores]
+
+
+def slices(eval_config, columns: dict) -> list[tuple[tuple, np.ndarray]]:
+    """(TFMA's slice key, the rows' mask) for every slice of the eval config's slicing specs that has rows: the
+    overall slice ``()``, and per spec one slice for each combination of its columns' values present."""
+    n = len(next(iter(columns.values()))) if columns else 0
+    result = []
+    for spec in eval_config.slicing_specs:
+        keys = sorted(spec.feature_keys)
+        fixed = dict(spec.feature_values)
+        if not keys and not fixed:
+            result.append(((), np.ones(n, dtype=bool)))
+            continue
+        names = keys + sorted(fixed)
+        stacked = np.stack([columns[name] for name in names], axis=1) if n else np.empty((0, len(names)), object)
+        present = (stacked != b"").all(axis=1)
+        for name, value in fixed.items():
+            present &= columns[name] == value.encode()
+        if not present.any():
+            continue
+        combos, inverse = np.unique(stacked[present].astype(bytes), axis=0, return_inverse=True)
+        where = np.flatnonzero(present)
+        for index, combo in enumerate(combos):
+            mask = np.zeros(n, dtype=bool)
+            mask[where[inverse.reshape(-1) == index]] = True
+            result.append((tuple((name, bytes(value)) for name, value in zip(names, combo, strict=True)), mask))
+    return result
+
+
+def metric_keys(eval_config) -> list:
+    """The public metric keys TFMA would write for ``eval_config`` (its defaults filled in), in its order."""
+    from tensorflow_model_analysis.metrics import metric_specs
+
+    keys = []
+    for computation in metric_specs.to_computations(eval_config.metrics_specs, eval_config=eval_config):
+        keys += [key for key in computation.keys if not key.name.startswith("_") and key not in keys]
+    return keys
+
+
+def compute(
+    eval_config,
+    columns: dict,
+    scores: dict,
+    label: str,
+    weight: str | None = None,
+    task_column: str | None = None,
+    regression_tasks: tuple = (),
+) -> list[tuple[tuple, dict]]:
+    """Every slice's metrics, keyed as TFMA keys them: [(slice key, {MetricKey: value})].
+
+    ``scores``: the model spec's name (``""`` alone, ``candidate`` and ``baseline`` with a baseline) -> its scores
+    of the rows. A key's output picks its rows: ``probability`` the rows of binary tasks, ``value`` those of the
+    ``regression_tasks`` (the evaluation signature's split, ``components/signatures.py``), no output name every
+    row; it is weighted by ``weight`` when TFMA weighs it. With a baseline, each candidate metric also gets its
+    difference from the baseline's (TFMA's ``is_diff`` keys), which the change thresholds read.
+
+    Raises:
+        ValueError: a metric of the eval config that is not in ``METRICS``, named.
+    """
+    from tensorflow_model_analysis.utils import model_util
+
+    from serving.contract import VALUE_KEY
+
+    keys = metric_keys(eval_config)
+    unknown = sorted({key.name for key in keys} - set(METRICS))
+    if unknown:
+        raise ValueError(
+            f"eval config metric(s) {unknown} have no vectorized definition in components/slice_metrics.py "
+            f"(it has {sorted(METRICS)}); run TFMA for them (the Evaluator's engine='tfma')"
+        )
+    labels = columns[label].astype("float64")
+    weights = columns[weight].astype("float64") if weight else np.ones(len(labels))
+    regression = (
+        np.isin(columns[task_column], [t.encode() for t in regression_tasks])
+        if regression_tasks
+        else np.zeros(len(labels), dtype=bool)
+    )
+    kinds = {"": np.ones(len(labels), dtype=bool), VALUE_KEY: regression}
+    baseline = model_util.get_baseline_model_spec(eval_config)
+    result = []
+    for slice_key, mask in slices(eval_config, columns):
+        metrics = {}
+        for key in keys:
+            rows = mask & kinds.get(key.output_name, ~regression)
+            if key.name == "example_count" or rows.any():
+                w = weights[rows] if key.example_weighted else np.ones(int(rows.sum()))
+                value = METRICS[key.name](labels[rows], scores[key.model_name][rows].astype("float64"), w)
+            else:
+                value = float("nan")
+            metrics[key] = float(value)
+        if baseline is not None:
+            for key, value in list(metrics.items()):
+                base = key.make_baseline_key(baseline.name)
+                if key.model_name != baseline.name and base in metrics:
+                    metrics[key.make_diff_key()] = value - metrics[base]
+        result.append((slice_key, metrics))
+    return result
+
+
+def validate(eval_config, sliced_metrics: list):
+    """TFMA's ValidationResult for the sliced metrics: its validator on each slice, combined as TFMA combines
+    them (a threshold's slice without rows fails; no thresholds at all is not ok)."""
+    from tensorflow_model_analysis.evaluators import metrics_validator
+    from tensorflow_model_analysis.writers.metrics_plots_and_validations_writer import CombineValidations
+
+    combine = CombineValidations(eval_config, rubber_stamp=False)  # as TFX's Evaluator runs TFMA
+    accumulator = combine.create_accumulator()
+    for sliced in sliced_metrics:
+        accumulator = combine.add_input(accumulator, metrics_validator.validate_metrics(sliced, eval_config))
+    return combine.extract_output(accumulator)
+
+
+def write(output_dir: str, eval_config, sliced_metrics: list, validation, data_location: str, models: dict) -> None:
+    """The evaluation as TFMA writes it: ``metrics-00000-of-00001.tfrecord`` (one MetricsForSlice a slice),
+    ``validations.tfrecord`` and ``eval_config.json`` (``models``: model name -> its SavedModel path)."""
+    import tensorflow as tf
+    from tensorflow_model_analysis.writers import eval_config_writer
+    from tensorflow_model_analysis.writers.metrics_plots_and_validations_writer import convert_slice_metrics_to_proto
+
+    tf.io.gfile.makedirs(output_dir)
+    with tf.io.TFRecordWriter(os.path.join(output_dir, "metrics-00000-of-00001.tfrecord")) as out:
+        for sliced in sliced_metrics:
+            out.write(convert_slice_metrics_to_proto(sliced, add_metrics_callbacks=None).SerializeToString())
+    with tf.io.TFRecordWriter(os.path.join(output_dir, "validations.tfrecord")) as out:
+        out.write(validation.SerializeToString())
+    run = eval_config_writer._serialize_eval_run(eval_config, data_location, "tfrecord", models)  # TFMA's own JSON
+    with tf.io.gfile.GFile(os.path.join(output_dir, "eval_config.json"), "w") as out:
+        out.write(run)
