@@ -117,7 +117,7 @@ def eval_config(spec: FeatureSpec, min_auc: float = MIN_AUC, max_auc_drop: float
 TASK_GATES_KEY = "task_gates"
 ENGINE_KEY = "engine"
 WEIGHT_COLUMN_KEY = "weight_column"
-ENGINES = ("auto", "direct", "tfma")
+ENGINES = slice_metrics.ENGINES
 
 
 GATE_BATCH = 4096  # eval rows parsed and scored at once by the per-task gate

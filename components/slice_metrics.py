@@ -29,6 +29,9 @@ import numpy as np
 from components import task_metrics
 
 READ_BATCH = 4096  # eval rows parsed and scored at once
+# The Evaluator's engines (components.evaluation.engine): auto picks this module's one pass on one machine,
+# TFMA where Beam runs beyond it.
+ENGINES = ("auto", "direct", "tfma")
 
 
 def _auc(labels, scores, weights):

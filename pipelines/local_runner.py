@@ -23,6 +23,7 @@ import sys
 
 from components.example_gen.splits import DEFAULT_VALIDATION_FRACTION
 from components.row_check import DEFAULT_MAX_BAD_ROWS, REPORTED
+from components.slice_metrics import ENGINES
 from components.task_gate import DEFAULT_COMPARE, DEFAULT_MAX_DROP, DEFAULT_MIN_POSITIVES, METRICS, TaskGates
 from pipelines.config import (  # noqa: F401 (re-exported for callers)
     DEFAULT_MODEL,
@@ -206,6 +207,13 @@ def main(argv=None) -> int:
         "(default: %(default)s); every metric is reported",
     )
     parser.add_argument(
+        "--evaluator-engine",
+        choices=ENGINES,
+        default="auto",
+        help="how the Evaluator computes its slice metrics: direct (one vectorized pass on this machine), tfma, "
+        "or auto: direct unless Beam runs on Dataflow, Flink or Spark (default: %(default)s)",
+    )
+    parser.add_argument(
         "--min-task-positives",
         type=int,
         default=DEFAULT_MIN_POSITIVES,
@@ -288,6 +296,7 @@ def main(argv=None) -> int:
             max_bad_rows=args.max_bad_rows,
             validation_fraction=args.validation_fraction,
             task_gates=gates,
+            evaluator_engine=args.evaluator_engine,
             tune_trials=args.tune_trials,
             train_spans=args.train_spans,
             warm_start=args.warm_start,

@@ -362,3 +362,7 @@ def test_every_runner_builds_the_same_pipeline_from_the_same_options(tmp_path, m
     assert trainer["warm_start"] is True and "base_model" in local["Trainer"][2]  # the last blessed model
     for runner in ("tfx_cli and airflow", "kubeflow"):
         assert _configurations(built[runner]) == local, runner
+    assert local["Evaluator"][1]["engine"] == "auto"  # decided where it runs: by the Beam runner
+    del built["local"]
+    assert local_runner.main([*argv, "--train-steps", "40", "--evaluator-engine", "tfma"]) == 0
+    assert _configurations(built["local"])["Evaluator"][1]["engine"] == "tfma"
