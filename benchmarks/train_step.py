@@ -48,8 +48,9 @@ def matmul_gflops(size: int = MATMUL, repeats: int = 10) -> float:
     return 2 * size**3 / time_calls(lambda: product(a).numpy(), repeats, warmup=1) / 1e9
 
 
-def step_rate(name: str, data, option: dict, steps: int, warmup: int, seed: int) -> float:
-    """Examples per second of ``steps`` train steps after ``warmup``, on a cached in-memory dataset."""
+def warm_model(name: str, data, option: dict, warmup: int, seed: int):
+    """(the model ``name`` at its preset compiled with ``option``, its 20 in-memory batches repeated) after
+    ``warmup`` steps on them."""
     import keras
     import tensorflow as tf
 
@@ -68,6 +69,14 @@ def step_rate(name: str, data, option: dict, steps: int, warmup: int, seed: int)
     for _ in batches.take(21):  # one pass past the 20th batch completes the cache: no step waits on slicing
         pass
     model.fit(batches, steps_per_epoch=warmup, epochs=1, verbose=0)
+    return model, batches
+
+
+def step_rate(name: str, data, option: dict, steps: int, warmup: int, seed: int) -> float:
+    """Examples per second of ``steps`` train steps after ``warmup``, on a cached in-memory dataset."""
+    import keras
+
+    model, batches = warm_model(name, data, option, warmup, seed)
     start = time.perf_counter()
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
@@ -111,7 +120,7 @@ def rate_at(tree: str, name: str, steps: int, warmup: int, rows: int, seed: int)
 
     script = os.path.join(tree, "benchmarks", "step_rate_here.py")
     with open(script, "w") as f:
-        f.write(_AT_REVISION.format(source=inspect.getsource(step_rate)))
+        f.write(_AT_REVISION.format(source=inspect.getsource(warm_model) + "\n\n" + inspect.getsource(step_rate)))
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.step_rate_here", json.dumps([name, steps, warmup, rows, seed])],
         cwd=tree,
@@ -186,21 +195,7 @@ def profile(name: str, data, steps: int, warmup: int, logdir: str) -> dict:
     import keras
     import tensorflow as tf
 
-    from models import build_model
-
-    keras.utils.set_random_seed(0)
-    model = build_model(name, data.input_config, **harness.default_hyperparameters(name))
-    model.compile(optimizer=training.optimizer(None))
-    batches = (
-        tf.data.Dataset.from_tensor_slices((data.train_x, data.train_y))
-        .take(training.BATCH_SIZE * 20)
-        .batch(training.BATCH_SIZE, drop_remainder=True)
-        .cache()
-        .repeat()
-    )
-    for _ in batches.take(21):  # one pass past the 20th batch completes the cache: no step waits on slicing
-        pass
-    model.fit(batches, steps_per_epoch=warmup, epochs=1, verbose=0)
+    model, batches = warm_model(name, data, {}, warmup, seed=0)
     tf.profiler.experimental.start(logdir)
     start = time.perf_counter()
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
