@@ -80,7 +80,8 @@ def read_eval_columns(
     ``strings``: columns kept as one value a row (the task and slicing columns; a row without one gets b""),
     held as integer codes into each column's distinct values, so a row costs 4 bytes a column; ``labels``: the
     label column (0/1 ints, or floats with regression tasks), as float32; ``weight``: an example weight
-    column, float32 (1 where a row has none). Never the rows: memory grows by these few bytes a row only.
+    column (floats or ints), as float32 (1 where a row has none). Never the rows: memory grows by these few
+    bytes a row only.
 
     Raises:
         ValueError: a row with more than one value in a column of ``strings``, named with the file.
@@ -89,7 +90,7 @@ def read_eval_columns(
 
     from serving.contract import EXAMPLES_INPUT, OUTPUT_KEY
 
-    label_dtype = None
+    label_dtype = weight_dtype = None
     names: dict[str, dict] = {column: {} for column in strings}
     codes: dict[str, list] = {column: [] for column in strings}
     label_parts, weight_parts, scores = [], [], [[] for _ in models]
@@ -101,7 +102,11 @@ def read_eval_columns(
                 label_dtype = tf.float32 if first.WhichOneof("kind") == "float_list" else tf.int64
             features[labels] = tf.io.FixedLenFeature([], label_dtype)
         if weight is not None:
-            features[weight] = tf.io.FixedLenFeature([], tf.float32, default_value=1.0)
+            if weight_dtype is None:  # a float column, or an integer one (a CSV of whole weights)
+                first = tf.train.Example.FromString(records[0].numpy()).features.feature[weight]
+                weight_dtype = tf.int64 if first.WhichOneof("kind") == "int64_list" else tf.float32
+            default = 1 if weight_dtype == tf.int64 else 1.0
+            features[weight] = tf.io.FixedLenFeature([], weight_dtype, default_value=default)
         parsed = tf.io.parse_example(records, features)
         rows = int(tf.size(records))
         for column in strings:

@@ -155,6 +155,9 @@ def test_regression_rows_and_example_weights_by_hand(tmp_path):
     data = _write(tmp_path / "eval.gz", rows)
     columns, _ = slice_metrics.read_eval_columns([data], [], strings=("flow", "task"), labels="label", weight="w")
     assert columns["w"].tolist() == [2.0, 1.0, 1.0, 3.0, 1.0] and columns["task"].tolist()[3] == b"spend"
+    whole = _write(tmp_path / "whole.gz", [{**row, "w": int(row["w"])} for row in rows if "w" in row])
+    read, _ = slice_metrics.read_eval_columns([whole], [], labels="label", weight="w")  # a CSV of whole weights
+    assert read["w"].dtype == np.float32 and read["w"].tolist() == [2.0, 1.0, 3.0, 1.0]
     scores = np.array([0.8, 0.4, 0.6, 12.0, 3.0])
     sliced = dict(
         slice_metrics.compute(
