@@ -91,11 +91,15 @@ def read_eval_columns(
     from serving.contract import EXAMPLES_INPUT, OUTPUT_KEY
 
     label_dtype = weight_dtype = None
+    kinds: dict = {}  # a column of ``strings`` -> its dtype, from the first row that has it
     names: dict[str, dict] = {column: {} for column in strings}
     codes: dict[str, list] = {column: [] for column in strings}
     label_parts, weight_parts, scores = [], [], [[] for _ in models]
     for records in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(batch):
-        features = {column: tf.io.VarLenFeature(tf.string) for column in strings}
+        for column in strings:  # strings, or integers (an integer-coded aux task column), as the rows hold them
+            if column not in kinds:
+                kinds.update(_kind(records, column))
+        features = {column: tf.io.VarLenFeature(kinds.get(column, tf.string)) for column in strings}
         if labels is not None:
             if label_dtype is None:  # 0/1 ints, or floats with regression tasks (a float label column)
                 first = tf.train.Example.FromString(records[0].numpy()).features.feature[labels]
@@ -113,12 +117,13 @@ def read_eval_columns(
             sparse = parsed[column]
             if sparse.indices.shape[0] and np.bincount(sparse.indices[:, 0].numpy()).max() > 1:
                 raise ValueError(f"{files}: column {column!r} has rows with several values; slices need one a row")
-            dense = tf.sparse.to_dense(sparse, default_value=b"").numpy().reshape(rows, -1)
-            values = dense[:, 0] if dense.shape[1] else np.full(rows, b"", dtype=object)
-            batch_names, inverse = np.unique(values, return_inverse=True)
             known = names[column]
-            lookup = np.array([known.setdefault(name, len(known)) for name in batch_names], dtype="int32")
-            codes[column].append(lookup[inverse])
+            batch_codes = np.full(rows, known.setdefault(b"", len(known)), dtype="int32")  # b"": no value
+            if sparse.indices.shape[0]:
+                batch_names, inverse = np.unique(sparse.values.numpy(), return_inverse=True)
+                lookup = np.array([known.setdefault(_plain(name), len(known)) for name in batch_names], dtype="int32")
+                batch_codes[sparse.indices[:, 0].numpy()] = lookup[inverse]
+            codes[column].append(batch_codes)
         if labels is not None:
             label_parts.append(parsed[labels].numpy().astype("float32"))
         if weight is not None:
@@ -127,13 +132,30 @@ def read_eval_columns(
             out.append(model(**{EXAMPLES_INPUT: records})[OUTPUT_KEY].numpy().reshape(-1).astype("float32"))
     columns = {}
     for column in strings:
-        values = np.array(sorted(names[column], key=names[column].get) or [b""], dtype=object)
+        values = np.empty(len(names[column]), dtype=object)
+        values[:] = sorted(names[column], key=names[column].get)  # element by element: b"" beside integers
         columns[column] = values[np.concatenate(codes[column])] if codes[column] else np.array([], dtype=object)
     if labels is not None:
         columns[labels] = np.concatenate(label_parts) if label_parts else np.array([], dtype="float32")
     if weight is not None:
         columns[weight] = np.concatenate(weight_parts) if weight_parts else np.array([], dtype="float32")
     return columns, [np.concatenate(s) if s else np.array([], dtype="float32") for s in scores]
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value TFMA keys a slice by (int, bytes)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _kind(records, column: str) -> dict:
+    """{column: tf.int64 or tf.string} from the first of ``records`` that holds ``column``; {} when none does."""
+    import tensorflow as tf
+
+    for record in records.numpy():
+        feature = tf.train.Example.FromString(record).features.feature
+        if column in feature:
+            return {column: tf.int64 if feature[column].WhichOneof("kind") == "int64_list" else tf.string}
+    return {}
 
 
 def slices(eval_config, columns: dict) -> list[tuple[tuple, np.ndarray]]:
@@ -154,12 +176,16 @@ def slices(eval_config, columns: dict) -> list[tuple[tuple, np.ndarray]]:
             present &= columns[name] == value.encode()
         if not present.any():
             continue
-        combos, inverse = np.unique(stacked[present].astype(bytes), axis=0, return_inverse=True)
+        # Each column's values as codes (a column holds bytes or integers, never both, where present), then the
+        # combinations of codes; the slice key keeps each value as it is (TFMA keys an integer as an integer).
+        distinct, codes = zip(*(np.unique(column[present], return_inverse=True) for column in stacked.T), strict=True)
+        combos, inverse = np.unique(np.stack([c.reshape(-1) for c in codes], axis=1), axis=0, return_inverse=True)
         where = np.flatnonzero(present)
         for index, combo in enumerate(combos):
             mask = np.zeros(n, dtype=bool)
             mask[where[inverse.reshape(-1) == index]] = True
-            result.append((tuple((name, bytes(value)) for name, value in zip(names, combo, strict=True)), mask))
+            key = tuple((name, values[code]) for name, values, code in zip(names, distinct, combo, strict=True))
+            result.append((key, mask))
     return result
 
 

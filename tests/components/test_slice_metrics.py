@@ -139,6 +139,23 @@ def _model_name(serialized: bytes) -> str:
     return _key_proto(serialized).model_name
 
 
+def test_an_integer_slicing_column_is_keyed_by_its_integers_and_rows_without_it_left_out(tmp_path):
+    import tensorflow_model_analysis as tfma
+
+    rows = [{"task": "click", "label": 1, "surface": 3}, {"task": "click", "label": 0, "surface": 3}]
+    rows += [{"task": "cart", "label": 0, "surface": 7}, {"task": "cart", "label": 1}]  # the last: no surface
+    columns, _ = slice_metrics.read_eval_columns(
+        [_write(tmp_path / "eval.gz", rows)], [], strings=("surface", "task"), labels="label", batch=3
+    )
+    assert columns["surface"].tolist() == [3, 3, 7, b""] and columns["task"].tolist()[2] == b"cart"
+    config = tfma.EvalConfig(slicing_specs=[tfma.SlicingSpec(feature_keys=["task", "surface"])])
+    found = {key: mask.tolist() for key, mask in slice_metrics.slices(config, columns)}
+    assert found == {
+        (("surface", 3), ("task", b"click")): [True, True, False, False],
+        (("surface", 7), ("task", b"cart")): [False, False, True, False],
+    }
+
+
 def test_regression_rows_and_example_weights_by_hand(tmp_path):
     import tensorflow_model_analysis as tfma
 
