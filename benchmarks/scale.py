@@ -35,6 +35,14 @@ The exponent b of seconds ~ rows^b is fitted per component over the sizes (a
 least-squares line in log-log). After the largest size, the model server
 answers requests with ids never seen in training (``served``). Writes
 ``results/scale.{json,md}`` and ``results/scale.png``.
+
+The gate's memory against its eval rows alone, the model and the rows' kind fixed:
+
+    python -m benchmarks.scale --rows 100000 --keep --work /tmp/scale_work --out /tmp/scale  # a kept run
+    python -m benchmarks.scale --gate-growth /tmp/scale_work/rows_100000 --repeats 1 4 16 64 256
+
+runs the gate alone on that run's eval split read 1, 4, ... times over (``gate_growth``) and writes
+``results/gate_memory.{json,md}``.
 """
 
 from __future__ import annotations
@@ -339,6 +347,7 @@ def _gate_process(argument: str) -> None:
         verdicts = task_gate.judge(tasks, labels, new, old, gates)
         seconds = time.perf_counter() - start
     peak = max(rss for _, rss in memory.samples)
+    held = sum(array.nbytes for array in (tasks, labels, new, old))  # the per-row arrays the gate keeps
     print(
         json.dumps(
             {
@@ -348,9 +357,64 @@ def _gate_process(argument: str) -> None:
                 "loaded_mb": loaded / 2**20,
                 "peak_mb": peak / 2**20,
                 "growth_mb": (peak - loaded) / 2**20,
+                "held_mb": held / 2**20,
             }
         )
     )
+
+
+def gate_growth(run: str, repeats: list[int]) -> dict:
+    """The per-task gate alone (``gate_alone``) on a kept run's eval split (``--keep``) read each of ``repeats``
+    times over: the same model and the same kind of rows, only their number growing, so its memory against the
+    eval rows alone. Each point: the gate's seconds, its peak over the loaded model and the bytes of the per-row
+    arrays it keeps."""
+    from pipelines.config import default_paths
+
+    spec_path = os.path.join(run, "spec", "feature_spec.yaml")
+    pipeline_root = default_paths(run, spec=spec_path)["pipeline_root"]
+    eval_files = sorted(
+        glob.glob(os.path.join(_artifact(pipeline_root, "CsvExampleGen", "examples"), "Split-eval", "*"))
+    )
+    model_dir = os.path.join(_artifact(pipeline_root, "Trainer", "model"), "Format-Serving")
+    points = []
+    for times in repeats:
+        point = {"repeats": times, **gate_alone(eval_files * times, model_dir, spec_path)}
+        print(
+            f"{point['rows']:>10,} eval rows: {point['seconds']:6.1f} s, growth {point['growth_mb']:6.1f} MB, "
+            f"per-row arrays {point['held_mb']:5.1f} MB",
+            flush=True,
+        )
+        points.append(point)
+    rows = [p["rows"] for p in points]
+    half = len(points) // 2  # the growth's slope over the larger half of the points: after TF's warm-up
+    slope = np.polyfit([r / 1e6 for r in rows[half:]], [p["growth_mb"] for p in points[half:]], 1)[0]
+    return {"run": run, "points": points, "growth_mb_per_million_rows_upper_half": float(slope)}
+
+
+def gate_markdown(result: dict) -> str:
+    lines = [
+        "# The per-task gate's memory against its eval rows",
+        "",
+        f"Command: `{result['command']}` ({result['seconds'] / 60:.0f} min). Machine: {result['machine']}.",
+        "",
+        f"One kept scale run's eval split (`{result['run']}`) read 1, 4, ... times over by the gate alone, in a "
+        "fresh process each, the candidate as its own baseline (two models score every row): the model and the kind "
+        "of rows fixed, only their number growing. Growth: the peak resident memory while the gate ran over the "
+        "memory once the model was loaded and had scored one batch. Per-row arrays: the bytes of what the gate "
+        "keeps a row (task, label, two scores) for the paired bootstrap.",
+        "",
+        "| eval rows | seconds | growth MB | per-row arrays MB |",
+        "|---|---|---|---|",
+    ]
+    for p in result["points"]:
+        lines.append(f"| {p['rows']:,} | {p['seconds']:.1f} | {p['growth_mb']:.1f} | {p['held_mb']:.1f} |")
+    lines += [
+        "",
+        f"Slope of the growth over the larger half of the points: "
+        f"{result['growth_mb_per_million_rows_upper_half']:.1f} MB per million eval rows.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def served_unseen_ids(paths: dict, train_frame, pipeline_root: str, user_buckets: int) -> dict:
@@ -669,9 +733,19 @@ def main(argv=None) -> int:
     parser.add_argument("--single", help=argparse.SUPPRESS)  # one size in this process, its result to this file
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)  # with --single
     parser.add_argument("--gate", help=argparse.SUPPRESS)  # the gate alone (gate_alone)
+    parser.add_argument("--gate-growth", metavar="RUN", help="the gate's memory on a kept run's eval split only")
+    parser.add_argument("--repeats", type=int, nargs="+", default=[1, 4, 16, 64], help="with --gate-growth")
     args = parser.parse_args(argv)
     if args.gate:
         _gate_process(args.gate)
+        return 0
+    if args.gate_growth:
+        start = time.perf_counter()
+        result = gate_growth(args.gate_growth, args.repeats)
+        out = os.path.join(RESULTS, "gate_memory")
+        machine.finish(
+            result, args, argv or sys.argv[1:], "benchmarks.scale", time.perf_counter() - start, out, gate_markdown
+        )
         return 0
     if args.report:
         with open(args.report) as f:

@@ -154,12 +154,12 @@ def gate_inputs(files: list[str], gates: task_gate.TaskGates, models: list, batc
     return _task_names(columns[gates.task_column]), columns[gates.label_column], scores
 
 
-def _task_names(values):
-    """A column of bytes as str (decoded once per distinct value)."""
+def _task_names(column: slice_metrics.Coded):
+    """A ``Coded`` column as str, one a row (each distinct value decoded once)."""
     import numpy as np
 
-    names, inverse = np.unique(values.astype(bytes), return_inverse=True) if len(values) else ([], [])
-    return np.array([name.decode() for name in names], dtype=object)[inverse] if len(values) else values
+    names = [value.decode() if isinstance(value, bytes) else str(value) for value in column.values]
+    return np.array(names, dtype=object)[column.codes]
 
 
 def _signatures(model_artifact) -> set[str]:

@@ -22,6 +22,7 @@ thresholds (they agree to about 0.001, tested); the others are TFMA's own defini
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -66,6 +67,27 @@ METRICS = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class Coded:
+    """A column of one value a row, as int32 codes into its distinct values: ``values[codes]`` is the column,
+    b"" the value of a row without one. 4 bytes a row, whatever the values' length (a row's bytes as an object
+    array would cost 8 more, and one per distinct value is kept)."""
+
+    codes: np.ndarray  # int32, one a row
+    values: np.ndarray  # object: each distinct value once (bytes, or ints for an integer column), b"" among them
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def isin(self, wanted) -> np.ndarray:
+        """The rows whose value is one of ``wanted``, as a boolean mask."""
+        wanted = set(wanted)
+        return np.isin(self.codes, [code for code, value in enumerate(self.values) if value in wanted])
+
+    def tolist(self) -> list:
+        return self.values[self.codes].tolist()
+
+
 def read_eval_columns(
     files: list[str],
     models: list,
@@ -78,7 +100,7 @@ def read_eval_columns(
     serialized examples: ({column: array}, [scores per model of ``models``, each a serving signature]).
 
     ``strings``: columns kept as one value a row (the task and slicing columns; a row without one gets b""),
-    held as integer codes into each column's distinct values, so a row costs 4 bytes a column; ``labels``: the
+    each a ``Coded`` column (4 bytes a row); ``labels``: the
     label column (0/1 ints, or floats with regression tasks), as float32; ``weight``: an example weight
     column (floats or ints), as float32 (1 where a row has none). Never the rows: memory grows by these few
     bytes a row only.
@@ -134,7 +156,7 @@ def read_eval_columns(
     for column in strings:
         values = np.empty(len(names[column]), dtype=object)
         values[:] = sorted(names[column], key=names[column].get)  # element by element: b"" beside integers
-        columns[column] = values[np.concatenate(codes[column])] if codes[column] else np.array([], dtype=object)
+        columns[column] = Coded(np.concatenate(codes[column]) if codes[column] else np.array([], "int32"), values)
     if labels is not None:
         columns[labels] = np.concatenate(label_parts) if label_parts else np.array([], dtype="float32")
     if weight is not None:
@@ -170,21 +192,30 @@ def slices(eval_config, columns: dict) -> list[tuple[tuple, np.ndarray]]:
             result.append(((), np.ones(n, dtype=bool)))
             continue
         names = keys + sorted(fixed)
-        stacked = np.stack([columns[name] for name in names], axis=1) if n else np.empty((0, len(names)), object)
-        present = (stacked != b"").all(axis=1)
+        coded = [columns[name] for name in names]
+        present = np.ones(n, dtype=bool)
+        for column in coded:
+            present &= ~column.isin([b""])
         for name, value in fixed.items():
-            present &= columns[name] == value.encode()
+            present &= columns[name].isin([value.encode()])
         if not present.any():
             continue
-        # Each column's values as codes (a column holds bytes or integers, never both, where present), then the
-        # combinations of codes; the slice key keeps each value as it is (TFMA keys an integer as an integer).
-        distinct, codes = zip(*(np.unique(column[present], return_inverse=True) for column in stacked.T), strict=True)
-        combos, inverse = np.unique(np.stack([c.reshape(-1) for c in codes], axis=1), axis=0, return_inverse=True)
+        # Each column's codes as ranks of its values present (bytes or integers, never both), so the slices come
+        # in the order of their values; the slice key keeps each value as it is (TFMA keys an int as an int).
+        ranks, distinct = [], []
+        for column in coded:
+            seen = np.unique(column.codes[present])
+            seen = seen[np.argsort(column.values[seen].tolist(), kind="stable")]  # by value
+            rank = np.zeros(len(column.values), dtype="int32")
+            rank[seen] = np.arange(len(seen))
+            ranks.append(rank[column.codes[present]])
+            distinct.append(column.values[seen])
+        combos, inverse = np.unique(np.stack(ranks, axis=1), axis=0, return_inverse=True)
         where = np.flatnonzero(present)
         for index, combo in enumerate(combos):
             mask = np.zeros(n, dtype=bool)
             mask[where[inverse.reshape(-1) == index]] = True
-            key = tuple((name, values[code]) for name, values, code in zip(names, distinct, combo, strict=True))
+            key = tuple((name, values[rank]) for name, values, rank in zip(names, distinct, combo, strict=True))
             result.append((key, mask))
     return result
 
@@ -233,7 +264,7 @@ def compute(
     labels = columns[label].astype("float64")
     weights = columns[weight].astype("float64") if weight else np.ones(len(labels))
     regression = (
-        np.isin(columns[task_column], [t.encode() for t in regression_tasks])
+        columns[task_column].isin([t.encode() for t in regression_tasks])
         if regression_tasks
         else np.zeros(len(labels), dtype=bool)
     )

@@ -454,7 +454,7 @@ def test_scale_benchmark_two_small_sizes_and_the_served_unseen_ids(tmp_path):
     from benchmarks import scale
 
     argv = ["--rows", "4000", "8000", "--user-buckets", "256", "--item-ids", "100", "--train-steps", "10"]
-    argv += ["--eval-steps", "1", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "scale")]
+    argv += ["--eval-steps", "1", "--work", str(tmp_path / "work"), "--out", str(tmp_path / "scale"), "--keep"]
     assert scale.main(argv) == 0
     result = json.loads((tmp_path / "scale.json").read_text())
     assert [s["rows"] for s in result["sizes"]] == [4000, 8000]
@@ -466,6 +466,23 @@ def test_scale_benchmark_two_small_sizes_and_the_served_unseen_ids(tmp_path):
     assert served["user_rule_holds"] and served["item_rule_holds"] and served["item_vocabulary"] == 100
     assert (tmp_path / "scale.png").stat().st_size > 0
     assert "Exponent b" in (tmp_path / "scale.md").read_text()
+    # The gate alone on the kept smaller run's eval split read once and twice: twice the rows, and 20 bytes kept a
+    # row (the task's reference, the label and two scores).
+    growth = [
+        "--gate-growth",
+        str(tmp_path / "work" / "rows_4000"),
+        "--repeats",
+        "1",
+        "2",
+        "--out",
+        str(tmp_path / "g"),
+    ]
+    assert scale.main(growth) == 0
+    points = json.loads((tmp_path / "g.json").read_text())["points"]
+    rows = result["sizes"][0]["eval_rows"]
+    assert [p["rows"] for p in points] == [rows, 2 * rows]
+    assert [p["held_mb"] * 2**20 for p in points] == [20 * rows, 40 * rows]
+    assert "growth MB" in (tmp_path / "g.md").read_text()
 
 
 @pytest.mark.slow  # about a minute: the synthetic set prepared, GRec built and compiled twice
