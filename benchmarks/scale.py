@@ -395,7 +395,9 @@ def gate_markdown(result: dict) -> str:
     lines = [
         "# The per-task gate's memory against its eval rows",
         "",
-        f"Command: `{result['command']}` ({result['seconds'] / 60:.0f} min). Machine: {result['machine']}.",
+        f"`{result['command']}`, {result['seconds'] / 60:.0f} min.",
+        "",
+        machine.summary(result["machine"]),
         "",
         f"One kept scale run's eval split (`{result['run']}`) read 1, 4, ... times over by the gate alone, in a "
         "fresh process each, the candidate as its own baseline (two models score every row): the model and the kind "
