@@ -154,6 +154,10 @@ def test_an_integer_slicing_column_is_keyed_by_its_integers_and_rows_without_it_
         (("surface", 3), ("task", b"click")): [True, True, False, False],
         (("surface", 7), ("task", b"cart")): [False, False, True, False],
     }
+    # A spec with a fixed value: only the rows holding it, sliced by the other column.
+    fixed = tfma.EvalConfig(slicing_specs=[tfma.SlicingSpec(feature_keys=["surface"], feature_values={"task": "cart"})])
+    assert [mask.tolist() for _, mask in slice_metrics.slices(fixed, columns)] == [[False, False, True, False]]
+    assert columns["task"].isin([b"cart"]).tolist() == [False, False, True, True]
 
 
 def test_regression_rows_and_example_weights_by_hand(tmp_path):
