@@ -174,6 +174,14 @@ def _artifact(pipeline_root: str, component: str, output: str) -> str:
     return found[-1]
 
 
+def _eval_split_and_model(pipeline_root: str) -> tuple[list[str], str]:
+    """A pipeline run's eval split files (ExampleGen's) and its Trainer's serving model folder."""
+    eval_files = sorted(
+        glob.glob(os.path.join(_artifact(pipeline_root, "CsvExampleGen", "examples"), "Split-eval", "*"))
+    )
+    return eval_files, os.path.join(_artifact(pipeline_root, "Trainer", "model"), "Format-Serving")
+
+
 def _timed(fn, *args):
     start = time.perf_counter()
     value = fn(*args)
@@ -372,10 +380,7 @@ def gate_growth(run: str, repeats: list[int]) -> dict:
 
     spec_path = os.path.join(run, "spec", "feature_spec.yaml")
     pipeline_root = default_paths(run, spec=spec_path)["pipeline_root"]
-    eval_files = sorted(
-        glob.glob(os.path.join(_artifact(pipeline_root, "CsvExampleGen", "examples"), "Split-eval", "*"))
-    )
-    model_dir = os.path.join(_artifact(pipeline_root, "Trainer", "model"), "Format-Serving")
+    eval_files, model_dir = _eval_split_and_model(pipeline_root)
     points = []
     for times in repeats:
         point = {"repeats": times, **gate_alone(eval_files * times, model_dir, spec_path)}
@@ -503,10 +508,7 @@ def run_size(rows: int, work: str, args, serve: bool) -> dict:
     floors["StatisticsGen"], _ = _timed(floor_statistics, frames, spec)
     floors["Transform"], _ = _timed(floor_transform, frames, spec)
     floors["Trainer"], fed_seconds = floor_trainer(pipeline_root, spec, args.model, args.train_steps)
-    eval_files = sorted(
-        glob.glob(os.path.join(_artifact(pipeline_root, "CsvExampleGen", "examples"), "Split-eval", "*"))
-    )
-    model_dir = os.path.join(_artifact(pipeline_root, "Trainer", "model"), "Format-Serving")
+    eval_files, model_dir = _eval_split_and_model(pipeline_root)
     floors["Evaluator"] = floor_evaluator(eval_files, model_dir, spec)
     gate = gate_alone(eval_files, model_dir, spec_path)
     components = {}

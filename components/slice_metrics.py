@@ -112,27 +112,22 @@ def read_eval_columns(
 
     from serving.contract import EXAMPLES_INPUT, OUTPUT_KEY
 
-    label_dtype = weight_dtype = None
-    kinds: dict = {}  # a column of ``strings`` -> its dtype, from the first row that has it
+    kinds: dict = {}  # a column -> its feature's kind ("int64_list", ...), from the first row that holds it
     names: dict[str, dict] = {column: {} for column in strings}
     codes: dict[str, list] = {column: [] for column in strings}
     label_parts, weight_parts, scores = [], [], [[] for _ in models]
     for records in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(batch):
-        for column in strings:  # strings, or integers (an integer-coded aux task column), as the rows hold them
-            if column not in kinds:
+        for column in (*strings, labels, weight):
+            if column is not None and column not in kinds:
                 kinds.update(_kind(records, column))
-        features = {column: tf.io.VarLenFeature(kinds.get(column, tf.string)) for column in strings}
-        if labels is not None:
-            if label_dtype is None:  # 0/1 ints, or floats with regression tasks (a float label column)
-                first = tf.train.Example.FromString(records[0].numpy()).features.feature[labels]
-                label_dtype = tf.float32 if first.WhichOneof("kind") == "float_list" else tf.int64
-            features[labels] = tf.io.FixedLenFeature([], label_dtype)
-        if weight is not None:
-            if weight_dtype is None:  # a float column, or an integer one (a CSV of whole weights)
-                first = tf.train.Example.FromString(records[0].numpy()).features.feature[weight]
-                weight_dtype = tf.int64 if first.WhichOneof("kind") == "int64_list" else tf.float32
-            default = 1 if weight_dtype == tf.int64 else 1.0
-            features[weight] = tf.io.FixedLenFeature([], weight_dtype, default_value=default)
+        # Strings, or integers (an integer-coded aux task column), as the rows hold them.
+        integer = {column: kinds.get(column) == "int64_list" for column in (*strings, weight)}
+        features = {column: tf.io.VarLenFeature(tf.int64 if integer[column] else tf.string) for column in strings}
+        if labels is not None:  # 0/1 ints, or floats with regression tasks (a float label column)
+            features[labels] = tf.io.FixedLenFeature([], tf.float32 if kinds.get(labels) == "float_list" else tf.int64)
+        if weight is not None:  # a float column, or an integer one (a CSV of whole weights)
+            dtype, default = (tf.int64, 1) if integer[weight] else (tf.float32, 1.0)
+            features[weight] = tf.io.FixedLenFeature([], dtype, default_value=default)
         parsed = tf.io.parse_example(records, features)
         rows = int(tf.size(records))
         for column in strings:
@@ -170,13 +165,14 @@ def _plain(value):
 
 
 def _kind(records, column: str) -> dict:
-    """{column: tf.int64 or tf.string} from the first of ``records`` that holds ``column``; {} when none does."""
+    """{column: its feature's kind, "int64_list", "float_list" or "bytes_list"} from the first of ``records`` that
+    holds ``column``; {} when none does."""
     import tensorflow as tf
 
     for record in records.numpy():
         feature = tf.train.Example.FromString(record).features.feature
         if column in feature:
-            return {column: tf.int64 if feature[column].WhichOneof("kind") == "int64_list" else tf.string}
+            return {column: feature[column].WhichOneof("kind")}
     return {}
 
 
@@ -204,11 +200,12 @@ def slices(eval_config, columns: dict) -> list[tuple[tuple, np.ndarray]]:
         # in the order of their values; the slice key keeps each value as it is (TFMA keys an int as an int).
         ranks, distinct = [], []
         for column in coded:
-            seen = np.unique(column.codes[present])
+            codes = column.codes[present]
+            seen = np.unique(codes)
             seen = seen[np.argsort(column.values[seen].tolist(), kind="stable")]  # by value
             rank = np.zeros(len(column.values), dtype="int32")
             rank[seen] = np.arange(len(seen))
-            ranks.append(rank[column.codes[present]])
+            ranks.append(rank[codes])
             distinct.append(column.values[seen])
         combos, inverse = np.unique(np.stack(ranks, axis=1), axis=0, return_inverse=True)
         where = np.flatnonzero(present)
