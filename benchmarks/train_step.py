@@ -6,8 +6,12 @@ matrix-multiply rate measured in the same run.
     python -m benchmarks.train_step --models grec --before 081b845 --runs 5 --steps 100   # against a revision
 
 Options compared (``OPTIONS``): ``default`` (what the Trainer compiles today:
-Keras' ``jit_compile="auto"``, which is off on a machine without an accelerator)
-and ``xla`` (``jit_compile=True``: the whole step one XLA program). Each run
+Keras' ``jit_compile="auto"``, which is off on a machine without an accelerator),
+``xla`` (``jit_compile=True``: the whole step one XLA program),
+``steps_per_execution`` (10 steps a call of the compiled function: less Python
+between steps, the same arithmetic) and ``mixed_bfloat16`` (Keras' dtype policy:
+bfloat16 matmuls, float32 variables; oneDNN runs them on AMX where the CPU has
+it, and numbers change, so a win would still owe a quality run). Each run
 builds the model anew on the synthetic set's inputs (``benchmarks.harness``, the
 small preset at batch 256), takes ``--warmup`` untimed steps, then times
 ``--steps`` steps of ``model.fit`` over a cached in-memory dataset; the table
@@ -34,7 +38,13 @@ import time
 from benchmarks import RESULTS, harness, machine
 from models import training
 
-OPTIONS = {"default": {}, "xla": {"jit_compile": True}}
+# Keyword arguments of ``model.compile``, except ``dtype_policy``: Keras' global dtype policy while building.
+OPTIONS = {
+    "default": {},
+    "xla": {"jit_compile": True},
+    "steps_per_execution": {"steps_per_execution": 10},
+    "mixed_bfloat16": {"dtype_policy": "mixed_bfloat16"},
+}
 MATMUL = 2048
 
 
@@ -56,6 +66,8 @@ def warm_model(name: str, data, option: dict, warmup: int, seed: int):
 
     from models import build_model
 
+    option = dict(option)
+    keras.mixed_precision.set_global_policy(option.pop("dtype_policy", "float32"))
     keras.utils.set_random_seed(seed)
     model = build_model(name, data.input_config, **harness.default_hyperparameters(name))
     model.compile(optimizer=training.optimizer(None), **option)
@@ -80,7 +92,11 @@ def step_rate(name: str, data, option: dict, steps: int, warmup: int, seed: int)
     start = time.perf_counter()
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
+    ran = int(model.optimizer.iterations.numpy())
+    if ran != warmup + steps:  # e.g. steps_per_execution rounding an epoch up: the rate would be wrong
+        raise RuntimeError(f"{name} ran {ran} train steps, not the {warmup} + {steps} timed as such")
     keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy("float32")  # an option's policy stays in its run
     return steps * training.BATCH_SIZE / seconds
 
 
@@ -200,6 +216,9 @@ def profile(name: str, data, steps: int, warmup: int, logdir: str) -> dict:
     start = time.perf_counter()
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
+    ran = int(model.optimizer.iterations.numpy())
+    if ran != warmup + steps:  # e.g. steps_per_execution rounding an epoch up: the rate would be wrong
+        raise RuntimeError(f"{name} ran {ran} train steps, not the {warmup} + {steps} timed as such")
     tf.profiler.experimental.stop()
     model_name = model.name
     keras.backend.clear_session()
@@ -311,6 +330,9 @@ def main(argv=None) -> int:
     parser.add_argument("--profile-steps", type=int, default=30, help="profile the first model's step (0: not)")
     parser.add_argument("--out", help="results path without suffix (default: results/train_step)")
     args = parser.parse_args(argv)
+    per_call = max(option.get("steps_per_execution", 1) for option in OPTIONS.values())
+    if args.steps % per_call or args.warmup % per_call:  # Keras runs whole calls: an epoch rounds up
+        parser.error(f"--steps and --warmup must be multiples of {per_call} (steps_per_execution)")
     start = time.perf_counter()
     result = run(args.models.split(","), args.runs, args.steps, args.warmup, args.rows, args.before, args.profile_steps)
     machine.finish(

@@ -485,16 +485,22 @@ def test_scale_benchmark_two_small_sizes_and_the_served_unseen_ids(tmp_path):
     assert "growth MB" in (tmp_path / "g.md").read_text()
 
 
-@pytest.mark.slow  # about a minute: the synthetic set prepared, GRec built and compiled twice
-def test_train_step_benchmark_times_both_compile_options_beside_the_matmul_rate(tmp_path):
+@pytest.mark.slow  # about two minutes: the synthetic set prepared, GRec built and compiled four times
+def test_train_step_benchmark_times_every_option_beside_the_matmul_rate(tmp_path):
+    import keras
+
     from benchmarks import train_step
 
-    argv = ["--models", "grec", "--runs", "1", "--steps", "3", "--warmup", "1", "--rows", "3000"]
-    assert train_step.main([*argv, "--out", str(tmp_path / "t")]) == 0
+    argv = ["--models", "grec", "--runs", "1", "--steps", "10", "--warmup", "10", "--rows", "3000"]
+    with pytest.raises(SystemExit):  # 3 steps: steps_per_execution=10 would run 10 and time them as 3
+        train_step.main([*argv[:4], "--steps", "3", *argv[6:], "--out", str(tmp_path / "t")])
+    assert train_step.main([*argv, "--out", str(tmp_path / "t")]) == 0  # each run checks the steps it ran
+    assert keras.mixed_precision.global_policy().name == "float32"  # mixed_bfloat16 stayed in its run
     result = json.loads((tmp_path / "t.json").read_text())
     options = result["models"]["grec"]["options"]
-    assert set(options) == set(train_step.OPTIONS) and all(o["median"] > 0 for o in options.values())
-    assert len(result["matmul_gflops"]) == 2 and min(result["matmul_gflops"]) > 0
+    assert set(options) == {"default", "xla", "steps_per_execution", "mixed_bfloat16"}
+    assert all(o["median"] > 0 for o in options.values())
+    assert len(result["matmul_gflops"]) == 4 and min(result["matmul_gflops"]) > 0
     assert "share of matmul rate" in (tmp_path / "t.md").read_text()
     profile = result["profile"]  # the default --profile-steps: GRec's ops by part, forward and backward
     assert {"forward: moe", "backward: moe", "optimizer"} <= set(profile["by_scope"])
