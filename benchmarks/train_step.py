@@ -229,9 +229,10 @@ def profile(name: str, data, steps: int, warmup: int, logdir: str) -> dict:
 def run(
     models, runs: int, steps: int, warmup: int, rows: int, before: str | None = None, profile_steps: int = 0
 ) -> dict:
-    """Each model's examples/s per compile option, ``runs`` times, the matmul rate before each run; with
-    ``before``, the default step at that revision too, in a fresh process after each of this revision's runs;
-    with ``profile_steps``, the first model's profile (``profile``)."""
+    """Each model's examples/s per compile option, ``runs`` times, the options taking turns within each run
+    (the host's slow spells then fall on every option alike), the matmul rate before each run; with
+    ``before``, the default step at that revision too, in a fresh process at the end of each run; with
+    ``profile_steps``, the first model's profile (``profile``)."""
     import tempfile
 
     from models.flops import encoder_flops, model_flops
@@ -243,19 +244,16 @@ def run(
         params = harness.default_hyperparameters(name)
         forward = model_flops(name, data.input_config, **params) + encoder_flops(data.input_config, **params)
         entry = {"train_flops_per_example": 3 * forward, "options": {}}
-        for option_name, option in OPTIONS.items():
-            rates = []
-            for run_index in range(runs):
+        rates = {option_name: [] for option_name in OPTIONS} | ({f"at {before}": []} if tree else {})
+        for run_index in range(runs):
+            for option_name, option in OPTIONS.items():
                 result["matmul_gflops"].append(matmul_gflops())
-                rates.append(step_rate(name, data, option, steps, warmup, seed=run_index))
-                print(f"{name:<8} {option_name:<8} run {run_index}: {rates[-1]:8,.0f} examples/s", flush=True)
-            entry["options"][option_name] = {"examples_per_second": rates, "median": statistics.median(rates)}
-        if tree:
-            rates = []
-            for run_index in range(runs):
-                rates.append(rate_at(tree, name, steps, warmup, rows, seed=run_index))
-                print(f"{name:<8} at {before}: run {run_index}: {rates[-1]:8,.0f} examples/s", flush=True)
-            entry["options"][f"at {before}"] = {"examples_per_second": rates, "median": statistics.median(rates)}
+                rates[option_name].append(step_rate(name, data, option, steps, warmup, seed=run_index))
+            if tree:
+                rates[f"at {before}"].append(rate_at(tree, name, steps, warmup, rows, seed=run_index))
+            print(f"{name} run {run_index}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()), flush=True)
+        for option_name, found in rates.items():
+            entry["options"][option_name] = {"examples_per_second": found, "median": statistics.median(found)}
         result["models"][name] = entry
     if profile_steps:
         with tempfile.TemporaryDirectory() as logdir:
@@ -292,7 +290,7 @@ def markdown(result: dict) -> str:
         lines += [
             "",
             f"`at {before}`: the default step of the models, harness and preprocessing at that revision, timed by "
-            "this revision's `step_rate` in a fresh process after each of this revision's runs, on that "
+            "this revision's `step_rate` in a fresh process at the end of each run, on that "
             "revision's synthetic inputs.",
         ]
     p = result.get("profile")
