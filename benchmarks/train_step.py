@@ -84,6 +84,14 @@ def warm_model(name: str, data, option: dict, warmup: int, seed: int):
     return model, batches
 
 
+def _check_steps(model, name: str, expected: int) -> None:
+    """Raises if ``model`` ran other than ``expected`` train steps (Keras runs whole ``steps_per_execution``
+    calls: an epoch shorter than one rounds up, and the rate would count steps that ran as not)."""
+    ran = int(model.optimizer.iterations.numpy())
+    if ran != expected:
+        raise RuntimeError(f"{name} ran {ran} train steps, not the {expected} timed as such")
+
+
 def step_rate(name: str, data, option: dict, steps: int, warmup: int, seed: int) -> float:
     """Examples per second of ``steps`` train steps after ``warmup``, on a cached in-memory dataset."""
     import keras
@@ -92,9 +100,7 @@ def step_rate(name: str, data, option: dict, steps: int, warmup: int, seed: int)
     start = time.perf_counter()
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
-    ran = int(model.optimizer.iterations.numpy())
-    if ran != warmup + steps:  # e.g. steps_per_execution rounding an epoch up: the rate would be wrong
-        raise RuntimeError(f"{name} ran {ran} train steps, not the {warmup} + {steps} timed as such")
+    _check_steps(model, name, warmup + steps)
     keras.backend.clear_session()
     keras.mixed_precision.set_global_policy("float32")  # an option's policy stays in its run
     return steps * training.BATCH_SIZE / seconds
@@ -136,7 +142,8 @@ def rate_at(tree: str, name: str, steps: int, warmup: int, rows: int, seed: int)
 
     script = os.path.join(tree, "benchmarks", "step_rate_here.py")
     with open(script, "w") as f:
-        f.write(_AT_REVISION.format(source=inspect.getsource(warm_model) + "\n\n" + inspect.getsource(step_rate)))
+        source = "\n\n".join(inspect.getsource(fn) for fn in (_check_steps, warm_model, step_rate))
+        f.write(_AT_REVISION.format(source=source))
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.step_rate_here", json.dumps([name, steps, warmup, rows, seed])],
         cwd=tree,
@@ -216,9 +223,7 @@ def profile(name: str, data, steps: int, warmup: int, logdir: str) -> dict:
     start = time.perf_counter()
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
-    ran = int(model.optimizer.iterations.numpy())
-    if ran != warmup + steps:  # e.g. steps_per_execution rounding an epoch up: the rate would be wrong
-        raise RuntimeError(f"{name} ran {ran} train steps, not the {warmup} + {steps} timed as such")
+    _check_steps(model, name, warmup + steps)
     tf.profiler.experimental.stop()
     model_name = model.name
     keras.backend.clear_session()
