@@ -280,16 +280,23 @@ def markdown(result: dict) -> str:
         f"{training.BATCH_SIZE}, the small preset, {result['args']['steps']} timed steps after "
         f"{result['args']['warmup']}, {result['args']['runs']} runs.",
         "",
-        "| model | option | examples/s (median) | runs | vs default | step GFLOP/s | share of matmul rate |",
-        "|---|---|---|---|---|---|---|",
+        "| model | option | examples/s (median) | runs | vs default | per run vs default (median, range) "
+        "| step GFLOP/s | share of matmul rate |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, entry in result["models"].items():
-        base = entry["options"]["default"]["median"]
+        base = entry["options"]["default"]
         for option, o in entry["options"].items():
             rate = o["median"] * entry["train_flops_per_example"] / 1e9
             runs = ", ".join(f"{r:,.0f}" for r in o["examples_per_second"])
+            # The options take turns within each run: a run's rate over the default's in the same run.
+            paired = [r / d for r, d in zip(o["examples_per_second"], base["examples_per_second"], strict=True)]
+            per_run = f"{statistics.median(paired):.2f}x ({min(paired):.2f}-{max(paired):.2f})"
             flops = "- | -" if option.startswith("at ") else f"{rate:.1f} | {rate / peak:.1%}"  # another model
-            lines.append(f"| {name} | {option} | {o['median']:,.0f} | {runs} | {o['median'] / base:.2f}x | {flops} |")
+            lines.append(
+                f"| {name} | {option} | {o['median']:,.0f} | {runs} | {o['median'] / base['median']:.2f}x | {per_run} "
+                f"| {flops} |"
+            )
     before = result["args"].get("before")
     if before:
         lines += [
