@@ -280,6 +280,14 @@ def markdown(result: dict) -> str:
         f"{training.BATCH_SIZE}, the small preset, {result['args']['steps']} timed steps after "
         f"{result['args']['warmup']}, {result['args']['runs']} runs.",
         "",
+    ]
+    if result.get("flops_recounted"):
+        lines += [
+            f"Step FLOPs recounted at {result['flops_recounted']} (`models.flops`): the run counted the text and "
+            "history encoders at the encoder's default width 64, not the preset's 32.",
+            "",
+        ]
+    lines += [
         "| model | option | examples/s (median) | runs | vs default | per run vs default (median, range) "
         "| step GFLOP/s | share of matmul rate |",
         "|---|---|---|---|---|---|---|---|",

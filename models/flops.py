@@ -7,7 +7,10 @@ input encoders are shared by every model and counted once (``encoder_flops``).
 
 from __future__ import annotations
 
+import inspect
+
 from models.input_config import InputConfig
+from models.input_encoder import InputEncoder
 from models.wide_deep_head import categorical_width
 
 
@@ -18,23 +21,32 @@ def _parallel_block(tokens, width, heads):
     return 2 * (projections + attention + 3 * tokens * width * mlp_hidden)
 
 
-def encoder_flops(
-    config: InputConfig,
-    dim,
-    embedding_dim=16,
-    text_hidden_dim=64,
-    history_hidden_dim=64,
-    categorical_widths="fixed",
-    **_,
-):
-    """FLOPs of the shared input encoders for one example."""
-    embedded = sum(categorical_width(size, embedding_dim, categorical_widths) for _, size in config.categorical)
-    flops = 2 * embedded * dim + 2 * len(config.numerical) * dim
-    for _, _, length in config.text:  # one encoder per text column
-        h = text_hidden_dim
-        flops += 2 * (4 * length * h * h + 2 * length * length * h + 2 * length * h * 2 * h) + 2 * h * dim
+def _encoder_options(encoder_options) -> dict:
+    """``InputEncoder``'s keyword defaults (one source for them) with a model's ``encoder_options`` applied."""
+    defaults = {
+        p.name: p.default
+        for p in inspect.signature(InputEncoder.__init__).parameters.values()
+        if p.default is not inspect.Parameter.empty
+    }
+    return {**defaults, **(encoder_options or {})}
+
+
+def encoder_flops(config: InputConfig, dim, embedding_dim=16, encoder_options=None, **_):
+    """FLOPs of the shared input encoders for one example; ``dim``, ``embedding_dim`` and ``encoder_options``
+    as the model takes them (the sizes it leaves out at ``InputEncoder``'s defaults)."""
+    o = _encoder_options(encoder_options)
+    embedded = sum(categorical_width(size, embedding_dim, o["categorical_widths"]) for _, size in config.categorical)
+    numerical = len(config.numerical)
+    flops = 2 * embedded * dim + 2 * numerical * dim
+    if o["numerical_embedding"] == "periodic":  # per column: 2k features -> e, then e more inputs to the deep half
+        flops += numerical * (2 * 2 * o["periodic_frequencies"] * embedding_dim + 2 * embedding_dim * dim)
+    for _, _, length in config.text:  # one encoder per text column; feed-forward width 2h
+        h = o["text_hidden_dim"]
+        layer = 2 * (4 * length * h * h + 2 * length * length * h + 2 * length * h * 2 * h)
+        flops += o["text_layers"] * layer + 2 * h * dim
     for _, _, length in config.history:
-        flops += _parallel_block(length, history_hidden_dim, 2) + 2 * 2 * history_hidden_dim * dim
+        h = o["history_hidden_dim"]
+        flops += o["history_blocks"] * _parallel_block(length, h, o["history_heads"]) + 2 * 2 * h * dim
     if config.image:
         flops += 2 * config.image[1] * dim
     return flops

@@ -84,6 +84,34 @@ def test_warm_start_quick_mode_chains_each_day_from_the_last(tmp_path):
     assert "warm - cold" in (tmp_path / "w.md").read_text()
 
 
+def test_encoder_flops_by_hand_count_the_models_encoder_options():
+    from models.flops import encoder_flops
+    from models.input_config import InputConfig
+
+    config = InputConfig(
+        task_columns=[("task", 3)], categorical=[("c", 10)], numerical=["x"], text=[("t", 50, 4)], history=[("h", 9, 3)]
+    )
+    options = dict(text_hidden_dim=2, text_layers=2, history_hidden_dim=3, history_blocks=0, history_heads=1)
+    # D = 4, e = 2. Context: one embedding 2 -> D, 2*2*4 = 16, one numerical 2*1*4 = 8. Text (L = 4, h = 2, feed-
+    # forward 2h) per layer 2 * (4*L*h*h + 2*L*L*h + 2*L*h*2h) = 2 * (64 + 64 + 64) = 384, two layers, pooled
+    # h -> D 2*2*4 = 16. History (h = 3): no block, mean-max 2h -> D, 2*6*4 = 48.
+    assert encoder_flops(config, dim=4, embedding_dim=2, encoder_options=options) == 16 + 8 + 2 * 384 + 16 + 48
+    # One parallel block over L = 3 items, one query head: q, o 2*L*h*h each, one k and one v head 2*L*h*h each
+    # (108), scores and context 2*L*L*h = 54, SwiGLU 3*L*h*8 = 216: 2 * (108 + 54 + 216) = 756.
+    blocks = encoder_flops(config, dim=4, embedding_dim=2, encoder_options=dict(options, history_blocks=1))
+    assert blocks - encoder_flops(config, dim=4, embedding_dim=2, encoder_options=options) == 756
+    # Periodic numericals, k = 3 frequencies: 2k -> e, 2*6*2 = 24, and e more deep inputs, 2*2*4 = 16.
+    periodic = dict(options, numerical_embedding="periodic", periodic_frequencies=3)
+    assert encoder_flops(config, dim=4, embedding_dim=2, encoder_options=periodic) == 16 + 8 + 784 + 48 + 24 + 16
+    # Sizes the model leaves out are InputEncoder's defaults (text and history width 64, one layer, one block).
+    assert encoder_flops(config, dim=4, embedding_dim=2) == encoder_flops(
+        config,
+        dim=4,
+        embedding_dim=2,
+        encoder_options=dict(text_hidden_dim=64, text_layers=1, history_hidden_dim=64, history_blocks=1),
+    )
+
+
 def test_analytic_flops_by_hand():
     from models.flops import model_flops
     from models.input_config import InputConfig
