@@ -5,6 +5,7 @@ environment's, so Airflow gets its own virtual environment::
 
     scripts/bootstrap.sh airflow                   # .venv-airflow: tfx + apache-airflow 2.10
     export AIRFLOW_HOME=$PWD/airflow_home GREC_HOME=$PWD
+    export AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT=120   # this file imports TFX and TensorFlow: 14 s on 2 cores
     mkdir -p $AIRFLOW_HOME/dags && ln -s $PWD/pipelines/airflow_dag.py $AIRFLOW_HOME/dags/grec_dag.py
     .venv-airflow/bin/airflow db migrate
     .venv-airflow/bin/airflow dags test grec      # one run now, local executor, SQLite

@@ -42,13 +42,17 @@ def test_airflow_dag_runs_the_pipeline_and_pushes(tmp_path):
         GREC_HOME=str(home),
         GREC_TRAIN_STEPS="40",
         TF_CPP_MIN_LOG_LEVEL="2",
+        # The documented 120 s (docs/pipeline.md) and more: the default run shares 2 cores with other tests, and
+        # Airflow's default 30 s let the DAG's import (14 s idle) time out once under that load.
+        AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT="600",
     )
     env.pop("PYTHONPATH", None)  # the Airflow venv must find the repository by itself (its .pth)
     for command in (["db", "migrate"], ["dags", "list"], ["dags", "test", "grec"]):
         done = subprocess.run([airflow, *command], env=env, capture_output=True, text=True, timeout=1800)
         assert done.returncode == 0, f"airflow {' '.join(command)}:\n" + done.stdout[-3000:] + done.stderr[-3000:]
-        if command[1] == "list":
-            assert re.search(r"^grec\s*\|", done.stdout, re.M), done.stdout
+        if command[1] == "list" and not re.search(r"^grec\s*\|", done.stdout, re.M):
+            errors = subprocess.run([airflow, "dags", "list-import-errors"], env=env, capture_output=True, text=True)
+            pytest.fail("no grec DAG listed:\n" + done.stdout[-2000:] + errors.stdout[-3000:])
     log = done.stdout + done.stderr
     succeeded = set(re.findall(r"Marking task as SUCCESS\. dag_id=grec, task_id=(\w+)", log))
     assert succeeded == TASKS, log[-3000:]
