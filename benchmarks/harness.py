@@ -13,6 +13,7 @@ task, splitting the same total number of steps across tasks.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 
@@ -121,6 +122,27 @@ def _write_csv(columns: dict, path: str) -> str:
 def default_hyperparameters(name: str, dim: int = 64) -> dict:
     """Equal-width settings (``models.presets.small``): GRec's active expert width K*F equals the baselines'."""
     return presets.small(name, dim)
+
+
+def parse_variant(text: str) -> tuple[str, tuple[str, dict]]:
+    """``NAME=MODEL:JSON`` (a benchmark's ``--variant``) -> (NAME, (MODEL, preset overrides)); the overrides
+    replace the preset's keys whole (``encoder_options`` too) and are checked against the model.
+
+    Raises:
+        ValueError: the text is not of that form, its JSON is not an object, or the model does not take a key.
+    """
+    name, _, definition = text.partition("=")
+    model, _, overrides = definition.partition(":")
+    if not (name and model):
+        raise ValueError(f"--variant {text!r}: expected NAME=MODEL:JSON")
+    try:
+        parsed = json.loads(overrides or "{}")
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--variant {text!r}: its JSON does not parse ({error})") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"--variant {text!r}: its JSON must be an object of preset keys")
+    presets.resolve(model, parsed)
+    return name, (model, parsed)
 
 
 def _dataset(x, y, batch_size, seed):

@@ -42,7 +42,7 @@ import shlex
 import sys
 import tempfile
 
-from benchmarks import RESULTS, harness  # noqa: F401 (harness: the training loop, patched by tests)
+from benchmarks import RESULTS, harness
 from benchmarks.quality import learners
 from benchmarks.quality.compare import VERDICTS, summarize  # noqa: F401 (re-exported)
 from benchmarks.quality.datasets import DATASETS, SYNTHETIC, prepare, prepare_synthetic  # noqa: F401
@@ -105,13 +105,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.tfidf_terms:
         learners.TFIDF_TERMS = args.tfidf_terms  # read when the TF-IDF tables are built
-    variants = {}
-    for text in args.variant:
-        name, _, definition = text.partition("=")
-        model, _, overrides = definition.partition(":")
-        if not (name and model):
-            parser.error(f"--variant {text!r}: expected NAME=MODEL:JSON")
-        variants[name] = (model, json.loads(overrides or "{}"))
+    try:
+        variants = dict(harness.parse_variant(text) for text in args.variant)
+    except ValueError as error:
+        parser.error(str(error))
     with tempfile.TemporaryDirectory() as scratch:
         result = run(
             args.dataset,

@@ -1,4 +1,4 @@
-"""The Trainer's compiled train step on batches already in memory, per compile option, beside the machine's
+r"""The Trainer's compiled train step on batches already in memory, per compile option, beside the machine's
 matrix-multiply rate measured in the same run.
 
     python -m benchmarks.train_step                          # grec and mmoe, 3 runs of 60 steps each option
@@ -20,6 +20,15 @@ analytic FLOP rate (``models.flops``, 3x the forward pass for forward and
 backward) as a share of the matmul rate (a float32 ``MATMUL`` x ``MATMUL``
 product, the median of ten) measured beside it.
 
+``--options default,xla`` times some of them; ``--variant NAME=MODEL:JSON`` names a model with preset
+overrides (``benchmarks.harness.parse_variant``, as the quality benchmark's) for ``--models``: every model and
+option takes turns within each run, and the report gives each model's default step against the first
+model's in the same run, e.g. a cheaper encoder against the preset::
+
+    python -m benchmarks.train_step --models grec,grec_h0 --options default --profile-steps 0 \
+        --variant 'grec_h0=grec:{"encoder_options": {"text_hidden_dim": 32, "history_hidden_dim": 32,
+        "numerical_embedding": "periodic", "history_blocks": 0}}'
+
 ``--before REV`` also times the default step at another revision (its models, harness and synthetic
 inputs, in a fresh process, by this file's ``step_rate``): before and after in one run. ``--profile-steps
 N`` traces N steps of the first model with the TF profiler and sums the ops' self time by op type and by
@@ -29,6 +38,7 @@ the part of the model they ran for (``op_times``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -58,9 +68,9 @@ def matmul_gflops(size: int = MATMUL, repeats: int = 10) -> float:
     return 2 * size**3 / time_calls(lambda: product(a).numpy(), repeats, warmup=1) / 1e9
 
 
-def warm_model(name: str, data, option: dict, warmup: int, seed: int):
+def warm_model(name: str, data, option: dict, warmup: int, seed: int, variant=None):
     """(the model ``name`` at its preset compiled with ``option``, its 20 in-memory batches repeated) after
-    ``warmup`` steps on them."""
+    ``warmup`` steps on them; ``variant`` (MODEL, overrides): that model at its preset with the overrides."""
     import keras
     import tensorflow as tf
 
@@ -69,7 +79,9 @@ def warm_model(name: str, data, option: dict, warmup: int, seed: int):
     option = dict(option)
     keras.mixed_precision.set_global_policy(option.pop("dtype_policy", "float32"))
     keras.utils.set_random_seed(seed)
-    model = build_model(name, data.input_config, **harness.default_hyperparameters(name))
+    model_name, overrides = variant or (name, {})
+    hyperparameters = {**harness.default_hyperparameters(model_name), **overrides}
+    model = build_model(model_name, data.input_config, **hyperparameters)
     model.compile(optimizer=training.optimizer(None), **option)
     batches = (
         tf.data.Dataset.from_tensor_slices((data.train_x, data.train_y))
@@ -92,11 +104,11 @@ def _check_steps(model, name: str, expected: int) -> None:
         raise RuntimeError(f"{name} ran {ran} train steps, not the {expected} timed as such")
 
 
-def step_rate(name: str, data, option: dict, steps: int, warmup: int, seed: int) -> float:
+def step_rate(name: str, data, option: dict, steps: int, warmup: int, seed: int, variant=None) -> float:
     """Examples per second of ``steps`` train steps after ``warmup``, on a cached in-memory dataset."""
     import keras
 
-    model, batches = warm_model(name, data, option, warmup, seed)
+    model, batches = warm_model(name, data, option, warmup, seed, variant)
     start = time.perf_counter()
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
@@ -212,13 +224,13 @@ def op_times(logdir: str, model_name: str) -> tuple[dict, dict]:
     return by_type, by_scope
 
 
-def profile(name: str, data, steps: int, warmup: int, logdir: str) -> dict:
+def profile(name: str, data, steps: int, warmup: int, logdir: str, variant=None) -> dict:
     """The TF profiler's trace of ``steps`` train steps of ``name`` at its preset (after ``warmup``), summed by
     ``op_times``: wall seconds, op seconds by type and by scope."""
     import keras
     import tensorflow as tf
 
-    model, batches = warm_model(name, data, {}, warmup, seed=0)
+    model, batches = warm_model(name, data, {}, warmup, seed=0, variant=variant)
     tf.profiler.experimental.start(logdir)
     start = time.perf_counter()
     model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0)
@@ -232,37 +244,55 @@ def profile(name: str, data, steps: int, warmup: int, logdir: str) -> dict:
 
 
 def run(
-    models, runs: int, steps: int, warmup: int, rows: int, before: str | None = None, profile_steps: int = 0
+    models,
+    runs: int,
+    steps: int,
+    warmup: int,
+    rows: int,
+    before: str | None = None,
+    profile_steps: int = 0,
+    options=tuple(OPTIONS),
+    variants: dict | None = None,
 ) -> dict:
-    """Each model's examples/s per compile option, ``runs`` times, the options taking turns within each run
-    (the host's slow spells then fall on every option alike), the matmul rate before each run; with
-    ``before``, the default step at that revision too, in a fresh process at the end of each run; with
-    ``profile_steps``, the first model's profile (``profile``)."""
+    """Each model's examples/s per compile option of ``options``, ``runs`` times, every model and option
+    taking turns within each run (the host's slow spells then fall on all alike), the matmul rate before
+    each step rate; ``variants`` {name: (model, preset overrides)}: names of ``models`` that are a model with
+    overrides; with ``before``, each model's default step at that revision too, in a fresh process after its
+    options in each run; with ``profile_steps``, the first model's profile (``profile``)."""
     import tempfile
 
     from models.flops import encoder_flops, model_flops
 
+    variants = variants or {}
     data = harness.prepare_data(num_rows=rows, seed=0)
-    result = {"matmul_gflops": [], "models": {}}
+    result = {"matmul_gflops": [], "models": {}, "variants": {n: list(v) for n, v in variants.items()}}
     tree = tree_at(before) if before else None
+    rates = {}
     for name in models:
-        params = harness.default_hyperparameters(name)
-        forward = model_flops(name, data.input_config, **params) + encoder_flops(data.input_config, **params)
-        entry = {"train_flops_per_example": 3 * forward, "options": {}}
-        rates = {option_name: [] for option_name in OPTIONS} | ({f"at {before}": []} if tree else {})
-        for run_index in range(runs):
-            for option_name, option in OPTIONS.items():
+        model_name, overrides = variants.get(name, (name, {}))
+        params = {**harness.default_hyperparameters(model_name), **overrides}
+        forward = model_flops(model_name, data.input_config, **params) + encoder_flops(data.input_config, **params)
+        result["models"][name] = {"train_flops_per_example": 3 * forward, "options": {}}
+        rates[name] = {option_name: [] for option_name in options} | ({f"at {before}": []} if tree else {})
+    for run_index in range(runs):
+        for name in models:
+            for option_name in options:
                 result["matmul_gflops"].append(matmul_gflops())
-                rates[option_name].append(step_rate(name, data, option, steps, warmup, seed=run_index))
+                rate = step_rate(name, data, OPTIONS[option_name], steps, warmup, run_index, variants.get(name))
+                rates[name][option_name].append(rate)
             if tree:
-                rates[f"at {before}"].append(rate_at(tree, name, steps, warmup, rows, seed=run_index))
-            print(f"{name} run {run_index}: " + ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates.items()), flush=True)
-        for option_name, found in rates.items():
-            entry["options"][option_name] = {"examples_per_second": found, "median": statistics.median(found)}
-        result["models"][name] = entry
+                rates[name][f"at {before}"].append(rate_at(tree, name, steps, warmup, rows, seed=run_index))
+            found = ", ".join(f"{k} {v[-1]:,.0f}" for k, v in rates[name].items())
+            print(f"{name} run {run_index}: {found}", flush=True)
+    for name in models:
+        for option_name, found in rates[name].items():
+            result["models"][name]["options"][option_name] = {
+                "examples_per_second": found,
+                "median": statistics.median(found),
+            }
     if profile_steps:
         with tempfile.TemporaryDirectory() as logdir:
-            result["profile"] = profile(models[0], data, profile_steps, warmup, logdir)
+            result["profile"] = profile(models[0], data, profile_steps, warmup, logdir, variants.get(models[0]))
     return result
 
 
@@ -305,6 +335,20 @@ def markdown(result: dict) -> str:
                 f"| {name} | {option} | {o['median']:,.0f} | {runs} | {o['median'] / base['median']:.2f}x | {per_run} "
                 f"| {flops} |"
             )
+    names = list(result["models"])
+    first = result["models"][names[0]]["options"]["default"]["examples_per_second"]
+    if len(names) > 1:  # the models take turns within each run too: each against the first in the same run
+        lines += ["", f"Each model's default step against {names[0]}'s in the same run:", ""]
+        lines += [f"| model | per run vs {names[0]} (median, range) |", "|---|---|"]
+        for name in names[1:]:
+            found = result["models"][name]["options"]["default"]["examples_per_second"]
+            paired = [r / f for r, f in zip(found, first, strict=True)]
+            lines.append(f"| {name} | {statistics.median(paired):.2f}x ({min(paired):.2f}-{max(paired):.2f}) |")
+    if result.get("variants"):
+        lines += [
+            "",
+            "Variants: " + "; ".join(f"`{n}` = {m} {json.dumps(o)}" for n, (m, o) in result["variants"].items()),
+        ]
     before = result["args"].get("before")
     if before:
         lines += [
@@ -347,12 +391,34 @@ def main(argv=None) -> int:
     parser.add_argument("--before", help="also time the default step at this git revision (fresh processes)")
     parser.add_argument("--profile-steps", type=int, default=30, help="profile the first model's step (0: not)")
     parser.add_argument("--out", help="results path without suffix (default: results/train_step)")
+    parser.add_argument(
+        "--options", default=",".join(OPTIONS), help=f"compile options, comma-separated, with default: {list(OPTIONS)}"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=MODEL:JSON",
+        help="a model with preset overrides, named in --models, e.g. 'grec_k2=grec:{\"top_k\": 2}'",
+    )
     args = parser.parse_args(argv)
-    per_call = max(option.get("steps_per_execution", 1) for option in OPTIONS.values())
+    options = args.options.split(",")
+    if "default" not in options or not set(options) <= set(OPTIONS):
+        parser.error(f"--options: some of {list(OPTIONS)}, default among them. Received: {args.options!r}")
+    try:
+        variants = dict(harness.parse_variant(text) for text in args.variant)
+    except ValueError as error:
+        parser.error(str(error))
+    models = args.models.split(",")
+    if args.before and set(models) & set(variants):
+        parser.error("--before times each model's own preset at that revision: name no variant in --models")
+    per_call = max(OPTIONS[name].get("steps_per_execution", 1) for name in options)
     if args.steps % per_call or args.warmup % per_call:  # Keras runs whole calls: an epoch rounds up
         parser.error(f"--steps and --warmup must be multiples of {per_call} (steps_per_execution)")
     start = time.perf_counter()
-    result = run(args.models.split(","), args.runs, args.steps, args.warmup, args.rows, args.before, args.profile_steps)
+    result = run(
+        models, args.runs, args.steps, args.warmup, args.rows, args.before, args.profile_steps, options, variants
+    )
     machine.finish(
         result,
         args,

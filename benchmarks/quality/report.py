@@ -48,6 +48,22 @@ def to_markdown(result: dict, command: str) -> str:
         mean_oracle = sum(e["oracle"]["ap"] for e in entries) / len(entries)
         lines.append(f"| oracle (the generator's probability) | {mean_oracle:.4f} | 1.000 | |")
     lines.append("")
+    validation = result.get("validation")
+    if validation:
+        lines += [
+            f"Validation log loss ({validation['rows']} rows, the split early stopping chose each model's step on; "
+            "mean over seeds):",
+            "",
+            "| model | log loss (mean +- std over seeds) | GRec - model [95 % CI] | verdict |",
+            "|---|---:|---:|---|",
+        ]
+        for name, m in validation["models"].items():
+            vs = validation["grec_vs"].get(name)
+            cmp = (
+                f"{vs['difference']:+.4f} [{vs['low']:+.4f}, {vs['high']:+.4f}] | GRec {vs['verdict']}" if vs else " | "
+            )
+            lines.append(f"| {name} | {m['mean']:.4f} +- {m['std']:.4f} | {cmp} |")
+        lines.append("")
     if result.get("tune_trials"):
         lines += [f"Tuned first, {result['tune_trials']} random-search trials each on validation; chosen:", ""]
         lines += [f"- {name}: `{chosen}`" for name, chosen in result["tuned"].items()] + [""]

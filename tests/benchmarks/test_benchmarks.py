@@ -271,6 +271,24 @@ def test_real_data_benchmark_smallest_run(tmp_path):
 
 
 @pytest.mark.slow  # about 2 minutes; the default run keeps test_every_benchmark_module_imports
+def test_paired_validation_loss_says_which_model_has_the_lower_loss():
+    import numpy as np
+
+    from benchmarks.quality.compare import log_loss, paired_loss
+
+    assert log_loss([1, 0], [0.8, 0.4]) == pytest.approx(-(np.log(0.8) + np.log(0.6)) / 2)
+    assert log_loss([1, 0], [1.0, 0.0]) == pytest.approx(-np.log(1 - 1e-7))  # clipped as Keras clips
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.95, 3000)
+    labels = (rng.uniform(size=3000) < p).astype(int)
+    noisy = np.clip(p + rng.normal(0, 0.2, (2, 3000)), 0.01, 0.99)  # two seeds of a worse model
+    d = paired_loss(labels, p, noisy)
+    expected = log_loss(labels, p) - np.mean([log_loss(labels, n) for n in noisy])
+    assert d["difference"] == pytest.approx(expected) and d["low"] < d["difference"] < d["high"] < 0
+    assert d["verdict"] == "better"  # the lower loss
+    assert paired_loss(labels, noisy, p)["verdict"] == "worse"
+
+
 def test_quality_benchmark_on_the_synthetic_set_with_a_variant(tmp_path, monkeypatch):
     """The synthetic set under the new protocol's split, a GRec variant beside GRec, LightGBM per task; the
     deep models trained at the batch size and learning rate given."""
@@ -311,6 +329,10 @@ def test_quality_benchmark_on_the_synthetic_set_with_a_variant(tmp_path, monkeyp
     for entry in result["tasks"].values():
         assert set(entry["models"]) == {"grec", "two_blocks", "lightgbm"}
         assert 0 < entry["positives"] < entry["test_rows"]
+    validation = result["validation"]  # the deep models' loss on the early-stopping rows, paired with GRec's
+    assert validation["rows"] == result["rows"]["valid"] and set(validation["models"]) == {"grec", "two_blocks"}
+    assert 0 < validation["models"]["two_blocks"]["mean"] < 1 and set(validation["grec_vs"]) == {"two_blocks"}
+    assert "Validation log loss" in (tmp_path / "r.md").read_text()
     summary = real_data.summarize(result)
     assert sum(summary["lightgbm"][v] for v in real_data.VERDICTS) == 8
     markdown = (tmp_path / "r.md").read_text()
@@ -534,6 +556,45 @@ def test_train_step_benchmark_times_every_option_beside_the_matmul_rate(tmp_path
     assert {"forward: moe", "backward: moe", "optimizer"} <= set(profile["by_scope"])
     assert {"forward: input_encoder/history", "backward: input_encoder/text"} <= set(profile["by_scope"])
     assert sum(profile["by_scope"].values()) == pytest.approx(sum(profile["by_type"].values()))
+
+
+def test_parse_variant_names_a_model_with_checked_preset_overrides():
+    from benchmarks.harness import parse_variant
+
+    assert parse_variant('grec_k2=grec:{"top_k": 2}') == ("grec_k2", ("grec", {"top_k": 2}))
+    assert parse_variant("plain=mmoe") == ("plain", ("mmoe", {}))
+    for text, words in [
+        ("grec", "NAME=MODEL:JSON"),
+        ('k=grec:{"top_k": 2', "does not parse"),
+        ("k=grec:[2]", "must be an object"),
+        ('k=grec:{"top_kk": 2}', "top_kk"),  # the model's check names the key it does not take
+    ]:
+        with pytest.raises(ValueError, match=words):
+            parse_variant(text)
+
+
+@pytest.mark.slow  # about a minute: two models built and stepped in each of two runs
+def test_train_step_variants_take_turns_with_the_model_and_count_their_own_flops(tmp_path):
+    from benchmarks import harness, train_step
+    from models.flops import encoder_flops
+
+    no_block = dict(harness.default_hyperparameters("grec")["encoder_options"], history_blocks=0)
+    variant = "grec_h0=grec:" + json.dumps({"encoder_options": no_block})
+    argv = ["--models", "grec,grec_h0", "--variant", variant, "--runs", "2", "--steps", "10", "--warmup", "10"]
+    argv += ["--rows", "3000", "--options", "default", "--profile-steps", "0", "--out", str(tmp_path / "t")]
+    with pytest.raises(SystemExit):  # the ratios' base must be timed
+        train_step.main([*argv, "--options", "xla"])
+    assert train_step.main(argv) == 0
+    result = json.loads((tmp_path / "t.json").read_text())
+    grec, h0 = result["models"]["grec"], result["models"]["grec_h0"]
+    assert set(grec["options"]) == set(h0["options"]) == {"default"}
+    assert len(h0["options"]["default"]["examples_per_second"]) == 2 and len(result["matmul_gflops"]) == 4
+    config = harness.prepare_data(num_rows=3000, seed=0).input_config
+    block = encoder_flops(config, 64, 16, harness.default_hyperparameters("grec")["encoder_options"])
+    assert grec["train_flops_per_example"] - h0["train_flops_per_example"] == 3 * (
+        block - encoder_flops(config, 64, 16, no_block)
+    )
+    assert "per run vs grec" in (tmp_path / "t.md").read_text()
 
 
 @pytest.mark.slow  # about a minute: the repository at HEAD archived, the step timed there in a fresh process

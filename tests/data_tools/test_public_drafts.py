@@ -36,6 +36,20 @@ ROLES = {
         "release_year": "numerical",
         "genres": "categorical",
     },
+    # Each rating's earlier movies of its user, one field of space-separated ids: the history encoder's input.
+    "movielens_history": {
+        "user_id": "categorical",
+        "movie_id": "categorical",
+        "timestamp": "time",
+        "age": "numerical",
+        "gender": "categorical",
+        "occupation": "categorical",
+        "zip_code": "categorical",
+        "title": "text",
+        "release_year": "numerical",
+        "genres": "categorical",
+        "hist_movies": "history",
+    },
     # Two free-text columns, both read; phrase-valued categoricals; names with spaces, which a served model
     # cannot take, drafted as TensorFlow writes them (RENAMED).
     "reviews": {
@@ -73,6 +87,7 @@ RENAMED = {
 FILES = {
     "adult": "adult_train.csv",
     "movielens": "movielens.csv",
+    "movielens_history": "movielens_history.csv",
     "reviews": "reviews_train.csv",
     "wage": "wage_train.csv",
     "caravan": "caravan_train.csv",
