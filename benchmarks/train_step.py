@@ -253,12 +253,14 @@ def run(
     profile_steps: int = 0,
     options=tuple(OPTIONS),
     variants: dict | None = None,
+    profile_model: str | None = None,
 ) -> dict:
     """Each model's examples/s per compile option of ``options``, ``runs`` times, every model and option
     taking turns within each run (the host's slow spells then fall on all alike), the matmul rate before
     each step rate; ``variants`` {name: (model, preset overrides)}: names of ``models`` that are a model with
     overrides; with ``before``, each model's default step at that revision too, in a fresh process after its
-    options in each run; with ``profile_steps``, the first model's profile (``profile``)."""
+    options in each run; with ``profile_steps``, the profile (``profile``) of ``profile_model`` (default: the
+    first model)."""
     import tempfile
 
     from models.flops import encoder_flops, model_flops
@@ -292,7 +294,8 @@ def run(
             }
     if profile_steps:
         with tempfile.TemporaryDirectory() as logdir:
-            result["profile"] = profile(models[0], data, profile_steps, warmup, logdir, variants.get(models[0]))
+            name = profile_model or models[0]
+            result["profile"] = profile(name, data, profile_steps, warmup, logdir, variants.get(name))
     return result
 
 
@@ -389,7 +392,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--before", help="also time the default step at this git revision (fresh processes)")
-    parser.add_argument("--profile-steps", type=int, default=30, help="profile the first model's step (0: not)")
+    parser.add_argument("--profile-steps", type=int, default=30, help="profile a model's step (0: not)")
+    parser.add_argument("--profile-model", help="the model --profile-steps profiles (default: the first of --models)")
     parser.add_argument("--out", help="results path without suffix (default: results/train_step)")
     parser.add_argument(
         "--options", default=",".join(OPTIONS), help=f"compile options, comma-separated, with default: {list(OPTIONS)}"
@@ -410,6 +414,8 @@ def main(argv=None) -> int:
     except ValueError as error:
         parser.error(str(error))
     models = args.models.split(",")
+    if args.profile_model and args.profile_model not in models:
+        parser.error(f"--profile-model {args.profile_model!r} is not one of --models {models}")
     if args.before and set(models) & set(variants):
         parser.error("--before times each model's own preset at that revision: name no variant in --models")
     per_call = max(OPTIONS[name].get("steps_per_execution", 1) for name in options)
@@ -417,7 +423,16 @@ def main(argv=None) -> int:
         parser.error(f"--steps and --warmup must be multiples of {per_call} (steps_per_execution)")
     start = time.perf_counter()
     result = run(
-        models, args.runs, args.steps, args.warmup, args.rows, args.before, args.profile_steps, options, variants
+        models,
+        args.runs,
+        args.steps,
+        args.warmup,
+        args.rows,
+        args.before,
+        args.profile_steps,
+        options,
+        variants,
+        args.profile_model,
     )
     machine.finish(
         result,

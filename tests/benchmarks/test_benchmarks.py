@@ -581,9 +581,12 @@ def test_train_step_variants_take_turns_with_the_model_and_count_their_own_flops
     no_block = dict(harness.default_hyperparameters("grec")["encoder_options"], history_blocks=0)
     variant = "grec_h0=grec:" + json.dumps({"encoder_options": no_block})
     argv = ["--models", "grec,grec_h0", "--variant", variant, "--runs", "2", "--steps", "10", "--warmup", "10"]
-    argv += ["--rows", "3000", "--options", "default", "--profile-steps", "0", "--out", str(tmp_path / "t")]
+    argv += ["--rows", "3000", "--options", "default", "--profile-steps", "5", "--profile-model", "grec_h0"]
+    argv += ["--out", str(tmp_path / "t")]
     with pytest.raises(SystemExit):  # the ratios' base must be timed
         train_step.main([*argv, "--options", "xla"])
+    with pytest.raises(SystemExit):  # a profile of a model not timed
+        train_step.main([*argv, "--profile-model", "mmoe"])
     assert train_step.main(argv) == 0
     result = json.loads((tmp_path / "t.json").read_text())
     grec, h0 = result["models"]["grec"], result["models"]["grec_h0"]
@@ -595,6 +598,7 @@ def test_train_step_variants_take_turns_with_the_model_and_count_their_own_flops
         block - encoder_flops(config, 64, 16, no_block)
     )
     assert "per run vs grec" in (tmp_path / "t.md").read_text()
+    assert result["profile"]["model"] == "grec_h0" and "Where grec_h0's step" in (tmp_path / "t.md").read_text()
 
 
 @pytest.mark.slow  # about a minute: the repository at HEAD archived, the step timed there in a fresh process
