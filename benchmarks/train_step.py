@@ -23,11 +23,11 @@ product, the median of ten) measured beside it.
 ``--options default,xla`` times some of them; ``--variant NAME=MODEL:JSON`` names a model with preset
 overrides (``benchmarks.harness.parse_variant``, as the quality benchmark's) for ``--models``: every model and
 option takes turns within each run, and the report gives each model's default step against the first
-model's in the same run, e.g. a cheaper encoder against the preset::
+model's in the same run, e.g. the preset against a history encoder with one block::
 
-    python -m benchmarks.train_step --models grec,grec_h0 --options default --profile-steps 0 \
-        --variant 'grec_h0=grec:{"encoder_options": {"text_hidden_dim": 32, "history_hidden_dim": 32,
-        "numerical_embedding": "periodic", "history_blocks": 0}}'
+    python -m benchmarks.train_step --models grec,grec_h1 --options default --profile-steps 0 \
+        --variant 'grec_h1=grec:{"encoder_options": {"text_hidden_dim": 32, "history_hidden_dim": 32,
+        "numerical_embedding": "periodic", "history_blocks": 1}}'
 
 ``--before REV`` also times the default step at another revision (its models, harness and synthetic
 inputs, in a fresh process, by this file's ``step_rate``): before and after in one run. ``--profile-steps

@@ -578,10 +578,11 @@ def test_train_step_variants_take_turns_with_the_model_and_count_their_own_flops
     from benchmarks import harness, train_step
     from models.flops import encoder_flops
 
-    no_block = dict(harness.default_hyperparameters("grec")["encoder_options"], history_blocks=0)
-    variant = "grec_h0=grec:" + json.dumps({"encoder_options": no_block})
-    argv = ["--models", "grec,grec_h0", "--variant", variant, "--runs", "2", "--steps", "10", "--warmup", "10"]
-    argv += ["--rows", "3000", "--options", "default", "--profile-steps", "5", "--profile-model", "grec_h0"]
+    preset = harness.default_hyperparameters("grec")["encoder_options"]
+    one_block = dict(preset, history_blocks=1)  # the history encoder's block, which the preset leaves out
+    variant = "grec_h1=grec:" + json.dumps({"encoder_options": one_block})
+    argv = ["--models", "grec,grec_h1", "--variant", variant, "--runs", "2", "--steps", "10", "--warmup", "10"]
+    argv += ["--rows", "3000", "--options", "default", "--profile-steps", "5", "--profile-model", "grec_h1"]
     argv += ["--out", str(tmp_path / "t")]
     with pytest.raises(SystemExit):  # the ratios' base must be timed
         train_step.main([*argv, "--options", "xla"])
@@ -589,16 +590,14 @@ def test_train_step_variants_take_turns_with_the_model_and_count_their_own_flops
         train_step.main([*argv, "--profile-model", "mmoe"])
     assert train_step.main(argv) == 0
     result = json.loads((tmp_path / "t.json").read_text())
-    grec, h0 = result["models"]["grec"], result["models"]["grec_h0"]
-    assert set(grec["options"]) == set(h0["options"]) == {"default"}
-    assert len(h0["options"]["default"]["examples_per_second"]) == 2 and len(result["matmul_gflops"]) == 4
+    grec, h1 = result["models"]["grec"], result["models"]["grec_h1"]
+    assert set(grec["options"]) == set(h1["options"]) == {"default"}
+    assert len(h1["options"]["default"]["examples_per_second"]) == 2 and len(result["matmul_gflops"]) == 4
     config = harness.prepare_data(num_rows=3000, seed=0).input_config
-    block = encoder_flops(config, 64, 16, harness.default_hyperparameters("grec")["encoder_options"])
-    assert grec["train_flops_per_example"] - h0["train_flops_per_example"] == 3 * (
-        block - encoder_flops(config, 64, 16, no_block)
-    )
+    block = encoder_flops(config, 64, 16, one_block) - encoder_flops(config, 64, 16, preset)
+    assert block > 0 and h1["train_flops_per_example"] - grec["train_flops_per_example"] == 3 * block
     assert "per run vs grec" in (tmp_path / "t.md").read_text()
-    assert result["profile"]["model"] == "grec_h0" and "Where grec_h0's step" in (tmp_path / "t.md").read_text()
+    assert result["profile"]["model"] == "grec_h1" and "Where grec_h1's step" in (tmp_path / "t.md").read_text()
 
 
 @pytest.mark.slow  # about a minute: the repository at HEAD archived, the step timed there in a fresh process

@@ -163,8 +163,9 @@ def test_wide_deep_head_without_categoricals_or_numericals():
     )
 
 
-def test_sequence_encoder_excludes_padding():
-    kwargs = dict(vocab_size=30, output_dim=8, hidden_dim=16, num_blocks=1, num_query_heads=2)
+@pytest.mark.parametrize("num_blocks", [0, 1])  # 0: the small preset's (pooled embeddings)
+def test_sequence_encoder_excludes_padding(num_blocks):
+    kwargs = dict(vocab_size=30, output_dim=8, hidden_dim=16, num_blocks=num_blocks, num_query_heads=2)
     ids = np.array([[3, 4, 0, 0], [5, 6, 7, 8], [0, 0, 0, 0]])
     layer, _ = run_layer_test(SequenceEncoder, kwargs, ids, (3, 8))
     out = layer(ids)  # the harness trained the layer one step
