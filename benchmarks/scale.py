@@ -265,6 +265,7 @@ def floor_trainer(pipeline_root: str, spec, model_name: str, steps: int) -> tupl
     from tfx.components.trainer.fn_args_utils import DataAccessor
     from tfx_bsl.public import tfxio
 
+    from benchmarks.train_step import in_memory_options
     from components import trainer
     from components.model_inputs import input_config_from_transform, task_loss
     from models import build_model, presets, training
@@ -278,7 +279,7 @@ def floor_trainer(pipeline_root: str, spec, model_name: str, steps: int) -> tupl
     pattern = os.path.join(_artifact(pipeline_root, "Transform", "transformed_examples"), "Split-train", "*")
     accessor = DataAccessor(tf_dataset_factory=tf_dataset_factory, record_batch_factory=None, data_view_decode_fn=None)
     fed = trainer._dataset([pattern], accessor, transform, spec, training.BATCH_SIZE)
-    in_memory = fed.take(20).cache().repeat()
+    in_memory = fed.take(20).cache().repeat().with_options(in_memory_options())
     model = build_model(
         model_name,
         input_config_from_transform(spec, transform),

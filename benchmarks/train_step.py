@@ -68,6 +68,19 @@ def matmul_gflops(size: int = MATMUL, repeats: int = 10) -> float:
     return 2 * size**3 / time_calls(lambda: product(a).numpy(), repeats, warmup=1) / 1e9
 
 
+def in_memory_options():
+    """``tf.data`` options for batches cached in memory: no autotuning (nothing in them to tune). With it
+    (TensorFlow 2.16), deleting an iterator of a ``cache().repeat()`` dataset, as ``model.fit`` does when it
+    returns, waits for the autotuning thread's next wake-up, whose period doubles from 10 ms: every timed
+    ``fit`` then ended 5.11 s or 10.23 s after its iterator was made (200 steps of 17 ms took 5.11 s). Earlier
+    results' runs at exactly 5,006 or 10,0xx examples a second were that wait, not the step."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return options
+
+
 def warm_model(name: str, data, option: dict, warmup: int, seed: int, variant=None):
     """(the model ``name`` at its preset compiled with ``option``, its 20 in-memory batches repeated) after
     ``warmup`` steps on them; ``variant`` (MODEL, overrides): that model at its preset with the overrides."""
@@ -89,6 +102,7 @@ def warm_model(name: str, data, option: dict, warmup: int, seed: int, variant=No
         .batch(training.BATCH_SIZE, drop_remainder=True)
         .cache()
         .repeat()
+        .with_options(in_memory_options())
     )
     for _ in batches.take(21):  # one pass past the 20th batch completes the cache: no step waits on slicing
         pass
@@ -154,7 +168,7 @@ def rate_at(tree: str, name: str, steps: int, warmup: int, rows: int, seed: int)
 
     script = os.path.join(tree, "benchmarks", "step_rate_here.py")
     with open(script, "w") as f:
-        source = "\n\n".join(inspect.getsource(fn) for fn in (_check_steps, warm_model, step_rate))
+        source = "\n\n".join(inspect.getsource(fn) for fn in (_check_steps, in_memory_options, warm_model, step_rate))
         f.write(_AT_REVISION.format(source=source))
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.step_rate_here", json.dumps([name, steps, warmup, rows, seed])],
