@@ -650,3 +650,18 @@ def test_op_times_sums_each_ops_self_time_by_type_and_part_of_the_model(tmp_path
             "optimizer": 1.0,
         }
     )
+
+
+def test_embedding_tables_reports_each_size_and_the_slope_of_its_own_numbers(tmp_path):
+    from benchmarks import embedding_tables
+
+    with pytest.raises(SystemExit):  # a slope needs two sizes
+        embedding_tables.main(["--rows", "100", "100", "--out", str(tmp_path / "x")])
+    argv = ["--rows", "100", "3000", "--steps", "5", "--repeats", "1", "--out", str(tmp_path / "e")]
+    assert embedding_tables.main(argv) == 0
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert [s["rows"] for s in result["sizes"]] == [100, 3000] and result["args"]["dim"] == 16
+    assert all(s["step_ms"] > 0 and s["floor_ms"] > 0 for s in result["sizes"])
+    (small, large), slope = result["sizes"], result["ms_per_million_rows"]
+    assert slope["step_ms"] == pytest.approx((large["step_ms"] - small["step_ms"]) / 0.0029)
+    assert f"| 3,000 | {large['step_ms']:.2f} |" in (tmp_path / "e.md").read_text()
