@@ -8,6 +8,19 @@ import pytest
 from components.feature_spec import parse_feature_spec, role_summary
 from data_tools import draft_spec, public_data
 
+MOVIELENS = {
+    "user_id": "categorical",
+    "movie_id": "categorical",
+    "timestamp": "time",
+    "age": "numerical",
+    "gender": "categorical",
+    "occupation": "categorical",
+    "zip_code": "categorical",
+    "title": "text",
+    "release_year": "numerical",
+    "genres": "categorical",
+}
+
 ROLES = {
     "adult": {
         "age": "numerical",
@@ -24,32 +37,9 @@ ROLES = {
         "native-country": "categorical",
     },
     # genres (word combinations that repeat) is a categorical; it was ignored while the model read one text.
-    "movielens": {
-        "user_id": "categorical",
-        "movie_id": "categorical",
-        "timestamp": "time",
-        "age": "numerical",
-        "gender": "categorical",
-        "occupation": "categorical",
-        "zip_code": "categorical",
-        "title": "text",
-        "release_year": "numerical",
-        "genres": "categorical",
-    },
+    "movielens": MOVIELENS,
     # Each rating's earlier movies of its user, one field of space-separated ids: the history encoder's input.
-    "movielens_history": {
-        "user_id": "categorical",
-        "movie_id": "categorical",
-        "timestamp": "time",
-        "age": "numerical",
-        "gender": "categorical",
-        "occupation": "categorical",
-        "zip_code": "categorical",
-        "title": "text",
-        "release_year": "numerical",
-        "genres": "categorical",
-        "hist_movies": "history",
-    },
+    "movielens_history": {**MOVIELENS, "hist_movies": "history"},
     # Two free-text columns, both read; phrase-valued categoricals; names with spaces, which a served model
     # cannot take, drafted as TensorFlow writes them (RENAMED).
     "reviews": {
