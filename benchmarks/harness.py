@@ -126,7 +126,8 @@ def default_hyperparameters(name: str, dim: int = 64) -> dict:
 
 def parse_variant(text: str) -> tuple[str, tuple[str, dict]]:
     """``NAME=MODEL:JSON`` (a benchmark's ``--variant``) -> (NAME, (MODEL, preset overrides)); the overrides
-    replace the preset's keys whole (``encoder_options`` too) and are checked against the model.
+    replace the preset's keys whole (``encoder_options`` too) and are checked against the model, but for
+    ``optimizer``, the recipe's (``models.training.split_optimizer``).
 
     Raises:
         ValueError: the text is not of that form, its JSON is not an object, or the model does not take a key.
@@ -141,7 +142,7 @@ def parse_variant(text: str) -> tuple[str, tuple[str, dict]]:
         raise ValueError(f"--variant {text!r}: its JSON does not parse ({error})") from None
     if not isinstance(parsed, dict):
         raise ValueError(f"--variant {text!r}: its JSON must be an object of preset keys")
-    presets.resolve(model, parsed)
+    presets.resolve(model, training.split_optimizer(parsed)[1])
     return name, (model, parsed)
 
 
@@ -190,16 +191,27 @@ class TrainResult:
 
 
 def fit_model(
-    name, input_config, hyperparameters, x, y, steps, batch_size, learning_rate, seed, round_steps, validation=None
+    name,
+    input_config,
+    hyperparameters,
+    x,
+    y,
+    steps,
+    batch_size,
+    learning_rate,
+    seed,
+    round_steps,
+    validation=None,
+    optimizer=training.OPTIMIZERS[0],
 ):
     """The training loop every benchmark shares: model ``name`` built with ``hyperparameters``, the recipe's
-    optimizer, ``steps`` steps of ``batch_size`` in rounds of ``round_steps``. With ``validation`` (x, y):
+    ``optimizer``, ``steps`` steps of ``batch_size`` in rounds of ``round_steps``. With ``validation`` (x, y):
     validated each round, the learning rate halved on a plateau and early stopping with the best weights
     (``models.training.callbacks``). Returns (model, Keras history dict, seconds in ``fit``)."""
     from models import build_model
 
     model = build_model(name, input_config, **hyperparameters)
-    model.compile(optimizer=training.optimizer(learning_rate))
+    model.compile(optimizer=training.optimizer(learning_rate, optimizer))
     start = time.perf_counter()
     if validation is None:
         rounds = dict(epochs=max(1, steps // round_steps), steps_per_epoch=min(round_steps, steps))

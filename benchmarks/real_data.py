@@ -93,6 +93,13 @@ def main(argv=None) -> int:
         metavar="NAME=MODEL:JSON",
         help="a model with preset overrides, e.g. 'grec_2_blocks=grec:{\"num_blocks\": 2}'",
     )
+    parser.add_argument(
+        "--pair",
+        action="append",
+        default=[],
+        metavar="A,B",
+        help="two deep models of --models to compare the same paired way as GRec with each (repeatable)",
+    )
     parser.add_argument("--rows", type=int, default=SYNTHETIC["rows"], help="synthetic: task examples to generate")
     parser.add_argument("--batch-size", type=int, default=training.BATCH_SIZE, help="every deep model's")
     parser.add_argument("--learning-rate", type=float, help="every deep model's Adam (default: the recipe's)")
@@ -109,6 +116,11 @@ def main(argv=None) -> int:
         variants = dict(harness.parse_variant(text) for text in args.variant)
     except ValueError as error:
         parser.error(str(error))
+    models = tuple(args.models.split(","))
+    pairs = [tuple(text.split(",")) for text in args.pair]
+    for pair in pairs:
+        if len(pair) != 2 or not set(pair) <= set(models):
+            parser.error(f"--pair {','.join(pair)}: expected two of --models ({args.models}), A,B")
     with tempfile.TemporaryDirectory() as scratch:
         result = run(
             args.dataset,
@@ -120,9 +132,10 @@ def main(argv=None) -> int:
             args.num_buckets,
             args.drop_option,
             args.tune_trials,
-            tuple(args.models.split(",")),
+            models,
             variants,
             args.rows,
+            pairs=pairs,
             batch_size=args.batch_size,
             learning_rate=args.learning_rate,
         )

@@ -75,6 +75,7 @@ BOUNDED = {  # the synthetic spec's line -> its bounded form
 SAMPLE_SECONDS = 0.2
 PASSED_ON = (
     "model",
+    "optimizer",
     "train_steps",
     "eval_steps",
     "seed",
@@ -255,7 +256,9 @@ def floor_transform(frames, spec) -> int:
     return mapped
 
 
-def floor_trainer(pipeline_root: str, spec, model_name: str, steps: int) -> tuple[float, float]:
+def floor_trainer(
+    pipeline_root: str, spec, model_name: str, steps: int, optimizer: str = "adam"
+) -> tuple[float, float]:
     """(seconds of ``steps`` compiled train steps of the pipeline's model on 20 transformed batches held in
     memory, seconds of as many steps fed by the Trainer's own input pipeline): the floor, and the steps with
     reading, parsing and shuffling the transformed examples (``components.trainer._dataset``, TFX's TFXIO
@@ -287,7 +290,7 @@ def floor_trainer(pipeline_root: str, spec, model_name: str, steps: int) -> tupl
         **task_loss(spec, transform),
     )
     model.build_from_config_inputs()
-    model.compile(optimizer=training.optimizer(None))
+    model.compile(optimizer=training.optimizer(None, optimizer))
     seconds = []
     for dataset in (in_memory, fed):
         model.fit(dataset, steps_per_epoch=25, epochs=1, verbose=0)  # compiles; reads all 20 into the cache
@@ -494,7 +497,7 @@ def run_size(rows: int, work: str, args, serve: bool) -> dict:
             paths,
             train_steps=args.train_steps,
             eval_steps=args.eval_steps,
-            trainer_config={"model": args.model},
+            trainer_config={"model": args.model, "optimizer": args.optimizer},
             beam_pipeline_args=beam.beam_pipeline_args(args.beam_runner),
         )
         pipeline_seconds = time.perf_counter() - start
@@ -508,7 +511,7 @@ def run_size(rows: int, work: str, args, serve: bool) -> dict:
     del tables
     floors["StatisticsGen"], _ = _timed(floor_statistics, frames, spec)
     floors["Transform"], _ = _timed(floor_transform, frames, spec)
-    floors["Trainer"], fed_seconds = floor_trainer(pipeline_root, spec, args.model, args.train_steps)
+    floors["Trainer"], fed_seconds = floor_trainer(pipeline_root, spec, args.model, args.train_steps, args.optimizer)
     eval_files, model_dir = _eval_split_and_model(pipeline_root)
     floors["Evaluator"] = floor_evaluator(eval_files, model_dir, spec)
     gate = gate_alone(eval_files, model_dir, spec_path)
@@ -621,7 +624,8 @@ def markdown(result: dict) -> str:
         "",
         machine.summary(result["machine"]),
         "",
-        f"Pipeline: model {result['args']['model']}, {result['args']['train_steps']} training steps of 256, "
+        f"Pipeline: model {result['args']['model']} ({result['args'].get('optimizer', 'adam')}), "
+        f"{result['args']['train_steps']} training steps of 256, "
         f"validation on {result['args']['eval_steps']} batches; spec: the synthetic one with hashed users "
         f"({result['args']['user_buckets']:,} buckets) and the {result['args']['item_ids']:,} most frequent items. "
         "Floors: "
@@ -724,6 +728,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=list(SIZES), help="task examples per size")
     parser.add_argument("--model", default="grec")
+    parser.add_argument("--optimizer", default="adam", help="the Trainer's: models.training.OPTIMIZERS")
     parser.add_argument("--train-steps", type=int, default=300, help="the fixed training budget (default: 300)")
     parser.add_argument("--eval-steps", type=int, default=20, help="validation batches per round (default: 20)")
     parser.add_argument("--user-buckets", type=int, default=USER_BUCKETS, help="hash_buckets of user_id")

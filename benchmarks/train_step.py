@@ -93,9 +93,10 @@ def warm_model(name: str, data, option: dict, warmup: int, seed: int, variant=No
     keras.mixed_precision.set_global_policy(option.pop("dtype_policy", "float32"))
     keras.utils.set_random_seed(seed)
     model_name, overrides = variant or (name, {})
+    optimizer, overrides = training.split_optimizer(overrides)
     hyperparameters = {**harness.default_hyperparameters(model_name), **overrides}
     model = build_model(model_name, data.input_config, **hyperparameters)
-    model.compile(optimizer=training.optimizer(None), **option)
+    model.compile(optimizer=training.optimizer(None, optimizer), **option)
     batches = (
         tf.data.Dataset.from_tensor_slices((data.train_x, data.train_y))
         .take(training.BATCH_SIZE * 20)
@@ -286,7 +287,7 @@ def run(
     rates = {}
     for name in models:
         model_name, overrides = variants.get(name, (name, {}))
-        params = {**harness.default_hyperparameters(model_name), **overrides}
+        params = {**harness.default_hyperparameters(model_name), **training.split_optimizer(overrides)[1]}
         forward = model_flops(model_name, data.input_config, **params) + encoder_flops(data.input_config, **params)
         result["models"][name] = {"train_flops_per_example": 3 * forward, "options": {}}
         rates[name] = {option_name: [] for option_name in options} | ({f"at {before}": []} if tree else {})

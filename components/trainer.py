@@ -5,6 +5,8 @@
 * ``feature_spec``: the parsed feature spec (dict), as Transform gets it;
 * ``model``: a name from ``models.MODEL_NAMES`` (default ``grec``);
 * ``hyperparameters``: keyword arguments of the model (dim, num_experts, ...);
+* ``optimizer``: a name of ``models.training.OPTIMIZERS`` (default the first, ``lazy_adam``: Adam updating
+  only the embedding rows a batch touched; ``adam``: Keras' Adam, every row every step);
 * ``batch_size`` (``models.training.BATCH_SIZE``), ``learning_rate`` (``models.training.LEARNING_RATE``),
   ``epochs`` (number of validation rounds the ``train_args.num_steps`` are split into; default
   ``models.training.validation_rounds``: rounds of ``STEPS_PER_ROUND`` steps, at least ``MIN_ROUNDS``),
@@ -59,6 +61,7 @@ from models.task_types import LOSS_WEIGHTINGS
 DEFAULTS = dict(
     model=DEFAULT_MODEL,
     hyperparameters={},
+    optimizer=training.OPTIMIZERS[0],
     batch_size=training.BATCH_SIZE,
     learning_rate=training.LEARNING_RATE,
     epochs=None,  # models.training.validation_rounds
@@ -285,9 +288,10 @@ def run_fn(fn_args):
     config, spec, tf_transform_output = setup.config, setup.spec, setup.tf_transform_output
     hyperparameters, learning_rate = model_settings(config, fn_args.hyperparameters)
     logging.info(
-        "GRec trainer: model %s %s, learning rate %g, inputs %s",
+        "GRec trainer: model %s %s, %s at learning rate %g, inputs %s",
         config["model"],
         hyperparameters,
+        config["optimizer"],
         learning_rate,
         setup.input_config,
     )
@@ -298,7 +302,7 @@ def run_fn(fn_args):
         model.build_from_config_inputs()
         # AP and AUC over all rows; with regression tasks (labels that are no 0/1) only per task (PerTaskMetrics).
         model.compile(
-            optimizer=training.optimizer(learning_rate),
+            optimizer=training.optimizer(learning_rate, config["optimizer"]),
             metrics=None
             if model.task_losses
             else [keras.metrics.AUC(curve="PR", name="ap"), keras.metrics.AUC(name="auc")],

@@ -49,7 +49,7 @@ def tuner_fn(fn_args):
     def build(hp):
         found, learning_rate = presets.search_space(name, hp)
         model = build_model(name, setup.input_config, **{**config["hyperparameters"], **found}, **setup.task_loss)
-        model.compile(optimizer=training.optimizer(learning_rate))
+        model.compile(optimizer=training.optimizer(learning_rate, config["optimizer"]))
         return model
 
     oracle = PresetFirstOracle(objective=keras_tuner.Objective("val_loss", "min"), max_trials=trials, seed=TUNER_SEED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from models.embedding import Embedding
 from models.parallel_transformer_block import ParallelTransformerBlock
 from models.pooling import masked_max, masked_mean
 from models.validation import require, require_positive
@@ -48,7 +49,7 @@ class SequenceEncoder(keras.layers.Layer):
 
     def build(self, ids_shape):
         policy = self.dtype_policy
-        self.embedding = keras.layers.Embedding(self.vocab_size, self.hidden_dim, name="item_embedding", dtype=policy)
+        self.embedding = Embedding(self.vocab_size, self.hidden_dim, name="item_embedding", dtype=policy)
         self.embedding.build(ids_shape)
         hidden_shape = (*ids_shape, self.hidden_dim)
         self.blocks = []

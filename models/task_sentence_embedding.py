@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from models.embedding import Embedding
 from models.validation import require, require_positive
 
 
@@ -41,7 +42,7 @@ class TaskSentenceEmbedding(keras.layers.Layer):
     def build(self, ids_shape=None):
         self.tables = []
         for i, size in enumerate(self.vocab_sizes):
-            table = keras.layers.Embedding(size, self.output_dim, name=f"descriptor_{i}", dtype=self.dtype_policy)
+            table = Embedding(size, self.output_dim, name=f"descriptor_{i}", dtype=self.dtype_policy)
             table.build((None,))
             self.tables.append(table)
 

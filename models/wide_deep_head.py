@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from models.activation import leaky_relu
+from models.embedding import Embedding
 from models.validation import require, require_positive
 
 NUMERICAL_EMBEDDINGS = (None, "periodic")
@@ -120,13 +121,11 @@ class WideDeepHead(keras.layers.Layer):
         self._offsets = np.concatenate([[0], np.cumsum(self.vocab_sizes)[:-1]]).astype("int32")
         deep_width = sum(self.widths) + self.num_numerical * self._periodic * self.embedding_dim
         if self.vocab_sizes and self.categorical_widths == "fixed":  # one table, columns at offsets: one gather
-            self.embedding = keras.layers.Embedding(
-                sum(self.vocab_sizes), self.embedding_dim, name="embedding", dtype=policy
-            )
+            self.embedding = Embedding(sum(self.vocab_sizes), self.embedding_dim, name="embedding", dtype=policy)
             self.embedding.build((None, len(self.vocab_sizes)))
         elif self.vocab_sizes:  # a table per column, each its own width
             self.embeddings = [
-                keras.layers.Embedding(v, w, name=f"embedding_{i}", dtype=policy)
+                Embedding(v, w, name=f"embedding_{i}", dtype=policy)
                 for i, (v, w) in enumerate(zip(self.vocab_sizes, self.widths, strict=True))
             ]
             for table in self.embeddings:

@@ -85,14 +85,16 @@ def options_from_env(data_root: str | None = None) -> dict:
 
 
 def trainer_config(model: str = DEFAULT_MODEL, overrides: dict | None = None, preset: str = "small") -> dict:
-    """The Trainer's model and hyperparameters: the model's preset with ``overrides`` applied.
+    """The Trainer's model, hyperparameters and optimizer: the model's preset with ``overrides`` applied; an
+    ``optimizer`` key among them names the recipe's optimizer (``models.training.split_optimizer``).
 
     Raises:
-        ValueError: an unknown model, or a key the model does not take (the accepted keys named).
+        ValueError: an unknown model or optimizer, or a key the model does not take (the accepted keys named).
     """
-    from models import presets
+    from models import presets, training
 
-    return {"model": model, "hyperparameters": presets.resolve(model, overrides, preset)}
+    optimizer, overrides = training.split_optimizer(overrides)
+    return {"model": model, "hyperparameters": presets.resolve(model, overrides, preset), "optimizer": optimizer}
 
 
 def preflight(
@@ -142,11 +144,10 @@ def build(paths: dict | None = None, metadata: bool = True, **kwargs):
         tfx.orchestration.metadata.sqlite_metadata_connection_config(paths["metadata_path"]) if metadata else None
     )
     config = dict(kwargs.pop("trainer_config", None) or {})
-    config.update(
-        trainer_config(
-            config.pop("model", DEFAULT_MODEL), config.pop("hyperparameters", None), config.pop("preset", "small")
-        )
-    )
+    overrides = dict(config.pop("hyperparameters", None) or {})
+    if "optimizer" in config:  # given beside the hyperparameters (as trainer_config returns it)
+        overrides["optimizer"] = config.pop("optimizer")
+    config.update(trainer_config(config.pop("model", DEFAULT_MODEL), overrides, config.pop("preset", "small")))
     return create_pipeline(
         pipeline_name=kwargs.pop("pipeline_name", PIPELINE_NAME),
         pipeline_root=paths["pipeline_root"],

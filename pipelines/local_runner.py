@@ -111,7 +111,10 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--preset", default="small", help="small (CPU-sized, default) or paper (D=256)")
     parser.add_argument(
-        "--hyperparameters", default="{}", help="JSON overriding keys of the model's preset, " "e.g. '{\"dim\": 128}'"
+        "--hyperparameters",
+        default="{}",
+        help="JSON overriding keys of the model's preset, e.g. '{\"dim\": 128}', and the optimizer: "
+        '\'{"optimizer": "lazy_adam"}\' (models.training.OPTIMIZERS)',
     )
     parser.add_argument(
         "--train-steps",
@@ -274,7 +277,7 @@ def main(argv=None) -> int:
     print(
         f"spec {paths['feature_spec_path']}: {summary}\ndata {paths['data_root']} "
         f"({'train/ and eval/' if found.pattern is None else found.pattern + split}{spans})\n"
-        f"model {args.model} {json.dumps(config['hyperparameters'])}",
+        f"model {args.model} {json.dumps(config['hyperparameters'])}, optimizer {config['optimizer']}",
         flush=True,
     )
     if found.bad_rows:

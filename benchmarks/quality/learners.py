@@ -81,6 +81,7 @@ def train_deep(
     from models import presets
 
     keras.utils.set_random_seed(seed)
+    optimizer, overrides = training.split_optimizer(overrides)
     model, history, _ = harness.fit_model(
         name,
         data.input_config,
@@ -93,6 +94,7 @@ def train_deep(
         seed,
         eval_every,
         validation=(data.valid_x, data.valid_y),
+        optimizer=optimizer,
     )
     best = int(np.argmin(history["val_loss"])) + 1
     return model, best * eval_every

@@ -113,6 +113,10 @@ def run(
                 name: paired_loss(data.valid_y, found["grec"], f) for name, f in found.items() if name != "grec"
             },
         }
+        if pairs:
+            result["validation"]["pairs"] = {
+                f"{a} - {b}": paired_loss(data.valid_y, found[a], found[b]) for a, b in pairs
+            }
     oracle = data.eval_oracle if not np.isnan(data.eval_oracle).all() else None
     for task in tasks:
         rows = test_tasks == task

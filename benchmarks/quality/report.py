@@ -64,6 +64,21 @@ def to_markdown(result: dict, command: str) -> str:
             )
             lines.append(f"| {name} | {m['mean']:.4f} +- {m['std']:.4f} | {cmp} |")
         lines.append("")
+        for pair, vs in validation.get("pairs", {}).items():
+            lines += [
+                f"Paired, {pair} (validation log loss): {vs['difference']:+.4f} [{vs['low']:+.4f}, {vs['high']:+.4f}],"
+                f" {vs['verdict']}; per task (AP): "
+                + ", ".join(
+                    f"`{task}` {e['pairs'][pair]['ap']['difference']:+.4f} "
+                    f"[{e['pairs'][pair]['ap']['low']:+.4f}, {e['pairs'][pair]['ap']['high']:+.4f}]"
+                    for task, e in result["tasks"].items()
+                )
+                + ". Tasks better / no difference detected / worse for the first: "
+                + " / ".join(
+                    str(sum(e["pairs"][pair]["ap"]["verdict"] == v for e in result["tasks"].values())) for v in VERDICTS
+                ),
+                "",
+            ]
     if result.get("tune_trials"):
         lines += [f"Tuned first, {result['tune_trials']} random-search trials each on validation; chosen:", ""]
         lines += [f"- {name}: `{chosen}`" for name, chosen in result["tuned"].items()] + [""]

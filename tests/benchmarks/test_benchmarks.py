@@ -294,9 +294,11 @@ def test_quality_benchmark_on_the_synthetic_set_with_a_variant(tmp_path, monkeyp
     deep models trained at the batch size and learning rate given."""
     from benchmarks import real_data
 
-    batches = []
-    dataset = real_data.harness._dataset
+    batches, optimizers = [], []
+    dataset, optimizer = real_data.harness._dataset, real_data.harness.training.optimizer
     monkeypatch.setattr(real_data.harness, "_dataset", lambda x, y, b, s: batches.append(b) or dataset(x, y, b, s))
+    monkeypatch.setattr(real_data.harness.training, "optimizer", lambda r, n: optimizers.append(n) or optimizer(r, n))
+    other = real_data.training.OPTIMIZERS[1]  # the recipe's other optimizer, for the third model
     argv = [
         "synthetic",
         "--rows",
@@ -308,9 +310,13 @@ def test_quality_benchmark_on_the_synthetic_set_with_a_variant(tmp_path, monkeyp
         "--eval-every",
         "10",
         "--models",
-        "grec,two_blocks",
+        "grec,two_blocks,other",
         "--variant",
         'two_blocks=grec:{"num_blocks": 2}',
+        "--variant",
+        f'other=grec:{{"optimizer": "{other}"}}',
+        "--pair",
+        "grec,other",
         "--out",
         str(tmp_path / "r"),
         "--batch-size",
@@ -319,20 +325,29 @@ def test_quality_benchmark_on_the_synthetic_set_with_a_variant(tmp_path, monkeyp
         "0.002",
     ]
     assert real_data.main(argv) == 0
-    assert batches == [64, 64]  # one training set for each deep model
+    assert batches == [64, 64, 64]  # one training set for each deep model
+    assert optimizers == [real_data.training.OPTIMIZERS[0]] * 2 + [other]
     result = json.loads((tmp_path / "r.json").read_text())
     assert (result["batch_size"], result["learning_rate"]) == (64, 0.002)
     assert "batch 64, learning rate 0.002," in (tmp_path / "r.md").read_text()
     assert set(result["tasks"]) == {f"{m}/{f}" for m in ("ctr", "atc", "cvr", "churn") for f in ("new_line", "upgrade")}
-    assert result["variants"] == {"two_blocks": 'grec {"num_blocks": 2}'}
+    assert result["variants"] == {"two_blocks": 'grec {"num_blocks": 2}', "other": f'grec {{"optimizer": "{other}"}}'}
     assert result["rows"]["test"] > result["rows"]["valid"] > 0  # 30 test days, 7 validation days
     for entry in result["tasks"].values():
-        assert set(entry["models"]) == {"grec", "two_blocks", "lightgbm"}
+        assert set(entry["models"]) == {"grec", "two_blocks", "other", "lightgbm"}
+        assert entry["pairs"]["grec - other"]["ap"] == entry["grec_vs"]["other"]["ap"]  # the same paired comparison
         assert 0 < entry["positives"] < entry["test_rows"]
     validation = result["validation"]  # the deep models' loss on the early-stopping rows, paired with GRec's
-    assert validation["rows"] == result["rows"]["valid"] and set(validation["models"]) == {"grec", "two_blocks"}
-    assert 0 < validation["models"]["two_blocks"]["mean"] < 1 and set(validation["grec_vs"]) == {"two_blocks"}
+    assert validation["rows"] == result["rows"]["valid"] and set(validation["models"]) == {
+        "grec",
+        "two_blocks",
+        "other",
+    }
+    assert 0 < validation["models"]["two_blocks"]["mean"] < 1 and set(validation["grec_vs"]) == {"two_blocks", "other"}
+    assert validation["pairs"]["grec - other"] == validation["grec_vs"]["other"]
     assert "Validation log loss" in (tmp_path / "r.md").read_text()
+    vs = validation["pairs"]["grec - other"]
+    assert f"Paired, grec - other (validation log loss): {vs['difference']:+.4f}" in (tmp_path / "r.md").read_text()
     summary = real_data.summarize(result)
     assert sum(summary["lightgbm"][v] for v in real_data.VERDICTS) == 8
     markdown = (tmp_path / "r.md").read_text()
@@ -661,7 +676,9 @@ def test_embedding_tables_reports_each_size_and_the_slope_of_its_own_numbers(tmp
     assert embedding_tables.main(argv) == 0
     result = json.loads((tmp_path / "e.json").read_text())
     assert [s["rows"] for s in result["sizes"]] == [100, 3000] and result["args"]["dim"] == 16
-    assert all(s["step_ms"] > 0 and s["floor_ms"] > 0 for s in result["sizes"])
+    assert all(s[k] > 0 for s in result["sizes"] for k in ("adam_ms", "lazy_adam_ms", "floor_ms"))
     (small, large), slope = result["sizes"], result["ms_per_million_rows"]
-    assert slope["step_ms"] == pytest.approx((large["step_ms"] - small["step_ms"]) / 0.0029)
-    assert f"| 3,000 | {large['step_ms']:.2f} |" in (tmp_path / "e.md").read_text()
+    assert slope["lazy_adam_ms"] == pytest.approx((large["lazy_adam_ms"] - small["lazy_adam_ms"]) / 0.0029)
+    steps = " | ".join(f"{large[name + '_ms']:.2f}" for name in embedding_tables.training.OPTIMIZERS)
+    row = f"| 3,000 | {steps} | {large['floor_ms']:.2f} |"  # the recipe's optimizers in order, then the floor
+    assert row in (tmp_path / "e.md").read_text()

@@ -209,6 +209,21 @@ def test_every_model_builds_a_pipeline_from_its_own_preset(tmp_path, model):
     assert config["hyperparameters"] == {**presets.preset(model), "dim": 32}
     assert json.loads(trainer.exec_properties["train_args"]) == {"num_steps": 3000}  # models.training.MAX_STEPS
     assert json.loads(trainer.exec_properties["eval_args"]) == {"splits": ["validation"]}  # all of it each round
+    assert config["optimizer"] == "lazy_adam"  # models.training.OPTIMIZERS[0]
+
+
+def test_the_optimizer_is_chosen_beside_the_hyperparameters_or_among_them(tmp_path):
+    from pipelines.config import trainer_config
+    from pipelines.local_runner import build
+
+    paths = {"pipeline_root": str(tmp_path / "p"), "metadata_path": str(tmp_path / "m.sqlite")}
+    for given in ({"hyperparameters": {"optimizer": "adam"}}, {"optimizer": "adam"}):
+        pipeline = build(paths, trainer_config={"model": "mmoe", **given})
+        trainer = next(c for c in pipeline.components if c.id == "Trainer")
+        config = json.loads(trainer.exec_properties["custom_config"])
+        assert config["optimizer"] == "adam" and "optimizer" not in config["hyperparameters"]
+    with pytest.raises(ValueError, match="optimizer 'sgd': expected one of lazy_adam, adam"):
+        trainer_config("grec", {"optimizer": "sgd"})
 
 
 def test_missing_or_empty_splits_are_named_before_anything_runs(tmp_path):
