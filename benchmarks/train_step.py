@@ -93,10 +93,12 @@ def warm_model(name: str, data, option: dict, warmup: int, seed: int, variant=No
     keras.mixed_precision.set_global_policy(option.pop("dtype_policy", "float32"))
     keras.utils.set_random_seed(seed)
     model_name, overrides = variant or (name, {})
-    optimizer, overrides = training.split_optimizer(overrides)
+    overrides = dict(overrides)
+    optimizer = overrides.pop("optimizer", None)  # None: the recipe's own (also at a revision before the key)
     hyperparameters = {**harness.default_hyperparameters(model_name), **overrides}
     model = build_model(model_name, data.input_config, **hyperparameters)
-    model.compile(optimizer=training.optimizer(None, optimizer), **option)
+    chosen = training.optimizer(None) if optimizer is None else training.optimizer(None, optimizer)
+    model.compile(optimizer=chosen, **option)
     batches = (
         tf.data.Dataset.from_tensor_slices((data.train_x, data.train_y))
         .take(training.BATCH_SIZE * 20)
@@ -174,11 +176,12 @@ def rate_at(tree: str, name: str, steps: int, warmup: int, rows: int, seed: int)
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.step_rate_here", json.dumps([name, steps, warmup, rows, seed])],
         cwd=tree,
-        check=True,
         capture_output=True,
         text=True,
         env=dict(os.environ, PYTHONPATH=tree, TF_CPP_MIN_LOG_LEVEL="2"),
     )
+    if out.returncode:
+        raise RuntimeError(f"the step at {tree} failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
     answer = json.loads(out.stdout.strip().splitlines()[-1])
     if not answer["models"].startswith(tree):
         raise RuntimeError(f"the run at {tree} imported {answer['models']}, not that tree's models")

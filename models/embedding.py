@@ -2,7 +2,7 @@
 
 Keras 3's ``Embedding`` (3.12 here) reads the whole table as a tensor and gathers from it. Once a table has
 been updated sparsely (``models.lazy_adam``'s row updates), TensorFlow keeps the variable in copy-on-read
-mode, so that whole-table read copies every row, every step: 6-12 ms a step at 1-2 million rows on this
+mode, so that whole-table read copies every row, every step: 7-14 ms a step at 1-2 million rows on this
 machine, which was all that was left of the optimizer's cost per row (results/embedding_tables.md). Gathering
 from the variable itself (``ResourceGather``) reads the looked-up rows only. Same values, same sparse
 gradient; other backends, LoRA and quantized tables take Keras' path unchanged.

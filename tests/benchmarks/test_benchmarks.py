@@ -615,12 +615,20 @@ def test_train_step_variants_take_turns_with_the_model_and_count_their_own_flops
     assert result["profile"]["model"] == "grec_h1" and "Where grec_h1's step" in (tmp_path / "t.md").read_text()
 
 
-@pytest.mark.slow  # about a minute: the repository at HEAD archived, the step timed there in a fresh process
+BEFORE = "081b845"  # the revision issue 31's Trainer speed-up is measured against: an older recipe (no OPTIMIZERS)
+
+
+@pytest.mark.slow  # about a minute: the repository at HEAD and at BEFORE archived, the step timed in each
 def test_train_step_times_another_revisions_step_on_that_revisions_models(tmp_path):
+    import subprocess
+
     from benchmarks import train_step
 
-    tree = train_step.tree_at("HEAD")
-    assert train_step.rate_at(tree, "grec", steps=2, warmup=1, rows=3000, seed=0) > 0  # checked: tree's models
+    for revision in ("HEAD", BEFORE):
+        if subprocess.run(["git", "cat-file", "-e", revision], capture_output=True).returncode:
+            pytest.skip(f"{revision} is not in this clone's history (a shallow clone)")
+        tree = train_step.tree_at(revision)  # this file's step_rate run on that tree's models, recipe and harness
+        assert train_step.rate_at(tree, "grec", steps=2, warmup=1, rows=3000, seed=0) > 0  # checked: tree's models
 
 
 def _xspace(tmp_path, events):

@@ -104,7 +104,12 @@ def test_a_model_trained_with_lazy_adam_saves_and_loads(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
 
 
-def test_the_lazy_step_compiles_with_xla_and_trains_as_without_it():
+def test_the_lazy_step_compiles_with_xla_and_trains_as_without_it(monkeypatch):
+    from models import lazy_adam
+
+    traced = []  # the static-slot summing (no tf.unique) is what XLA compiles; the plain step uses tf.unique
+    summed_rows = lazy_adam._summed_rows
+    monkeypatch.setattr(lazy_adam, "_summed_rows", lambda i, v: traced.append(1) or summed_rows(i, v))
     x = np.array([[1, 2], [3, 1], [1, 1], [5, 0]], "int32")
     y = np.array([[1.0], [0.0], [1.0], [0.0]], "float32")
     tables = []
@@ -116,6 +121,7 @@ def test_the_lazy_step_compiles_with_xla_and_trains_as_without_it():
         model.compile(optimizer=training.optimizer(0.1, "lazy_adam"), loss="mse", jit_compile=jit)
         initial = table.get_weights()[0]
         model.fit(x, y, batch_size=4, epochs=3, verbose=0, shuffle=False)
+        assert bool(traced) == jit
         tables.append(table.get_weights()[0])
         assert np.array_equal(tables[-1][4], initial[4]) and not np.allclose(tables[-1][1], initial[1])
     np.testing.assert_allclose(tables[1], tables[0], rtol=1e-5, atol=1e-6)  # row 4 never looked up: never moved
